@@ -1,0 +1,165 @@
+"""``borne agent …``: enrol this device, run the agent.
+
+Only this module reads ``os.environ`` (and hands it to the settings loader). The daemon and the
+Socket.IO client are imported only by ``run``, so ``enrol`` and ``--help`` stay quick.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent.protocol import DeviceKind
+from borne.settings import ImproperlyConfigured
+
+
+class ConfigurationError(click.ClickException):
+    """Bad settings: exit status 2, like a usage error."""
+
+    exit_code = 2
+
+
+def _settings(config: Path | None, **overrides: Any) -> Any:
+    from agent.settings import load_agent_settings
+
+    try:
+        return load_agent_settings(config_file=config, env=os.environ, overrides=overrides)
+    except ImproperlyConfigured as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+_config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file whose [agent] table holds settings (BORNE_AGENT_* variables override it).",
+)
+_state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where credentials and the spool live (default /var/lib/borne-agent).",
+)
+_verbose_option = click.option("--verbose", "-v", is_flag=True, help="Log debug details.")
+
+
+@click.group()
+def agent() -> None:
+    """Run a device's agent: enrol it, then run it."""
+
+
+@agent.command()
+@click.option("--controller", "controller_url", required=True, help="The controller's base URL.")
+@click.option("--token", required=True, help="The one-time enrolment token from the controller.")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in DeviceKind]),
+    default=DeviceKind.PC.value,
+    show_default=True,
+    help="What this device is.",
+)
+@click.option("--force", is_flag=True, help="Replace existing credentials.")
+@_state_dir_option
+@_config_option
+@_verbose_option
+def enrol(
+    controller_url: str,
+    token: str,
+    kind: str,
+    force: bool,
+    state_dir: Path | None,
+    config: Path | None,
+    verbose: bool,
+) -> None:
+    """Trade an enrolment token for this device's id and secret."""
+    from agent.credentials import (
+        Credentials,
+        CredentialsError,
+        credentials_path,
+        save_credentials,
+    )
+    from agent.daemon import agent_version
+    from agent.enrolment import EnrolmentError
+    from agent.enrolment import enrol as enrol_device
+    from agent.inventory import InventoryCollector
+
+    _setup_logging(verbose)
+    settings = _settings(config, controller_url=controller_url, state_dir=state_dir)
+    path = credentials_path(settings.state_dir)
+    if path.exists() and not force:
+        raise click.ClickException(
+            f"{path} already exists: this device is enrolled. Use --force to enrol it again."
+        )
+    inventory = InventoryCollector(agent_version=agent_version()).collect()
+    try:
+        answer = enrol_device(
+            settings.controller_url,
+            token,
+            DeviceKind(kind),
+            inventory,
+            timeout_s=settings.http_timeout_s,
+        )
+    except EnrolmentError as exc:
+        raise click.ClickException(f"enrolment failed: {exc}") from exc
+    credentials = Credentials(
+        device_id=answer.device_id,
+        device_secret=answer.device_secret,
+        site_id=answer.site_id,
+        kind=answer.kind,
+        controller_url=settings.controller_url,
+        heartbeat_interval_s=answer.heartbeat_interval_s,
+    )
+    try:
+        written = save_credentials(settings.state_dir, credentials, force=force)
+    except (CredentialsError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"enrolled as device {answer.device_id} ({answer.kind}) of site {answer.site_id}; "
+        f"credentials in {written}"
+    )
+
+
+@agent.command()
+@_state_dir_option
+@_config_option
+@_verbose_option
+def run(state_dir: Path | None, config: Path | None, verbose: bool) -> None:
+    """Run the agent until stopped (SIGTERM or SIGINT)."""
+    from agent.credentials import CredentialsError, load_credentials
+
+    _setup_logging(verbose)
+    settings = _settings(config, state_dir=state_dir)
+    try:
+        credentials = load_credentials(settings.state_dir)
+    except CredentialsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not (settings.controller_url or credentials.controller_url):
+        raise ConfigurationError("setting controller_url is empty and credentials name none")
+    _keep_server_backends_out()
+    from agent.daemon import run as run_agent
+
+    sys.exit(run_agent(settings, credentials))
+
+
+def _keep_server_backends_out() -> None:
+    """Stop ``import socketio`` from loading server-side message-queue clients.
+
+    python-socketio's package imports its Redis manager, which imports ``redis`` when that is
+    installed. A device's agent-only install has no redis, but a developer's or the controller's
+    environment does, and it costs the agent about 8 MB of RSS for code it never runs. Marking it
+    absent (in this process only; ``run`` never needs it) keeps the footprint the same everywhere.
+    """
+    for name in ("redis",):
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]

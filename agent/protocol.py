@@ -1,0 +1,169 @@
+"""The wire schema between agents and the controller, version 1.
+
+Both sides import this module and nothing else of each other: the controller decodes what agents
+send with these types, the agent encodes with them. Decoding is strict (unknown fields, wrong
+types and out-of-range values are refused) so bad input stops at the edge.
+
+Compatibility: a field added later must have a default, so that messages of older agents still
+decode; ``tests/agent/test_protocol.py`` keeps samples of every version's messages.
+
+Channels
+--------
+* Enrolment, HTTP: ``POST /api/v1/enrol`` with :class:`EnrolRequest` -> :class:`EnrolResponse`.
+* Events, Socket.IO namespace ``/agent``: connect with ``auth = {"device_id", "secret",
+  "protocol"}``; emit ``"events"`` with an :class:`EventBatch`; the acknowledgement is an
+  :class:`EventAck`, sent only once the events are durable.
+* Events, HTTP fallback: ``POST /api/v1/agent/events`` with an :class:`EventBatch`, HTTP Basic
+  authentication ``device_id:secret`` -> :class:`EventAck`.
+
+Every event carries ``seq``, the agent's own counter, increasing by one per event and kept across
+restarts. The controller stores each (device, seq) once, so a batch replayed after a lost
+acknowledgement is harmless.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+AGENT_NAMESPACE = "/agent"
+EVENTS_EVENT = "events"
+MAX_BATCH = 500
+
+Text = Annotated[str, msgspec.Meta(max_length=200)]
+ShortText = Annotated[str, msgspec.Meta(max_length=64)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+Seq = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class DeviceKind(enum.StrEnum):
+    PC = "pc"
+    KIOSK = "kiosk"
+    HOTSPOT = "hotspot"
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class Disk(_Strict):
+    """A physical or logical disk as seen at inventory time."""
+
+    device: Text
+    mountpoint: Text
+    fstype: ShortText
+    total_bytes: NonNegInt
+
+
+class Inventory(_Strict):
+    """What the device is. Sent at enrolment and once a day."""
+
+    hostname: Text
+    os_name: Text
+    os_version: Text
+    kernel: Text
+    cpu_model: Text
+    cpu_count: NonNegInt
+    ram_bytes: NonNegInt
+    vendor: Text = ""
+    model: Text = ""
+    serial: Text = ""
+    disks: Annotated[list[Disk], msgspec.Meta(max_length=64)] = []
+    macs: Annotated[list[ShortText], msgspec.Meta(max_length=64)] = []
+    agent_version: ShortText = ""
+
+
+class DiskUsage(_Strict):
+    mountpoint: Text
+    total_bytes: NonNegInt
+    used_bytes: NonNegInt
+    percent: Percent
+
+
+class Metrics(_Strict):
+    """A heartbeat's measurements (psutil)."""
+
+    cpu_percent: Percent
+    memory_total_bytes: NonNegInt
+    memory_used_bytes: NonNegInt
+    memory_percent: Percent
+    uptime_s: NonNegInt
+    load: Annotated[list[Annotated[float, msgspec.Meta(ge=0)]], msgspec.Meta(max_length=3)] = []
+    swap_percent: Percent = 0.0
+    disks: Annotated[list[DiskUsage], msgspec.Meta(max_length=64)] = []
+    net_bytes_sent: NonNegInt = 0
+    net_bytes_recv: NonNegInt = 0
+    users: Annotated[list[ShortText], msgspec.Meta(max_length=64)] = []
+
+
+class Heartbeat(_Strict, tag="heartbeat", tag_field="type"):
+    """The device is alive; ``interval_s`` tells when to expect the next one."""
+
+    seq: Seq
+    at: datetime
+    interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
+    metrics: Metrics
+    state: Annotated[dict[ShortText, Text], msgspec.Meta(max_length=32)] = {}
+
+
+class InventoryReport(_Strict, tag="inventory", tag_field="type"):
+    seq: Seq
+    at: datetime
+    inventory: Inventory
+
+
+AgentEvent = Heartbeat | InventoryReport
+
+
+class EventBatch(_Strict):
+    events: Annotated[list[AgentEvent], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class EventAck(_Strict):
+    """Every event up to ``acked_seq`` is durable on the controller; the agent may forget them."""
+
+    acked_seq: NonNegInt
+    stored: NonNegInt = 0
+    duplicates: NonNegInt = 0
+
+
+class EnrolRequest(_Strict):
+    token: Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+    kind: DeviceKind
+    inventory: Inventory
+    protocol: Annotated[int, msgspec.Meta(ge=1)] = PROTOCOL_VERSION
+
+
+class EnrolResponse(_Strict):
+    device_id: str
+    device_secret: str
+    site_id: int
+    kind: DeviceKind
+    heartbeat_interval_s: int
+
+
+class ErrorBody(_Strict):
+    """Every 4xx/5xx answer of the API: ``error`` is a stable code, ``message`` is for a person."""
+
+    error: str
+    message: str
+
+
+def decode(data: bytes | str, type_: type[msgspec.Struct] | object) -> object:
+    """Decode JSON into ``type_``, raising :class:`msgspec.ValidationError` or ``DecodeError``."""
+    return msgspec.json.decode(data, type=type_)
+
+
+def to_builtins(obj: object) -> object:
+    """Plain JSON-ready values (for Socket.IO, which serialises dicts itself)."""
+    return msgspec.to_builtins(obj)
+
+
+def from_builtins(obj: object, type_: object) -> object:
+    """Validate already-parsed JSON (a Socket.IO payload) into ``type_``."""
+    return msgspec.convert(obj, type=type_, strict=True)

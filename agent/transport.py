@@ -1,0 +1,402 @@
+"""The agent's channels to the controller: Socket.IO first, HTTP as fallback.
+
+:class:`SocketIOChannel` and :class:`HttpChannel` each send one :class:`EventBatch` and return the
+controller's :class:`EventAck`; :class:`ControllerLink` picks the channel, reconnects with backoff
+and drains the spool in order. The HTTP side uses urllib (the agent does not ship ``requests``);
+``socketio`` is imported only when a Socket.IO channel is built, so ``borne agent enrol`` stays
+light.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import logging
+import math
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from agent.backoff import Backoff
+from agent.protocol import (
+    AGENT_NAMESPACE,
+    EVENTS_EVENT,
+    PROTOCOL_VERSION,
+    EventAck,
+    EventBatch,
+    from_builtins,
+    to_builtins,
+)
+from agent.spool import Spool
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/api/v1/agent/events"
+POISON_ERROR = "invalid_event"
+
+
+class TransportError(Exception):
+    """The batch did not get through (controller unreachable, timeout, 5xx): try again later."""
+
+
+class CredentialsRefused(TransportError):
+    """The controller does not accept this device's id and secret: it must be enrolled again."""
+
+
+class BatchRejected(Exception):
+    """The controller refused the batch itself (``invalid_event``): resending cannot help."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes
+
+    def error(self) -> tuple[str, str]:
+        """``(code, message)`` of an error body, or a generic pair if it is not one."""
+        try:
+            data = msgspec.json.decode(self.body)
+        except msgspec.DecodeError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            return data["error"], str(data.get("message", ""))
+        return f"http_{self.status}", self.body[:200].decode(errors="replace")
+
+
+def post_json(
+    url: str,
+    body: bytes,
+    *,
+    timeout_s: float,
+    basic_auth: tuple[str, str] | None = None,
+) -> HttpAnswer:
+    """POST a JSON body and return the status and body of any HTTP answer, 4xx/5xx included.
+
+    Raises :class:`TransportError` when no HTTP answer came back (refused, DNS, timeout, TLS).
+    """
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if basic_auth is not None:
+        pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    if not url.startswith(("http://", "https://")):
+        raise TransportError(f"not an http(s) URL: {url!r}")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            return HttpAnswer(response.status, response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return HttpAnswer(exc.code, exc.read())
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TransportError(f"cannot reach {url}: {reason}") from exc
+
+
+class HttpChannel:
+    """``POST {controller}/api/v1/agent/events`` with HTTP Basic ``device_id:secret``."""
+
+    name = "HTTP"
+
+    def __init__(self, controller_url: str, device_id: str, secret: str, *, timeout_s: float = 10):
+        self.url = controller_url.rstrip("/") + EVENTS_PATH
+        self._auth = (device_id, secret)
+        self._timeout_s = timeout_s
+
+    def send(self, batch: EventBatch) -> EventAck:
+        answer = post_json(
+            self.url, msgspec.json.encode(batch), timeout_s=self._timeout_s, basic_auth=self._auth
+        )
+        if answer.status == 200:
+            try:
+                return msgspec.json.decode(answer.body, type=EventAck)
+            except msgspec.DecodeError as exc:
+                raise TransportError(f"unreadable acknowledgement from {self.url}: {exc}") from exc
+        code, message = answer.error()
+        if answer.status in (401, 403):
+            raise CredentialsRefused(f"{code}: {message}")
+        if code == POISON_ERROR:
+            raise BatchRejected(code, message)
+        raise TransportError(f"{self.url} answered {answer.status} {code}: {message}")
+
+
+# -- Socket.IO ----------------------------------------------------------------------------------
+
+
+class SocketIOChannel:
+    """A persistent Socket.IO connection to namespace ``/agent`` (WebSocket transport only).
+
+    Reconnection is :class:`ControllerLink`'s job (with its own backoff), so the client's built-in
+    reconnection is off. ``on_disconnect`` is called from the client's thread when the connection
+    drops, so the agent can wake up and reconnect.
+    """
+
+    name = "Socket.IO"
+
+    def __init__(
+        self,
+        controller_url: str,
+        device_id: str,
+        secret: str,
+        *,
+        timeout_s: float = 10,
+        on_disconnect: Callable[[], None] | None = None,
+    ):
+        parts = urllib.parse.urlsplit(controller_url)
+        self.url = f"{parts.scheme}://{parts.netloc}"
+        # A controller behind a path prefix (https://city.example/borne) serves /borne/socket.io.
+        self.socketio_path = (parts.path.strip("/") + "/socket.io").lstrip("/")
+        self._auth = {"device_id": device_id, "secret": secret, "protocol": PROTOCOL_VERSION}
+        self._timeout_s = timeout_s
+        self.on_disconnect = on_disconnect
+        self._handlers: dict[str, Callable[..., Any]] = {}
+        self._client: Any = None
+        self._refusal: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        client = self._client
+        return client is not None and client.connected and AGENT_NAMESPACE in client.namespaces
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        """Handle a server event on ``/agent`` (commands, later); kept across reconnections."""
+        self._handlers[event] = handler
+
+    def connect(self) -> None:
+        """Open the connection; raises :class:`CredentialsRefused` or :class:`TransportError`."""
+        import socketio  # the heaviest import of the agent: only when it runs
+
+        self.close()
+        client = socketio.Client(
+            reconnection=False, logger=False, engineio_logger=False, handle_sigint=False
+        )
+        self._refusal = None
+        client.on("connect_error", self._remember_refusal, namespace=AGENT_NAMESPACE)
+        client.on("disconnect", self._disconnected, namespace=AGENT_NAMESPACE)
+        for event, handler in self._handlers.items():
+            client.on(event, handler, namespace=AGENT_NAMESPACE)
+        try:
+            client.connect(
+                self.url,
+                auth=self._auth,
+                transports=["websocket"],
+                namespaces=[AGENT_NAMESPACE],
+                socketio_path=self.socketio_path,
+                wait_timeout=self._timeout_s,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            # The server answered but turned the namespace down: its connect handler refused us.
+            if client.failed_namespaces:
+                raise CredentialsRefused(self._refusal or str(exc)) from exc
+            raise TransportError(f"cannot connect to {self.url}: {exc}") from exc
+        self._client = client
+
+    def send(self, batch: EventBatch) -> EventAck:
+        import socketio
+
+        client = self._client
+        if client is None:
+            raise TransportError("not connected")
+        try:
+            answer = client.call(
+                EVENTS_EVENT, to_builtins(batch), namespace=AGENT_NAMESPACE, timeout=self._timeout_s
+            )
+        except socketio.exceptions.TimeoutError as exc:
+            raise TransportError(f"no acknowledgement within {self._timeout_s} s") from exc
+        except socketio.exceptions.SocketIOError as exc:
+            raise TransportError(f"Socket.IO send failed: {exc or type(exc).__name__}") from exc
+        if isinstance(answer, dict) and "error" in answer:
+            code, message = str(answer["error"]), str(answer.get("message", ""))
+            if code == POISON_ERROR:
+                raise BatchRejected(code, message)
+            raise TransportError(f"controller error {code}: {message}")
+        try:
+            ack = from_builtins(answer, EventAck)
+        except msgspec.ValidationError as exc:
+            raise TransportError(f"unreadable acknowledgement {answer!r}: {exc}") from exc
+        assert isinstance(ack, EventAck)
+        return ack
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.disconnect()
+
+    def _remember_refusal(self, data: Any = None, *_: Any) -> None:
+        if isinstance(data, dict):
+            self._refusal = str(data.get("message") or data)
+        elif data is not None:
+            self._refusal = str(data)
+
+    def _disconnected(self, *_: Any) -> None:
+        if self.on_disconnect is not None:
+            self.on_disconnect()
+
+
+# -- Channel choice, backoff and draining the spool ---------------------------------------------
+
+
+class ControllerLink:
+    """Sends the spool's events in order over Socket.IO, or over HTTP while Socket.IO is down.
+
+    :meth:`flush` never blocks longer than a connection attempt and a send per batch; it returns
+    the :func:`time.monotonic` time at which it wants to be called again.
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        socket: SocketIOChannel,
+        http: HttpChannel,
+        *,
+        backoff_min_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._spool = spool
+        self._socket = socket
+        self._http = http
+        self._clock = clock
+        self._connect_backoff = Backoff(backoff_min_s, backoff_max_s)
+        self._send_backoff = Backoff(backoff_min_s, backoff_max_s)
+        self._connect_at = 0.0
+        self._send_at = 0.0
+        self._refused = False
+        self._was_connected = False
+        self._last_channel: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def refused(self) -> bool:
+        """The controller turned our credentials down (until it accepts them again)."""
+        return self._refused
+
+    def flush(self) -> float:
+        with self._lock:
+            self._maybe_connect()
+            self._drain()
+            return self._next_due()
+
+    def close(self) -> None:
+        with self._lock:
+            self._socket.close()
+
+    def _maybe_connect(self) -> None:
+        if self._socket.connected:
+            return
+        if self._was_connected:
+            log.warning("Socket.IO connection to the controller lost")
+            self._was_connected = False
+        now = self._clock()
+        if now < self._connect_at:
+            return
+        try:
+            self._socket.connect()
+        except CredentialsRefused as exc:
+            self._credentials_refused(exc)
+            return
+        except TransportError as exc:
+            delay = self._connect_backoff.next_delay()
+            self._connect_at = now + delay
+            log.warning("%s; HTTP fallback meanwhile, next try in %.1f s", exc, delay)
+            return
+        self._connect_backoff.reset()
+        self._send_backoff.reset()
+        self._send_at = 0.0
+        self._refused = False
+        self._was_connected = True
+        log.info("connected to the controller over Socket.IO at %s", self._socket.url)
+
+    def _drain(self) -> None:
+        while self._clock() >= self._send_at:
+            batch = self._spool.pending_batch()
+            if batch is None:
+                return
+            channel: SocketIOChannel | HttpChannel
+            if self._socket.connected:
+                channel = self._socket
+            elif self._refused:
+                return
+            else:
+                channel = self._http
+            try:
+                ack = channel.send(batch)
+            except BatchRejected as exc:
+                first, last = batch.events[0].seq, batch.events[-1].seq
+                log.error(
+                    "controller rejected events %d..%d as invalid (%s); dropped them from the "
+                    "spool so later events can go",
+                    first,
+                    last,
+                    exc.message,
+                )
+                self._spool.discard(batch)
+                continue
+            except CredentialsRefused as exc:
+                self._credentials_refused(exc)
+                return
+            except TransportError as exc:
+                delay = self._send_backoff.next_delay()
+                self._send_at = self._clock() + delay
+                log.warning(
+                    "sending over %s failed: %s; next try in %.1f s", channel.name, exc, delay
+                )
+                return
+            removed = self._spool.ack(ack.acked_seq)
+            if channel.name != self._last_channel:
+                log.info("sending events over %s", channel.name)
+                self._last_channel = channel.name
+            log.debug(
+                "sent %d events over %s, acked up to %d (%d stored, %d duplicates)",
+                len(batch.events),
+                channel.name,
+                ack.acked_seq,
+                ack.stored,
+                ack.duplicates,
+            )
+            self._refused = False
+            if removed == 0:  # the controller acknowledged nothing we hold: do not spin
+                delay = self._send_backoff.next_delay()
+                self._send_at = self._clock() + delay
+                log.warning(
+                    "controller acked up to %d, which frees nothing in the spool (oldest %d); "
+                    "next try in %.1f s",
+                    ack.acked_seq,
+                    batch.events[0].seq,
+                    delay,
+                )
+                return
+            self._send_backoff.reset()
+
+    def _credentials_refused(self, exc: Exception) -> None:
+        delay = self._connect_backoff.max_delay()
+        self._connect_at = self._send_at = self._clock() + delay
+        self._refused = True
+        log.error(
+            "the controller refused this device's credentials (%s): enrol it again with "
+            "'borne agent enrol --force'; next try in %.0f s",
+            exc,
+            delay,
+        )
+
+    def _next_due(self) -> float:
+        due = math.inf
+        if not self._socket.connected:
+            due = min(due, self._connect_at)
+        if len(self._spool) and not self._refused:
+            due = min(due, self._send_at)
+        return due

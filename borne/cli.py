@@ -1,0 +1,49 @@
+"""The ``borne`` command: each part's commands load only when used.
+
+The agent is installed alone on small PCs, without the controller's libraries, so ``borne agent``
+must never import the controller; a lazy group keeps each part's imports to itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" of a click command or group
+PARTS = {
+    "agent": ("agent.cli:agent", "Run a device's agent: enrol it, run it, reset a public PC."),
+    "controller": ("controller.cli:controller", "Run and administer the controller."),
+    "demo": ("controller.demo:demo", "Run the whole system locally with simulated devices."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(PARTS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in PARTS:
+            return None
+        target, _ = PARTS[cmd_name]
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise click.ClickException(
+                f"'borne {cmd_name}' needs parts that are not installed here ({exc.name}); "
+                "install them with: pip install 'borne[controller]'"
+            ) from exc
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help must not import every part: describe them from PARTS.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, PARTS[name][1]) for name in sorted(PARTS)])
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="borne")
+def main() -> None:
+    """borne: public PCs, charging kiosks and free wifi, run by the city."""

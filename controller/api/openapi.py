@@ -1,0 +1,114 @@
+"""``GET /api/v1/openapi.json``: the OpenAPI 3.1 document, built from the routes themselves.
+
+Each API view carries a :class:`~controller.api.io.RouteDoc`; schemas come from the same msgspec
+types that validate requests, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from flask import Flask, Response, current_app
+
+from agent.protocol import PROTOCOL_VERSION, ErrorBody
+from controller.api import api
+from controller.api.io import RouteDoc, documented, json_response
+
+REF = "#/components/schemas/{name}"
+SECURITY = {
+    "device": [{"deviceBasic": []}],
+    "staff": [{"staffSession": []}],
+    "none": [],
+}
+
+
+@api.get("/openapi.json")
+@documented("This OpenAPI document")
+def openapi_document() -> Response:
+    return json_response(build_openapi(current_app))
+
+
+def build_openapi(app: Flask) -> dict[str, Any]:
+    routes: list[tuple[str, str, str, RouteDoc]] = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        doc: RouteDoc | None = getattr(app.view_functions[rule.endpoint], "route_doc", None)
+        if doc is None:
+            raise RuntimeError(f"API route {rule.rule} has no @documented description")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((rule.rule, method.lower(), rule.endpoint.removeprefix("api."), doc))
+
+    types = {ErrorBody}
+    for _, _, _, doc in routes:
+        types.update(t for t in (doc.body, doc.response) if t is not None)
+    schemas_list, components = msgspec.json.schema_components(
+        sorted(types, key=str), ref_template=REF
+    )
+    schema_of = dict(zip(sorted(types, key=str), schemas_list, strict=True))
+
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, view_name, doc in routes:
+        openapi_path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", path)
+        operation: dict[str, Any] = {
+            "summary": doc.summary,
+            "operationId": view_name,
+            "security": SECURITY[doc.auth],
+            "responses": {
+                str(doc.status): {
+                    "description": "success",
+                    **(
+                        {"content": {"application/json": {"schema": schema_of[doc.response]}}}
+                        if doc.response is not None
+                        else {}
+                    ),
+                },
+                **{
+                    str(code): {
+                        "description": text,
+                        "content": {"application/json": {"schema": schema_of[ErrorBody]}},
+                    }
+                    for code, text in doc.errors.items()
+                },
+            },
+        }
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{([a-z_]+)\}", openapi_path)
+        ]
+        if parameters:
+            operation["parameters"] = parameters
+        if doc.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schema_of[doc.body]}},
+            }
+        paths.setdefault(openapi_path, {})[method] = operation
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "borne controller API",
+            "version": f"1.{PROTOCOL_VERSION}",
+            "description": "Public digital access points: public PCs, charging kiosks, hotspots.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "deviceBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "device id and device secret from enrolment",
+                },
+                "staffSession": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "the web session of a signed-in member of staff",
+                },
+            },
+        },
+    }

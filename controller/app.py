@@ -1,0 +1,63 @@
+"""The app factory: defaults in code, then the TOML file, then ``BORNE_*``, then ``config``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from controller import metrics, realtime
+from controller.config import load_controller_settings, secret_key_for
+from controller.context import close_session, load_user
+from controller.db import Database
+from controller.errors_http import register_error_handlers
+from controller.extensions import csrf, login_manager
+from controller.ingest import EventIngest
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a controller app. ``config`` overrides settings (tests pass a dict)."""
+    settings = load_controller_settings(overrides=config)
+    app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    app.config.update(
+        SECRET_KEY=secret_key_for(settings),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        TESTING=settings.testing,
+        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as the login session
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["borne.settings"] = settings
+    database = Database(settings.sqlalchemy_url)
+    app.extensions["borne.db"] = database
+
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.login_message = "Please sign in to see this page."
+    csrf.init_app(app)
+
+    socketio = realtime.init_realtime(app, settings)
+    app.extensions["borne.ingest"] = EventIngest(
+        database,
+        on_flushed=realtime.live_updates_sender(socketio),
+        spawn=socketio.start_background_task,
+    )
+    metrics.init_metrics(app)
+
+    from controller.api import api
+    from controller.ops import ops
+    from controller.web import web
+
+    csrf.exempt(api)  # JSON only: a cross-site form cannot send application/json (see api/)
+    app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(web)
+    app.register_blueprint(ops)
+    register_error_handlers(app)
+
+    login_manager.user_loader(load_user)
+    app.teardown_appcontext(close_session)
+    return app

@@ -1,0 +1,32 @@
+"""Every state and kind of the controller's domain, in one place."""
+
+from __future__ import annotations
+
+import enum
+
+from agent.protocol import DeviceKind
+
+__all__ = ["Action", "DeviceKind", "DeviceStatus", "Role"]
+
+
+class DeviceStatus(enum.StrEnum):
+    NEW = "new"  # enrolled, no heartbeat yet
+    ONLINE = "online"
+    OFFLINE = "offline"  # three heartbeats missed
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # city IT: everything, city-wide
+    TECHNICIAN = "technician"  # enrols and repairs devices of the organisations they cover
+    MEDIATOR = "mediator"  # resets public PCs of their sites
+    MANAGER = "manager"  # reads usage of their organisations, acts on nothing
+
+
+class Action(enum.StrEnum):
+    """What a staff member may be allowed to do; :mod:`controller.access` says who may."""
+
+    VIEW_FLEET = "view_fleet"
+    ENROL_DEVICE = "enrol_device"
+    MANAGE_USERS = "manage_users"
+    MANAGE_PLACES = "manage_places"
+    VIEW_AUDIT = "view_audit"

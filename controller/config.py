@@ -1,0 +1,96 @@
+"""The controller's settings: one typed object, loaded once, passed down."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from borne.settings import ImproperlyConfigured, load_settings
+
+ASYNC_MODES = ("gevent", "threading")
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    data_dir: Path = Path("/var/lib/borne")
+    # Empty: a SQLite file in data_dir. PostgreSQL: postgresql+psycopg://user:pw@host/db
+    database_url: str = ""
+    # Empty: one process. redis://host:6379/0 lets several processes share Socket.IO.
+    redis_url: str = ""
+    # Empty: generated once and kept in data_dir/secret_key (mode 0600).
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    async_mode: str = "gevent"
+    heartbeat_interval_s: int = 10
+    offline_after_missed: int = 3
+    enrolment_token_ttl_hours: float = 24.0
+    max_request_bytes: int = 1024 * 1024
+    # Group commit: agent events are written together, at most this long after they arrive.
+    flush_max_delay_ms: int = 50
+    event_retention_days: int = 30
+    session_cookie_secure: bool = False  # set true behind TLS (nginx)
+    testing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.async_mode not in ASYNC_MODES:
+            raise ImproperlyConfigured(
+                f"setting async_mode must be one of {', '.join(ASYNC_MODES)}, "
+                f"got {self.async_mode!r}"
+            )
+        for name in ("heartbeat_interval_s", "offline_after_missed", "max_request_bytes", "port"):
+            if getattr(self, name) < 1:
+                raise ImproperlyConfigured(f"setting {name} must be at least 1")
+        if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ImproperlyConfigured(
+                "setting database_url must be a sqlite:/// or postgresql+psycopg:// URL"
+            )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'borne.sqlite3'}"
+
+
+def load_controller_settings(
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    config_file: str | None = None,
+) -> ControllerSettings:
+    """Settings from ``BORNE_CONFIG`` (a TOML file, table ``[controller]``) and ``BORNE_*``.
+
+    The plain ``DATABASE_URL`` and ``REDIS_URL`` of twelve-factor hosting are honoured too,
+    below their ``BORNE_`` spellings. ``env`` defaults to the process environment.
+    """
+    env = dict(os.environ if env is None else env)
+    if config_file is not None:
+        env["BORNE_CONFIG"] = config_file
+    for plain in ("DATABASE_URL", "REDIS_URL"):
+        if plain in env and f"BORNE_{plain}" not in env:
+            env[f"BORNE_{plain}"] = env[plain]
+    return load_settings(
+        ControllerSettings,
+        toml_path=env.get("BORNE_CONFIG") or None,
+        section="controller",
+        env=env,
+        overrides=overrides,
+    )
+
+
+def secret_key_for(settings: ControllerSettings) -> str:
+    """The configured secret key, or one generated on first start and kept on disk."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(key)
+    tmp.replace(path)
+    return key

@@ -1,0 +1,161 @@
+"""Enrolment: one-time tokens, trading one for a device identity, and device authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse
+from controller import access, audit, signals
+from controller.choices import Action, DeviceStatus
+from controller.errors import Conflict, DomainError, PermissionDenied, Unauthenticated
+from controller.models import Device, EnrolmentToken, Site, User, utcnow
+
+# "bet_" (borne enrolment token): recognisable in logs and by secret scanners.
+TOKEN_PREFIX = "bet_"  # noqa: S105 (a prefix, not a secret)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, never stored
+    record: EnrolmentToken
+
+
+def create_token(
+    session: Session,
+    actor: audit.Actor,
+    site: Site,
+    *,
+    ttl: timedelta,
+    kind: DeviceKind | None = None,
+    note: str = "",
+) -> IssuedToken:
+    """Make a one-time token that enrols one device on ``site`` until it expires."""
+    if isinstance(actor, User):
+        access.require(actor, Action.ENROL_DEVICE, site)
+    if ttl <= timedelta(0) or ttl > timedelta(days=30):
+        raise DomainError("a token lives between a minute and 30 days")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    record = EnrolmentToken(
+        token_hash=_digest(token),
+        site_id=site.id,
+        kind=kind,
+        note=note.strip()[:200],
+        created_by_id=actor.id if isinstance(actor, User) else None,
+        expires_at=utcnow() + ttl,
+    )
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "token.create",
+        "site",
+        site.id,
+        f"enrolment token for {kind or 'any device'} at {site.name}",
+        token_id=record.id,
+        kind=kind,
+        expires_at=record.expires_at.isoformat(),
+    )
+    return IssuedToken(token, record)
+
+
+def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int) -> EnrolResponse:
+    """Trade a valid token for a new device id and secret. Refused tokens change nothing."""
+    now = utcnow()
+    record = session.scalar(
+        select(EnrolmentToken).where(EnrolmentToken.token_hash == _digest(request.token))
+    )
+    if record is None:
+        raise PermissionDenied("this enrolment token is unknown", code="token_unknown")
+    if record.used_at is not None:
+        raise Conflict(
+            "this enrolment token was already used; ask for a new one", code="token_used"
+        )
+    if record.expires_at <= now:
+        raise DomainError(
+            f"this enrolment token expired at {record.expires_at:%Y-%m-%d %H:%M} UTC",
+            code="token_expired",
+            status=410,
+        )
+    if record.kind is not None and record.kind != request.kind:
+        raise DomainError(
+            f"this token enrols a {record.kind}, not a {request.kind.value}", code="token_kind"
+        )
+
+    # Claim the token atomically: of two devices racing with one token, only one wins.
+    claimed = session.execute(
+        update(EnrolmentToken)
+        .where(EnrolmentToken.id == record.id, EnrolmentToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "this enrolment token was already used; ask for a new one", code="token_used"
+        )
+
+    secret = secrets.token_urlsafe(32)
+    inventory = request.inventory
+    device = Device(
+        id=str(uuid.uuid4()),
+        site_id=record.site_id,
+        kind=request.kind,
+        name=inventory.hostname,
+        secret_hash=_digest(secret),
+        status=DeviceStatus.NEW,
+        heartbeat_interval_s=heartbeat_interval_s,
+        inventory=msgspec.to_builtins(inventory),
+        inventory_at=now,
+    )
+    session.add(device)
+    session.flush()
+    session.execute(
+        update(EnrolmentToken).where(EnrolmentToken.id == record.id).values(device_id=device.id)
+    )
+    audit.record(
+        session,
+        "system",
+        "device.enrol",
+        "device",
+        device.id,
+        f"{request.kind.value} {inventory.hostname} enrolled with token {record.id}",
+        site_id=record.site_id,
+        token_id=record.id,
+    )
+    signals.device_enrolled.send(device.id, site_id=device.site_id, kind=device.kind)
+    return EnrolResponse(
+        device_id=device.id,
+        device_secret=secret,
+        site_id=device.site_id,
+        kind=request.kind,
+        heartbeat_interval_s=heartbeat_interval_s,
+    )
+
+
+def authenticate_device(session: Session, device_id: str, secret: str) -> Device:
+    """The device these credentials belong to; one message for every failure, on purpose."""
+    device = session.get(Device, device_id) if _is_uuid(device_id) else None
+    expected = device.secret_hash if device else _digest("no such device")
+    if not hmac.compare_digest(expected, _digest(secret)) or device is None:
+        raise Unauthenticated("unknown device or wrong secret", code="bad_credentials")
+    return device
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return len(text) == 36

@@ -1,0 +1,47 @@
+"""Errors as people see them: JSON under /api, a page elsewhere. Nothing leaks a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from controller.api.io import error_response
+from controller.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Response | tuple[str, int]:
+        if _wants_json():
+            return error_response(exc.status, exc.code, exc.message)
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        status = exc.code or 500
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = exc.description or exc.name
+        if status == 413:
+            message = (
+                f"the request body is larger than the "
+                f"{app.config['MAX_CONTENT_LENGTH']} bytes this server accepts"
+            )
+        if _wants_json():
+            return error_response(status, code, message)
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response | tuple[str, int]:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        message = "something went wrong on the server; the error is in its log"
+        if _wants_json():
+            return error_response(500, "internal_error", message)
+        return render_template("error.html", status=500, message=message), 500

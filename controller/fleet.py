@@ -1,0 +1,90 @@
+"""The fleet as staff see it: organisations, sites and devices within their scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from controller import access
+from controller.choices import Action, DeviceStatus
+from controller.errors import NotFound
+from controller.models import Device, Organisation, Site, User
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    site: Site
+    counts: dict[DeviceStatus, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def list_sites(session: Session, user: User) -> list[SiteSummary]:
+    """Sites the user covers, by organisation then name, with device counts by status."""
+    access.require(user, Action.VIEW_FLEET)
+    sites = session.scalars(
+        access.visible_sites_query(user)
+        .options(selectinload(Site.organisation))
+        .join(Organisation)
+        .order_by(Organisation.name, Site.name)
+    ).all()
+    counts: dict[int, dict[DeviceStatus, int]] = {
+        s.id: dict.fromkeys(DeviceStatus, 0) for s in sites
+    }
+    for site_id, status, n in session.execute(
+        select(Device.site_id, Device.status, func.count())
+        .where(Device.site_id.in_(counts))
+        .group_by(Device.site_id, Device.status)
+    ):
+        counts[site_id][DeviceStatus(status)] = n
+    return [SiteSummary(site, counts[site.id]) for site in sites]
+
+
+def get_site(session: Session, user: User, site_id: int) -> Site:
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"no site {site_id}")
+    access.require(user, Action.VIEW_FLEET, site)
+    return site
+
+
+def list_devices(session: Session, user: User, site_id: int | None = None) -> list[Device]:
+    access.require(user, Action.VIEW_FLEET)
+    query = (
+        select(Device)
+        .join(Site)
+        .where(Device.site_id.in_(access.visible_sites_query(user).with_only_columns(Site.id)))
+        .options(selectinload(Device.site))
+        .order_by(Site.name, Device.kind, Device.name)
+    )
+    if site_id is not None:
+        query = query.where(Device.site_id == site_id)
+    return list(session.scalars(query))
+
+
+def get_device(session: Session, user: User, device_id: str) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id}")
+    access.require(user, Action.VIEW_FLEET, device.site)
+    return device
+
+
+def device_summary(device: Device) -> dict[str, Any]:
+    """What lists and live pages show of a device (JSON-ready)."""
+    metrics = device.metrics or {}
+    return {
+        "id": device.id,
+        "name": device.name,
+        "kind": device.kind,
+        "site_id": device.site_id,
+        "status": device.status,
+        "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
+        "cpu_percent": metrics.get("cpu_percent"),
+        "memory_percent": metrics.get("memory_percent"),
+    }

@@ -1,0 +1,176 @@
+"""Socket.IO: the agents' channel (``/agent``) and live pages for staff (``/live``).
+
+Handlers are thin: they authenticate, validate with the wire schema and call the domain.
+With ``redis_url`` set, processes share rooms and emits through Redis (``message_queue``), so an
+emit from one process reaches a browser or agent connected to another.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from flask import Flask, current_app, request
+from flask_login import current_user
+from flask_socketio import Namespace, SocketIO, join_room
+
+from agent.protocol import AGENT_NAMESPACE, PROTOCOL_VERSION, EventBatch
+from controller import access, presence, signals
+from controller.config import ControllerSettings
+from controller.context import database_of
+from controller.enrolment import authenticate_device
+from controller.errors import Unauthenticated
+from controller.ingest import FlushReport, IngestUnavailable, prune_events
+
+log = logging.getLogger(__name__)
+LIVE_NAMESPACE = "/live"
+METRICS_PUSH_EVERY_S = 2.0  # live pages get metric changes at most this often per site
+
+
+def init_realtime(app: Flask, settings: ControllerSettings) -> SocketIO:
+    socketio = SocketIO(
+        app,
+        async_mode=settings.async_mode,
+        message_queue=settings.redis_url or None,
+        max_http_buffer_size=settings.max_request_bytes,
+        logger=False,
+        engineio_logger=False,
+    )
+    socketio.on_namespace(AgentChannel(AGENT_NAMESPACE))
+    socketio.on_namespace(LiveChannel(LIVE_NAMESPACE))
+    return socketio
+
+
+class AgentChannel(Namespace):
+    """One persistent connection per device; events in, commands out (room ``device:<id>``)."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self._device_of_sid: dict[str, str] = {}
+
+    def on_connect(self, auth: Any = None) -> None:
+        if not isinstance(auth, dict) or not all(
+            isinstance(auth.get(k), str) for k in ("device_id", "secret")
+        ):
+            raise ConnectionRefusedError("send auth = {device_id, secret, protocol}")
+        if auth.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+            raise ConnectionRefusedError(
+                f"protocol {auth.get('protocol')!r} is not spoken here (this controller speaks "
+                f"{PROTOCOL_VERSION})"
+            )
+        try:
+            with database_of(current_app).session() as session:
+                device = authenticate_device(session, auth["device_id"], auth["secret"])
+        except Unauthenticated as exc:
+            raise ConnectionRefusedError(exc.message) from None
+        self._device_of_sid[request.sid] = device.id  # type: ignore[attr-defined]
+        join_room(f"device:{device.id}")
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        self._device_of_sid.pop(request.sid, None)  # type: ignore[attr-defined]
+
+    def on_events(self, data: Any) -> dict[str, Any]:
+        """Store a batch; the return value is the acknowledgement, sent once it is durable."""
+        device_id = self._device_of_sid.get(request.sid)  # type: ignore[attr-defined]
+        if device_id is None:
+            return {"error": "unauthenticated", "message": "connect with credentials first"}
+        try:
+            batch = msgspec.convert(data, type=EventBatch, strict=True)
+        except msgspec.ValidationError as exc:
+            return {"error": "invalid_event", "message": str(exc)}
+        try:
+            ack = current_app.extensions["borne.ingest"].submit(device_id, batch.events)
+        except IngestUnavailable as exc:
+            return {"error": "unavailable", "message": str(exc)}
+        result: dict[str, Any] = msgspec.to_builtins(ack)
+        return result
+
+
+class LiveChannel(Namespace):
+    """Staff pages: each browser joins the rooms of the sites its user covers."""
+
+    def on_connect(self, auth: Any = None) -> bool:
+        if not current_user.is_authenticated:
+            return False
+        with database_of(current_app).session() as session:
+            for site_id in access.visible_site_ids(session, current_user):
+                join_room(f"site:{site_id}")
+        return True
+
+
+def live_updates_sender(socketio: SocketIO) -> Callable[[FlushReport], None]:
+    """A flush listener pushing device changes to live pages.
+
+    Status changes go out at once; metric-only changes are coalesced per site, so a large fleet
+    sends a few messages a second rather than one per heartbeat.
+    """
+    pending: dict[int, dict[str, dict[str, Any]]] = {}
+    last_push: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def send(report: FlushReport) -> None:
+        now = time.monotonic()
+        with lock:
+            urgent: set[int] = set()
+            for update in report.devices:
+                pending.setdefault(update.site_id, {})[update.device_id] = {
+                    "id": update.device_id,
+                    "status": update.status.value,
+                    "last_seen_at": update.last_seen_at.isoformat(),
+                    "cpu_percent": update.metrics.get("cpu_percent"),
+                    "memory_percent": update.metrics.get("memory_percent"),
+                }
+                if update.status != update.previous_status:
+                    urgent.add(update.site_id)
+            due = [
+                site_id
+                for site_id in pending
+                if site_id in urgent or now - last_push.get(site_id, 0.0) >= METRICS_PUSH_EVERY_S
+            ]
+            messages = [(site_id, list(pending.pop(site_id).values())) for site_id in due]
+            for site_id in due:
+                last_push[site_id] = now
+        for site_id, devices in messages:
+            socketio.emit("devices", devices, namespace=LIVE_NAMESPACE, to=f"site:{site_id}")
+
+    return send
+
+
+def run_presence_loop(
+    app: Flask, socketio: SocketIO, stop: threading.Event, every_s: float = 2.0
+) -> None:
+    """Mark silent devices offline and prune old events, until ``stop`` is set."""
+    settings: ControllerSettings = app.extensions["borne.settings"]
+    database = app.extensions["borne.db"]
+    last_prune = 0.0
+    while not stop.wait(every_s):
+        try:
+            with database.session() as session:
+                gone = presence.mark_overdue_offline(session, missed=settings.offline_after_missed)
+            for device in gone:
+                signals.device_status_changed.send(
+                    device.device_id, old="online", new="offline", site_id=device.site_id
+                )
+                socketio.emit(
+                    "devices",
+                    [
+                        {
+                            "id": device.device_id,
+                            "status": "offline",
+                            "last_seen_at": device.last_seen_at.isoformat(),
+                        }
+                    ],
+                    namespace=LIVE_NAMESPACE,
+                    to=f"site:{device.site_id}",
+                )
+            if time.monotonic() - last_prune > 3600:
+                with database.session() as session:
+                    prune_events(session, timedelta(days=settings.event_retention_days))
+                last_prune = time.monotonic()
+        except Exception:
+            log.exception("presence check failed; trying again")

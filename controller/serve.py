@@ -1,0 +1,67 @@
+"""``python -m controller.serve``: one controller process on gevent (``borne controller run``).
+
+gevent patches the standard library first, before any other import, so that sockets, locks and
+the database drivers cooperate: one process then holds thousands of agent connections, each a
+greenlet rather than threads (flask-socketio's threading mode costs about four per connection).
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+# ruff: noqa: E402
+import argparse
+import logging
+import signal
+import threading
+
+import gevent
+
+from borne.settings import ImproperlyConfigured
+from controller.app import create_app
+from controller.realtime import run_presence_loop
+
+log = logging.getLogger("borne.controller")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="borne controller run")
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    overrides = {"async_mode": "gevent"}
+    try:
+        if args.config:
+            import os
+
+            os.environ["BORNE_CONFIG"] = args.config
+        app = create_app(overrides)
+    except ImproperlyConfigured as exc:
+        log.error("configuration: %s", exc)
+        return 2
+    socketio = app.extensions["socketio"]
+    ingest = app.extensions["borne.ingest"]
+    stop = threading.Event()
+    presence = gevent.spawn(run_presence_loop, app, socketio, stop)
+
+    def shutdown() -> None:
+        log.info("stopping: finishing the writes under way")
+        stop.set()
+        ingest.stop()
+        socketio.stop()
+
+    gevent.signal_handler(signal.SIGTERM, shutdown)
+    gevent.signal_handler(signal.SIGINT, shutdown)
+    log.info("controller listening on http://%s:%d", args.host, args.port)
+    socketio.run(app, host=args.host, port=args.port, log_output=False, use_reloader=False)
+    presence.join(timeout=5)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Helpers of the agent's tests: builders of valid protocol objects, fake controllers' state.
+
+(Named so it cannot collide with another test folder's module on ``sys.path``.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.credentials import Credentials
+from agent.protocol import DeviceKind, Heartbeat, Inventory, InventoryReport, Metrics
+from agent.spool import Spool
+
+DEVICE_ID = "dev-0001"
+SECRET = "s3cret-for-tests"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def make_credentials(controller_url: str, **overrides: Any) -> Credentials:
+    values: dict[str, Any] = {
+        "device_id": DEVICE_ID,
+        "device_secret": SECRET,
+        "site_id": 7,
+        "kind": DeviceKind.PC,
+        "controller_url": controller_url,
+        "heartbeat_interval_s": 10,
+    }
+    values.update(overrides)
+    return Credentials(**values)
+
+
+@dataclass
+class Received:
+    """What a test controller saw, and how it should answer."""
+
+    auths: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    basic_auth: list[str] = field(default_factory=list)
+    reject_seqs: set[int] = field(default_factory=set)  # answer invalid_event if a batch has one
+    secret: str = SECRET
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def seqs(self) -> list[int]:
+        with self.lock:
+            return [e["seq"] for b in self.batches for e in b["events"]]
+
+    def answer(self, batch: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            seqs = [e["seq"] for e in batch["events"]]
+            if self.reject_seqs & set(seqs):
+                return {"error": "invalid_event", "message": "bad event in batch"}
+            self.batches.append(batch)
+            return {"acked_seq": max(seqs), "stored": len(seqs), "duplicates": 0}
+
+
+@dataclass
+class SocketIOController:
+    url: str
+    received: Received
+    server: Any
+
+    def drop_all(self) -> None:
+        for sid in list(self.server.manager.get_participants("/agent", None)):
+            self.server.disconnect(sid[0], namespace="/agent")
+
+
+@dataclass
+class HttpController:
+    url: str
+    received: Received
+    enrol_answer: tuple[int, dict[str, Any]] = (
+        201,
+        {
+            "device_id": DEVICE_ID,
+            "device_secret": SECRET,
+            "site_id": 7,
+            "kind": "kiosk",
+            "heartbeat_interval_s": 15,
+        },
+    )
+    enrol_requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def make_metrics(**overrides: Any) -> Metrics:
+    values: dict[str, Any] = {
+        "cpu_percent": 3.5,
+        "memory_total_bytes": 8 * 2**30,
+        "memory_used_bytes": 2 * 2**30,
+        "memory_percent": 25.0,
+        "uptime_s": 3600,
+    }
+    values.update(overrides)
+    return Metrics(**values)
+
+
+def make_inventory(**overrides: Any) -> Inventory:
+    values: dict[str, Any] = {
+        "hostname": "pc-bib-01",
+        "os_name": "Debian GNU/Linux",
+        "os_version": "12 (bookworm)",
+        "kernel": "6.1.0-18-amd64",
+        "cpu_model": "Intel(R) Core(TM) i3-6100 CPU @ 3.70GHz",
+        "cpu_count": 4,
+        "ram_bytes": 8 * 2**30,
+    }
+    values.update(overrides)
+    return Inventory(**values)
+
+
+def spool_heartbeats(spool: Spool, count: int) -> list[int]:
+    """Append ``count`` heartbeats; return their seqs."""
+    return [
+        spool.append(
+            lambda seq: Heartbeat(seq=seq, at=AT, interval_s=10, metrics=make_metrics())
+        ).seq
+        for _ in range(count)
+    ]
+
+
+def spool_inventory(spool: Spool) -> int:
+    return spool.append(lambda seq: InventoryReport(seq=seq, at=AT, inventory=make_inventory())).seq
