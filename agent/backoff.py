@@ -10,7 +10,11 @@ import random
 
 
 class Backoff:
-    """Delays before the next attempt: ``uniform(min_s, min(max_s, min_s * 2**failures))``."""
+    """Delays before the next attempt: ``uniform(min_s, min(max_s, min_s * 2**(failures + 1)))``.
+
+    Even the first retry is jittered (between ``min_s`` and twice that), so a fleet whose
+    controller restarts does not come back in the same second.
+    """
 
     def __init__(
         self, min_s: float = 1.0, max_s: float = 60.0, *, rng: random.Random | None = None
@@ -25,7 +29,7 @@ class Backoff:
     def ceiling(self) -> float:
         """The largest delay the next failure may draw."""
         # Cap the exponent: 2**1000 would overflow a float long after reaching max_s anyway.
-        return min(self.max_s, self.min_s * 2 ** min(self.failures, 64))
+        return min(self.max_s, self.min_s * 2 ** min(self.failures + 1, 64))
 
     def next_delay(self) -> float:
         """Record one more failure and return how long to wait before trying again."""

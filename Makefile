@@ -1,0 +1,55 @@
+# borne: two set-up commands on a fresh Debian 12 machine, as root.
+#   make demo   installs what it needs, then runs the whole system locally
+#   make test   installs what it needs (PostgreSQL, Chromium …), then runs every test
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# Debian packages the tests drive for real: a PostgreSQL server, a browser, and tools.
+TEST_PACKAGES := postgresql chromium fonts-dejavu-core iproute2 procps
+SYSTEM_PACKAGES := python3-venv python3-dev gcc
+
+.PHONY: install install-system install-test-services demo test test-fast lint format vendor bench clean
+
+install: $(VENV)/.installed ## build .venv with the controller, the agent and the dev tools
+
+$(VENV)/.installed: pyproject.toml | install-system
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --editable '.[dev]'
+	touch $@
+
+install-system: ## Debian packages needed to build the venv (skipped when present)
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); }
+
+install-test-services: ## Debian packages the tests start and drive (skipped when present)
+	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); }
+	@# The tests start private PostgreSQL servers of their own (tests/postgres.py).
+
+demo: install ## run a controller and six simulated devices on http://127.0.0.1:8000
+	$(BIN)/borne demo
+
+test: install install-test-services lint ## the whole suite: unit, PostgreSQL, end-to-end, browser
+	$(BIN)/pytest
+
+test-fast: install ## unit and database tests only
+	$(BIN)/pytest -m "not e2e and not browser"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+vendor: ## refresh front-end assets from the npm registry into controller/web/static/vendor
+	controller/web/vendor.sh
+
+bench: install ## benchmarks: print their figures
+	$(BIN)/python bench/heartbeats.py
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache

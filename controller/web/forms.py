@@ -1,0 +1,100 @@
+"""The staff pages' forms: fields, labels and CSRF. Business rules stay in the domain modules."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DecimalField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from controller.choices import DeviceKind, Role
+
+KIND_LABELS = {
+    DeviceKind.PC: "Public PC",
+    DeviceKind.KIOSK: "Charging kiosk",
+    DeviceKind.HOTSPOT: "Wifi hotspot",
+}
+ROLE_LABELS = {
+    Role.ADMIN: "Admin — city IT, everything",
+    Role.TECHNICIAN: "Technician — enrols and repairs devices",
+    Role.MEDIATOR: "Mediator — looks after public PCs of their sites",
+    Role.MANAGER: "Manager — reads usage, changes nothing",
+}
+
+
+class CheckboxList(SelectMultipleField):
+    """Several choices as a list of checkboxes: easier to use by touch and keyboard than a
+    multiple select."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        "Username", validators=[DataRequired(), Length(max=80)], render_kw={"autocomplete": "username"}
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=1000)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+class LogoutForm(FlaskForm):
+    submit = SubmitField("Sign out")
+
+
+class TokenForm(FlaskForm):
+    site = SelectField("Site", coerce=int, validators=[DataRequired()])
+    kind = SelectField(
+        "Kind of device",
+        choices=[("", "Any kind")] + [(k.value, label) for k, label in KIND_LABELS.items()],
+        default="",
+    )
+    validity_hours = DecimalField(
+        "Valid for (hours)",
+        places=None,
+        validators=[DataRequired(), NumberRange(min=0.1, max=720)],
+        render_kw={"inputmode": "decimal", "min": "0.1", "max": "720", "step": "any"},
+    )
+    note = StringField(
+        "Note (optional)",
+        validators=[Optional(), Length(max=200)],
+        description="A word for the audit log, for instance which PC it is for.",
+    )
+    submit = SubmitField("Create token")
+
+
+class UserForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=80)],
+        description="Lowercase letters, digits, dots, dashes or underscores.",
+        render_kw={"autocomplete": "off", "autocapitalize": "none"},
+    )
+    full_name = StringField("Full name", validators=[Optional(), Length(max=200)])
+    role = SelectField(
+        "Role",
+        choices=[(r.value, label) for r, label in ROLE_LABELS.items()],
+        default=Role.MEDIATOR.value,
+    )
+    organisations = CheckboxList("Organisations covered", coerce=int)
+    sites = CheckboxList("Sites covered", coerce=int)
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired(), Length(max=1000)],
+        description="At least 10 characters. Give it to the person privately.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Add user")

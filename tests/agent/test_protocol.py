@@ -1,0 +1,105 @@
+"""Messages as agents of protocol v1 send them: they must keep decoding as the schema grows.
+
+Never edit a sample to make a test pass: add new samples for new fields instead.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from agent.protocol import (
+    EnrolRequest,
+    EnrolResponse,
+    ErrorBody,
+    EventAck,
+    EventBatch,
+    Heartbeat,
+    InventoryReport,
+    from_builtins,
+)
+
+V1_ENROL_REQUEST = b"""{
+  "token": "enr-7f3a9c2e41",
+  "kind": "pc",
+  "inventory": {
+    "hostname": "pc-bib-centre-03", "os_name": "Debian GNU/Linux", "os_version": "12 (bookworm)",
+    "kernel": "6.1.0-18-amd64", "cpu_model": "Intel(R) Core(TM) i3-6100 CPU @ 3.70GHz",
+    "cpu_count": 4, "ram_bytes": 8254160896, "vendor": "LENOVO", "model": "10MQS0E500",
+    "serial": "PC0ABCDE",
+    "disks": [{"device": "/dev/sda2", "mountpoint": "/", "fstype": "ext4",
+               "total_bytes": 250059350016}],
+    "macs": ["3c:52:82:1a:2b:3c"], "agent_version": "0.1.0"
+  },
+  "protocol": 1
+}"""
+
+V1_MINIMAL_ENROL_REQUEST = b"""{"token": "enr-7f3a9c2e41", "kind": "hotspot", "inventory": {
+  "hostname": "gw-mdh-teisseire", "os_name": "Debian GNU/Linux", "os_version": "12",
+  "kernel": "6.1.0-18-arm64", "cpu_model": "Cortex-A72", "cpu_count": 4,
+  "ram_bytes": 4100000000}}"""
+
+V1_ENROL_RESPONSE = b"""{"device_id": "d-01J9Z3", "device_secret": "k2V9xQ", "site_id": 12,
+  "kind": "kiosk", "heartbeat_interval_s": 10}"""
+
+V1_EVENT_BATCH = b"""{"events": [
+  {"type": "inventory", "seq": 41, "at": "2025-03-01T09:30:00Z", "inventory": {
+    "hostname": "pc-bib-centre-03", "os_name": "Debian GNU/Linux", "os_version": "12 (bookworm)",
+    "kernel": "6.1.0-18-amd64", "cpu_model": "Intel(R) Core(TM) i3-6100", "cpu_count": 4,
+    "ram_bytes": 8254160896}},
+  {"type": "heartbeat", "seq": 42, "at": "2025-03-01T09:30:10.123456+00:00", "interval_s": 10,
+   "metrics": {"cpu_percent": 12.5, "memory_total_bytes": 8254160896,
+               "memory_used_bytes": 2100000000, "memory_percent": 25.4, "uptime_s": 86400,
+               "load": [0.31, 0.22, 0.15], "swap_percent": 0.0,
+               "disks": [{"mountpoint": "/", "total_bytes": 250059350016,
+                          "used_bytes": 41000000000, "percent": 16.4}],
+               "net_bytes_sent": 123456789, "net_bytes_recv": 987654321, "users": ["invite"]},
+   "state": {"role": "pc"}},
+  {"type": "heartbeat", "seq": 43, "at": "2025-03-01T09:30:20Z", "interval_s": 10,
+   "metrics": {"cpu_percent": 0, "memory_total_bytes": 1, "memory_used_bytes": 0,
+               "memory_percent": 0, "uptime_s": 0}}
+]}"""
+
+V1_EVENT_ACK = b'{"acked_seq": 43, "stored": 2, "duplicates": 1}'
+V1_ERROR = b'{"error": "invalid_event", "message": "events[0].seq: expected >= 1"}'
+
+
+def test_v1_enrol_requests_decode() -> None:
+    full = msgspec.json.decode(V1_ENROL_REQUEST, type=EnrolRequest)
+    assert full.inventory.disks[0].total_bytes == 250059350016
+    minimal = msgspec.json.decode(V1_MINIMAL_ENROL_REQUEST, type=EnrolRequest)
+    assert minimal.protocol == 1 and minimal.inventory.serial == ""
+
+
+def test_v1_enrol_response_decodes() -> None:
+    answer = msgspec.json.decode(V1_ENROL_RESPONSE, type=EnrolResponse)
+    assert answer.kind == "kiosk" and answer.heartbeat_interval_s == 10
+
+
+def test_v1_event_batch_decodes_over_http_and_socketio() -> None:
+    batch = msgspec.json.decode(V1_EVENT_BATCH, type=EventBatch)
+    assert [type(e) for e in batch.events] == [InventoryReport, Heartbeat, Heartbeat]
+    assert [e.seq for e in batch.events] == [41, 42, 43]
+    # Socket.IO hands the controller already-parsed JSON: the same sample must pass that way too.
+    as_dict = msgspec.json.decode(V1_EVENT_BATCH)
+    assert from_builtins(as_dict, EventBatch) == batch
+
+
+def test_v1_ack_and_error_decode() -> None:
+    assert msgspec.json.decode(V1_EVENT_ACK, type=EventAck).acked_seq == 43
+    assert msgspec.json.decode(V1_ERROR, type=ErrorBody).error == "invalid_event"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"events": []}',
+        b'{"events": [{"type": "heartbeat", "seq": 0, "at": "2025-03-01T09:30:20Z",'
+        b' "interval_s": 10, "metrics": {"cpu_percent": 0, "memory_total_bytes": 1,'
+        b' "memory_used_bytes": 0, "memory_percent": 0, "uptime_s": 0}}]}',
+        b'{"events": [{"type": "reboot", "seq": 1}]}',
+    ],
+)
+def test_invalid_batches_are_refused(bad: bytes) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(bad, type=EventBatch)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import agent
+from agent.settings import AgentSettings, load_agent_settings
+from borne.settings import ImproperlyConfigured
+
+
+def test_defaults_need_no_configuration() -> None:
+    settings = load_agent_settings(env={})
+    assert settings == AgentSettings()
+    assert settings.state_dir == Path("/var/lib/borne-agent")
+    assert (settings.backoff_min_s, settings.backoff_max_s) == (1.0, 60.0)
+    assert settings.spool_max_events == 50_000
+
+
+def test_environment_overrides_the_toml_file(tmp_path: Path) -> None:
+    config = tmp_path / "borne.toml"
+    config.write_text('[agent]\nheartbeat_interval_s = 30\nstate_dir = "/srv/agent"\n')
+    settings = load_agent_settings(
+        config_file=config, env={"BORNE_AGENT_HEARTBEAT_INTERVAL_S": "20"}
+    )
+    assert settings.heartbeat_interval_s == 20
+    assert settings.state_dir == Path("/srv/agent")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"BORNE_AGENT_HEARTBEAT_INTERVAL_S": "often"}, "BORNE_AGENT_HEARTBEAT_INTERVAL_S"),
+        ({"BORNE_AGENT_HEARTBEAT_INTERVAL_S": "0"}, "heartbeat_interval_s"),
+        ({"BORNE_AGENT_BACKOFF_MAX_S": "0.5"}, "backoff_max_s"),
+        ({"BORNE_AGENT_CONTROLLER_URL": "ftp://x"}, "controller_url"),
+        ({"BORNE_AGENT_SPOOL_MAX_EVENTS": "3"}, "spool_max_events"),
+        ({"BORNE_AGENT_HTTP_TIMEOUT_S": "-1"}, "http_timeout_s"),
+    ],
+)
+def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=named):
+        load_agent_settings(env=env)
+
+
+def test_unknown_setting_in_the_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "borne.toml"
+    config.write_text("[agent]\nheartbeat_intervall_s = 10\n")
+    with pytest.raises(ImproperlyConfigured, match="heartbeat_intervall_s"):
+        load_agent_settings(config_file=config, env={})
+
+
+def test_cli_fails_at_start_with_exit_status_2_naming_the_setting(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        agent,
+        ["run", "--state-dir", str(tmp_path)],
+        env={"BORNE_AGENT_BACKOFF_MIN_S": "soon"},
+    )
+    assert result.exit_code == 2
+    assert "BORNE_AGENT_BACKOFF_MIN_S" in result.output

@@ -1,0 +1,105 @@
+"""Shared fixtures: databases (SQLite and a real PostgreSQL), the app, a client, factories.
+
+Database tests run on both backends. Migrations are applied once per backend; each test runs in a
+transaction rolled back at its end (SQLAlchemy's ``join_transaction_mode="create_savepoint"``), so
+tests stay fast and independent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.db import make_engine
+from tests.postgres import create_database, postgres_server
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+def migrated_url(backend: str, tmp_path_factory: pytest.TempPathFactory, request: Any,
+                 name: str = "borne_test") -> str:
+    """A database of ``backend`` with every migration applied."""
+    from controller import migrate
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'borne.sqlite3'}"
+    else:
+        url = create_database(request.getfixturevalue("postgres_base_url"), name)
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> str:
+    return migrated_url(request.param, tmp_path_factory, request)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Any]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Any) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        outer = connection.begin()
+        yield connection
+        outer.rollback()
+
+
+@pytest.fixture
+def db(connection: Connection) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, commits included."""
+    session = Session(bind=connection, join_transaction_mode="create_savepoint",
+                      expire_on_commit=False)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def app(database_url: str, connection: Connection, tmp_path: Path) -> Iterator[Flask]:
+    """An app whose requests share the test's rolled-back transaction."""
+    from controller import create_app
+
+    app = create_app({
+        "database_url": database_url, "data_dir": str(tmp_path), "async_mode": "threading",
+        "testing": True, "secret_key": "test-secret-key",
+    })
+    app.config["WTF_CSRF_ENABLED"] = True
+    app.extensions["borne.db"].sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield app
+    app.extensions["borne.db"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite file of its own (for tests with threads of their own)."""
+    from controller import migrate
+
+    url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
+    migrate.upgrade(url)
+    return url
+
