@@ -40,12 +40,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.login_message = "Please sign in to see this page."
     csrf.init_app(app)
 
-    socketio = realtime.init_realtime(app, settings)
-    app.extensions["borne.ingest"] = EventIngest(
-        database,
-        on_flushed=realtime.live_updates_sender(socketio),
-        spawn=socketio.start_background_task,
+    hub = realtime.init_realtime(app, settings)
+    ingest = EventIngest(
+        database, on_flushed=realtime.live_updates_sender(hub), spawn=hub.start_background_task
     )
+    app.extensions["borne.ingest"] = ingest
+    realtime.attach_agent_channel(hub, database, ingest)
     metrics.init_metrics(app)
 
     from controller.api import api

@@ -43,11 +43,22 @@ DEVICES = [
 
 
 @click.command()
-@click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("var/demo"), show_default=True, help="Where the demo keeps its files.")
+@click.option(
+    "--dir",
+    "demo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Where the demo keeps its files.",
+)
 @click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--heartbeat", type=int, default=5, show_default=True,
-              help="Seconds between the simulated devices' heartbeats.")
+@click.option(
+    "--heartbeat",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Seconds between the simulated devices' heartbeats.",
+)
 def demo(demo_dir: Path, port: int, heartbeat: int) -> None:
     """Run a controller and six simulated devices; Ctrl-C stops everything."""
     demo_dir = demo_dir.resolve()
@@ -76,26 +87,50 @@ def demo(demo_dir: Path, port: int, heartbeat: int) -> None:
         admin_password, mediator_password, tokens = _prepare(env, demo_dir)
 
         log = (demo_dir / "controller.log").open("ab")
-        children.append(subprocess.Popen(
-            [borne, "controller", "run", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        ))
+        children.append(
+            subprocess.Popen(
+                [borne, "controller", "run", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         _wait_healthy(url, children[0], demo_dir / "controller.log")
 
         for device, token in zip(DEVICES, tokens, strict=True):
             state_dir = demo_dir / "agents" / device.name
-            agent_env = {**env, "BORNE_AGENT_HEARTBEAT_INTERVAL_S": str(heartbeat),
-                         "BORNE_AGENT_DEVICE_NAME": device.name}
+            agent_env = {
+                **env,
+                "BORNE_AGENT_HEARTBEAT_INTERVAL_S": str(heartbeat),
+                "BORNE_AGENT_DEVICE_NAME": device.name,
+            }
             subprocess.run(
-                [borne, "agent", "enrol", "--controller", url, "--token", token,
-                 "--kind", device.kind, "--state-dir", str(state_dir)],
-                env=agent_env, check=True, capture_output=True,
+                [
+                    borne,
+                    "agent",
+                    "enrol",
+                    "--controller",
+                    url,
+                    "--token",
+                    token,
+                    "--kind",
+                    device.kind,
+                    "--state-dir",
+                    str(state_dir),
+                ],
+                env=agent_env,
+                check=True,
+                capture_output=True,
             )
             agent_log = (state_dir / "agent.log").open("ab")
-            children.append(subprocess.Popen(
-                [borne, "agent", "run", "--state-dir", str(state_dir)],
-                env=agent_env, stdout=agent_log, stderr=subprocess.STDOUT,
-            ))
+            children.append(
+                subprocess.Popen(
+                    [borne, "agent", "run", "--state-dir", str(state_dir)],
+                    env=agent_env,
+                    stdout=agent_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
 
         _print_welcome(url, admin_password, mediator_password, demo_dir)
         signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C when asked to
@@ -136,15 +171,32 @@ def _prepare(env: dict[str, str], demo_dir: Path) -> tuple[str, str, list[str]]:
     mediator_password = secrets.token_urlsafe(9)
     with database.session() as session:
         places.import_places(session, "demo", DEMO_PLACES)
-        users.create_user(session, "demo", username="admin", password=admin_password,
-                          role=Role.ADMIN, full_name="City IT (demo)")
-        users.create_user(session, "demo", username="mediateur", password=mediator_password,
-                          role=Role.MEDIATOR, full_name="Médiatrice MDH Teisseire (demo)",
-                          sites=["grenoble-mdh-teisseire"])
+        users.create_user(
+            session,
+            "demo",
+            username="admin",
+            password=admin_password,
+            role=Role.ADMIN,
+            full_name="City IT (demo)",
+        )
+        users.create_user(
+            session,
+            "demo",
+            username="mediateur",
+            password=mediator_password,
+            role=Role.MEDIATOR,
+            full_name="Médiatrice MDH Teisseire (demo)",
+            sites=["grenoble-mdh-teisseire"],
+        )
         tokens = [
-            enrolment.create_token(session, "demo", places.find_site(session, d.site),
-                                   ttl=timedelta(hours=1), kind=DeviceKind(d.kind),
-                                   note=f"demo {d.name}").token
+            enrolment.create_token(
+                session,
+                "demo",
+                places.find_site(session, d.site),
+                ttl=timedelta(hours=1),
+                kind=DeviceKind(d.kind),
+                note=f"demo {d.name}",
+            ).token
             for d in DEVICES
         ]
     database.dispose()
@@ -160,7 +212,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         if process.poll() is not None:
             raise click.ClickException(f"the controller did not start:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):  # noqa: S310 (our http URL)
                 return
         except OSError:
             time.sleep(0.2)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from agent.protocol import AgentEvent, EventAck, Heartbeat, InventoryReport
@@ -172,12 +172,12 @@ class EventIngest:
 def write_events(session: Session, batch: list[_Pending]) -> FlushReport:
     """Write a group of batches in the caller's transaction; fill each batch's ack."""
     now = utcnow()
-    device_ids = {p.device_id for p in batch}
+    devices = Device.__table__
     known = {
         row.id: row
         for row in session.execute(
-            select(Device.id, Device.site_id, Device.last_seq, Device.status).where(
-                Device.id.in_(device_ids)
+            select(devices.c.id, devices.c.site_id, devices.c.last_seq, devices.c.status).where(
+                devices.c.id.in_({p.device_id for p in batch})
             )
         )
     }
@@ -191,7 +191,7 @@ def write_events(session: Session, batch: list[_Pending]) -> FlushReport:
             pending.error = "this device is no longer enrolled"
             continue
         stored = duplicates = 0
-        change = changes.setdefault(pending.device_id, {"id": pending.device_id})
+        change = changes.setdefault(pending.device_id, {})
         for event in pending.events:
             if event.seq <= last_seq[pending.device_id]:
                 duplicates += 1
@@ -234,9 +234,27 @@ def write_events(session: Session, batch: list[_Pending]) -> FlushReport:
                 metrics=change.get("metrics", {}),
             )
         )
-    if changes:
-        session.execute(update(Device), list(changes.values()))  # one UPDATE per device, batched
+    for columns, group in _group_by_columns(changes).items():
+        # Core executemany, one statement per set of columns: the ORM's bulk path costs twice
+        # as much per row.
+        statement = (
+            update(devices)
+            .where(devices.c.id == bindparam("device_id"))
+            .values({column: bindparam(column) for column in columns})
+        )
+        session.execute(
+            statement, [{**change, "device_id": device_id} for device_id, change in group]
+        )
     return report
+
+
+def _group_by_columns(
+    changes: dict[str, dict[str, Any]],
+) -> dict[tuple[str, ...], list[tuple[str, dict[str, Any]]]]:
+    groups: dict[tuple[str, ...], list[tuple[str, dict[str, Any]]]] = {}
+    for device_id, change in changes.items():
+        groups.setdefault(tuple(sorted(change)), []).append((device_id, change))
+    return groups
 
 
 def _apply(change: dict[str, Any], event: AgentEvent) -> None:

@@ -44,21 +44,21 @@ def main(argv: list[str] | None = None) -> int:
     except ImproperlyConfigured as exc:
         log.error("configuration: %s", exc)
         return 2
-    socketio = app.extensions["socketio"]
+    hub = app.extensions["socketio"]
     ingest = app.extensions["borne.ingest"]
     stop = threading.Event()
-    presence = gevent.spawn(run_presence_loop, app, socketio, stop)
+    presence = gevent.spawn(run_presence_loop, app, hub, stop)
 
     def shutdown() -> None:
         log.info("stopping: finishing the writes under way")
         stop.set()
         ingest.stop()
-        socketio.stop()
+        hub.stop()
 
     gevent.signal_handler(signal.SIGTERM, shutdown)
     gevent.signal_handler(signal.SIGINT, shutdown)
     log.info("controller listening on http://%s:%d", args.host, args.port)
-    socketio.run(app, host=args.host, port=args.port, log_output=False, use_reloader=False)
+    hub.run(app, host=args.host, port=args.port, log_output=False, use_reloader=False)
     presence.join(timeout=5)
     return 0
 

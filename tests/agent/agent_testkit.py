@@ -53,6 +53,7 @@ class Received:
     batches: list[dict[str, Any]] = field(default_factory=list)
     basic_auth: list[str] = field(default_factory=list)
     reject_seqs: set[int] = field(default_factory=set)  # answer invalid_event if a batch has one
+    reject_code: str = "invalid_event"
     secret: str = SECRET
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -65,7 +66,7 @@ class Received:
         with self.lock:
             seqs = [e["seq"] for e in batch["events"]]
             if self.reject_seqs & set(seqs):
-                return {"error": "invalid_event", "message": "bad event in batch"}
+                return {"error": self.reject_code, "message": "bad event in batch"}
             self.batches.append(batch)
             return {"acked_seq": max(seqs), "stored": len(seqs), "duplicates": 0}
 

@@ -166,9 +166,13 @@ def test_http_fallback_refusal_is_reported_as_credentials_refused(
         channel.send(batch)
 
 
-def test_http_fallback_invalid_batch_is_rejected(http_controller: HttpController, spool: Spool):
+@pytest.mark.parametrize("code", ["invalid_event", "invalid_request"])
+def test_http_fallback_invalid_batch_is_rejected(
+    http_controller: HttpController, spool: Spool, code: str
+) -> None:
     spool_heartbeats(spool, 1)
     http_controller.received.reject_seqs = {1}
+    http_controller.received.reject_code = code  # the REST layer answers 422 invalid_request
     batch = spool.pending_batch()
     assert batch is not None
     with pytest.raises(BatchRejected):
