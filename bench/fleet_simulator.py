@@ -24,12 +24,21 @@ NAMESPACE = "/agent"
 
 def heartbeat(seq: int) -> dict[str, Any]:
     return {
-        "type": "heartbeat", "seq": seq, "at": dt.datetime.now(dt.UTC).isoformat(),
+        "type": "heartbeat",
+        "seq": seq,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
         "interval_s": 10,
-        "metrics": {"cpu_percent": 7.5, "memory_total_bytes": 4 << 30,
-                    "memory_used_bytes": 1 << 30, "memory_percent": 25.0, "uptime_s": 86400,
-                    "load": [0.1, 0.2, 0.3], "net_bytes_sent": 1 << 20,
-                    "net_bytes_recv": 8 << 20, "users": ["borne-guest"]},
+        "metrics": {
+            "cpu_percent": 7.5,
+            "memory_total_bytes": 4 << 30,
+            "memory_used_bytes": 1 << 30,
+            "memory_percent": 25.0,
+            "uptime_s": 86400,
+            "load": [0.1, 0.2, 0.3],
+            "net_bytes_sent": 1 << 20,
+            "net_bytes_recv": 8 << 20,
+            "users": ["borne-guest"],
+        },
         "state": {"role": "pc"},
     }
 
@@ -48,8 +57,9 @@ class SimulatedAgent:
     async def connect(self, base_url: str) -> None:
         url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         # No permessage-deflate: the agent's websocket-client does not compress either.
-        self.ws = await websockets.connect(url, max_size=None, ping_interval=None,
-                                           open_timeout=60, compression=None)
+        self.ws = await websockets.connect(
+            url, max_size=None, ping_interval=None, open_timeout=60, compression=None
+        )
         opening = await self.ws.recv()
         if not opening.startswith("0"):
             raise RuntimeError(f"unexpected Engine.IO opening {opening[:80]!r}")
@@ -72,17 +82,18 @@ class SimulatedAgent:
                 if frame == "2":
                     await self.ws.send("3")
                 elif frame.startswith(prefix_ack):
-                    body = frame[len(prefix_ack):]
+                    body = frame[len(prefix_ack) :]
                     bracket = body.index("[")
                     future = self.waiting.pop(int(body[:bracket]), None)
                     if future is not None and not future.done():
                         future.set_result(json.loads(body[bracket:])[0])
                 elif frame.startswith(prefix_event):
-                    body = frame[len(prefix_event):]
+                    body = frame[len(prefix_event) :]
                     bracket = body.index("[")
                     ack_id = body[:bracket]
-                    await self.commands.put((time.perf_counter(), json.loads(body[bracket:]),
-                                             ack_id))
+                    await self.commands.put(
+                        (time.perf_counter(), json.loads(body[bracket:]), ack_id)
+                    )
         except websockets.ConnectionClosed:
             pass
 
@@ -115,21 +126,29 @@ def make_devices(database_url: str, count: int) -> list[tuple[str, str]]:
     credentials = [(str(uuid.uuid4()), secrets.token_urlsafe(16)) for _ in range(count)]
     with database.session() as session:
         organisation = Organisation(name="Bench organisation")
-        sites = [Site(organisation=organisation, slug=f"bench-{n}", name=f"Bench site {n}")
-                 for n in range(max(1, count // 10))]
+        sites = [
+            Site(organisation=organisation, slug=f"bench-{n}", name=f"Bench site {n}")
+            for n in range(max(1, count // 10))
+        ]
         session.add_all(sites)
         session.flush()
         session.add_all(
-            Device(id=device_id, site_id=sites[n % len(sites)].id, kind="pc", name=f"pc-{n}",
-                   secret_hash=hashlib.sha256(secret.encode()).hexdigest())
+            Device(
+                id=device_id,
+                site_id=sites[n % len(sites)].id,
+                kind="pc",
+                name=f"pc-{n}",
+                secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
+            )
             for n, (device_id, secret) in enumerate(credentials)
         )
     database.dispose()
     return credentials
 
 
-async def connect_all(base_url: str, credentials: list[tuple[str, str]],
-                      concurrency: int = 200) -> list[SimulatedAgent]:
+async def connect_all(
+    base_url: str, credentials: list[tuple[str, str]], concurrency: int = 200
+) -> list[SimulatedAgent]:
     agents = [SimulatedAgent(device_id, secret) for device_id, secret in credentials]
     gate = asyncio.Semaphore(concurrency)
 

@@ -30,12 +30,12 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fleet_simulator import connect_all, make_devices, percentile  # noqa: E402
-from tests.e2e.controller_process import ControllerProcess  # noqa: E402
+from bench.fleet_simulator import connect_all, make_devices, percentile
+from tests.e2e.controller_process import ControllerProcess
 
 
 def raise_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -88,15 +88,18 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def report(label: str, count: int, latencies: list[float], errors: int, seconds: float,
-           cpu_s: float) -> None:
+def report(
+    label: str, count: int, latencies: list[float], errors: int, seconds: float, cpu_s: float
+) -> None:
     ordered = sorted(latencies)
-    print(f"  {label:<18} {count / seconds:7.0f} heartbeats/s  "
-          f"p50 {percentile(ordered, 0.50) * 1000:6.1f} ms  "
-          f"p99 {percentile(ordered, 0.99) * 1000:6.1f} ms  "
-          f"max {(ordered[-1] if ordered else 0) * 1000:6.1f} ms  errors {errors}  "
-          f"controller CPU {cpu_s / seconds * 100:3.0f} % = "
-          f"{cpu_s / max(count, 1) * 1e6:4.0f} us/heartbeat")
+    print(
+        f"  {label:<18} {count / seconds:7.0f} heartbeats/s  "
+        f"p50 {percentile(ordered, 0.50) * 1000:6.1f} ms  "
+        f"p99 {percentile(ordered, 0.99) * 1000:6.1f} ms  "
+        f"max {(ordered[-1] if ordered else 0) * 1000:6.1f} ms  errors {errors}  "
+        f"controller CPU {cpu_s / seconds * 100:3.0f} % = "
+        f"{cpu_s / max(count, 1) * 1e6:4.0f} us/heartbeat"
+    )
 
 
 async def bench_fleet(size: int, rate: float, seconds: float, database_url: str) -> None:
@@ -114,12 +117,20 @@ async def bench_fleet(size: int, rate: float, seconds: float, database_url: str)
             agents = await connect_all(controller.url, credentials)
             connect_s = time.perf_counter() - started
             rss_connected = process.memory_info().rss
-            print(f"\n{size} agents connected in {connect_s:.1f} s; controller RSS "
-                  f"{rss_idle / 2**20:.0f} MiB idle, {rss_connected / 2**20:.0f} MiB connected")
+            print(
+                f"\n{size} agents connected in {connect_s:.1f} s; controller RSS "
+                f"{rss_idle / 2**20:.0f} MiB idle, {rss_connected / 2**20:.0f} MiB connected"
+            )
             cpu = cpu_seconds(process)
             count, latencies, errors = await offered_load(agents, rate, seconds)
-            report(f"offered {rate:.0f}/s", count, latencies, errors, seconds,
-                   cpu_seconds(process) - cpu)
+            report(
+                f"offered {rate:.0f}/s",
+                count,
+                latencies,
+                errors,
+                seconds,
+                cpu_seconds(process) - cpu,
+            )
             cpu = cpu_seconds(process)
             count, latencies, errors = await saturation(agents, seconds)
             report("saturation", count, latencies, errors, seconds, cpu_seconds(process) - cpu)
@@ -137,8 +148,10 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     args = parser.parse_args()
     raise_file_limit()
-    print(f"heartbeat ingest, one controller process (gevent), "
-          f"{'PostgreSQL' if args.database_url else 'SQLite WAL'}, {psutil.cpu_count()} cores")
+    print(
+        f"heartbeat ingest, one controller process (gevent), "
+        f"{'PostgreSQL' if args.database_url else 'SQLite WAL'}, {psutil.cpu_count()} cores"
+    )
     print("target: >= 2,000 heartbeats/s, p99 < 100 ms (DESIGN.md)")
     for size in args.agents:
         asyncio.run(bench_fleet(size, args.rate, args.seconds, args.database_url))

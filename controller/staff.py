@@ -80,8 +80,10 @@ def scope_choices(session: Session, user: User) -> tuple[list[Organisation], lis
 
 def scope_names(session: Session, users: list[User]) -> dict[int, list[str]]:
     """For each user id, the names of the organisations and sites it covers."""
-    org_names = dict(session.execute(select(Organisation.id, Organisation.name)).tuples())
-    site_names = dict(session.execute(select(Site.id, Site.name)).tuples())
+    org_names = {
+        id_: name for id_, name in session.execute(select(Organisation.id, Organisation.name))
+    }
+    site_names = {id_: name for id_, name in session.execute(select(Site.id, Site.name))}
     return {
         u.id: [
             org_names.get(s.organisation_id, "?")
@@ -112,9 +114,7 @@ def audit_page(session: Session, user: User, page: int = 1, per_page: int = 50) 
     if not access.is_city_wide(user):
         site_ids = access.visible_sites_query(user).with_only_columns(Site.id)
         # Audit target ids are strings; compare on the string form of the site id.
-        site_id_texts = select(cast(Site.id, String)).where(
-            Site.id.in_(site_ids)
-        )
+        site_id_texts = select(cast(Site.id, String)).where(Site.id.in_(site_ids))
         device_ids = select(Device.id).where(Device.site_id.in_(site_ids))
         query = query.where(
             or_(

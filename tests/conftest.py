@@ -29,8 +29,9 @@ def postgres_base_url() -> Iterator[str]:
         yield url
 
 
-def migrated_url(backend: str, tmp_path_factory: pytest.TempPathFactory, request: Any,
-                 name: str = "borne_test") -> str:
+def migrated_url(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: Any, name: str = "borne_test"
+) -> str:
     """A database of ``backend`` with every migration applied."""
     from controller import migrate
 
@@ -43,8 +44,7 @@ def migrated_url(backend: str, tmp_path_factory: pytest.TempPathFactory, request
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     return migrated_url(request.param, tmp_path_factory, request)
 
 
@@ -66,8 +66,9 @@ def connection(engine: Any) -> Iterator[Connection]:
 @pytest.fixture
 def db(connection: Connection) -> Iterator[Session]:
     """A session whose work is rolled back after the test, commits included."""
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield session
     session.close()
 
@@ -77,10 +78,15 @@ def app(database_url: str, connection: Connection, tmp_path: Path) -> Iterator[F
     """An app whose requests share the test's rolled-back transaction."""
     from controller import create_app
 
-    app = create_app({
-        "database_url": database_url, "data_dir": str(tmp_path), "async_mode": "threading",
-        "testing": True, "secret_key": "test-secret-key",
-    })
+    app = create_app(
+        {
+            "database_url": database_url,
+            "data_dir": str(tmp_path),
+            "async_mode": "threading",
+            "testing": True,
+            "secret_key": "test-secret-key",
+        }
+    )
     app.config["WTF_CSRF_ENABLED"] = True
     app.extensions["borne.db"].sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
@@ -103,3 +109,21 @@ def sqlite_url(tmp_path: Path) -> str:
     migrate.upgrade(url)
     return url
 
+
+@pytest.fixture
+def own_app(sqlite_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a database of its own, for requests that reach the background writer."""
+    from controller import create_app
+
+    app = create_app(
+        {
+            "database_url": sqlite_url,
+            "data_dir": str(tmp_path),
+            "async_mode": "threading",
+            "testing": True,
+            "secret_key": "test-secret-key",
+        }
+    )
+    yield app
+    app.extensions["borne.ingest"].stop()
+    app.extensions["borne.db"].dispose()

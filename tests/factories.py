@@ -29,26 +29,35 @@ def make_organisation(db: Session, **overrides: Any) -> Organisation:
 
 def make_site(db: Session, organisation: Organisation | None = None, **overrides: Any) -> Site:
     n = next(_counter)
-    site = Site(**{
-        "organisation": organisation or make_organisation(db),
-        "slug": f"site-{n}",
-        "name": f"Site {n}",
-        "city": "Grenoble",
-        "latitude": 45.19,
-        "longitude": 5.72,
-        "opening_hours": "Mo-Fr 09:00-17:00",
-        **overrides,
-    })
+    site = Site(
+        **{
+            "organisation": organisation or make_organisation(db),
+            "slug": f"site-{n}",
+            "name": f"Site {n}",
+            "city": "Grenoble",
+            "latitude": 45.19,
+            "longitude": 5.72,
+            "opening_hours": "Mo-Fr 09:00-17:00",
+            **overrides,
+        }
+    )
     db.add(site)
     db.flush()
     return site
 
 
-def make_user(db: Session, role: Role | str = Role.ADMIN, *, organisations: list[Organisation] = (),
-              sites: list[Site] = (), **overrides: Any) -> User:
+def make_user(
+    db: Session,
+    role: Role | str = Role.ADMIN,
+    *,
+    organisations: list[Organisation] = (),
+    sites: list[Site] = (),
+    **overrides: Any,
+) -> User:
     n = next(_counter)
-    user = User(**{"username": f"user{n}", "password_hash": _PASSWORD_HASH, "role": Role(role),
-                   **overrides})
+    user = User(
+        **{"username": f"user{n}", "password_hash": _PASSWORD_HASH, "role": Role(role), **overrides}
+    )
     user.scopes = [UserScope(organisation_id=o.id) for o in organisations] + [
         UserScope(site_id=s.id) for s in sites
     ]
@@ -57,18 +66,21 @@ def make_user(db: Session, role: Role | str = Role.ADMIN, *, organisations: list
     return user
 
 
-def make_device(db: Session, site: Site | None = None, *, secret: str | None = None,
-                **overrides: Any) -> Device:
+def make_device(
+    db: Session, site: Site | None = None, *, secret: str | None = None, **overrides: Any
+) -> Device:
     n = next(_counter)
-    device = Device(**{
-        "id": str(uuid.uuid4()),
-        "site": site or make_site(db),
-        "kind": DeviceKind.PC,
-        "name": f"pc-{n}",
-        "secret_hash": _digest(secret or secrets.token_urlsafe(16)),
-        "status": DeviceStatus.NEW,
-        **overrides,
-    })
+    device = Device(
+        **{
+            "id": str(uuid.uuid4()),
+            "site": site or make_site(db),
+            "kind": DeviceKind.PC,
+            "name": f"pc-{n}",
+            "secret_hash": _digest(secret or secrets.token_urlsafe(16)),
+            "status": DeviceStatus.NEW,
+            **overrides,
+        }
+    )
     db.add(device)
     db.flush()
     return device

@@ -45,21 +45,50 @@ def postgres_server() -> Iterator[str]:
     data = workdir / "data"
     port = free_port()
     subprocess.run(
-        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                      "--auth=trust", "--no-sync", "-E", "UTF8"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     server = subprocess.Popen(
-        _as_postgres([str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                      "-h", "127.0.0.1", "-k", str(workdir), "-c", "fsync=off",
-                      "-c", "max_connections=200"]),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        _as_postgres(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(workdir),
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
-            ready = subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                                   capture_output=True)
+            ready = subprocess.run(
+                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                capture_output=True,
+            )
             if ready.returncode == 0:
                 break
             if server.poll() is not None or time.monotonic() > deadline:

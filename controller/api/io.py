@@ -36,8 +36,11 @@ def documented(summary: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Ca
     return attach
 
 
-def parse_body(type_: type[T]) -> T:
-    """The request's JSON body as ``type_``, or a 4xx saying what is wrong."""
+def parse_body(type_: type[T], invalid_code: str = "invalid_request") -> T:
+    """The request's JSON body as ``type_``, or a 4xx saying what is wrong.
+
+    ``invalid_code`` names the error when the JSON is well-formed but not a valid ``type_``.
+    """
     if not request.is_json:
         raise DomainError(
             "send the body as JSON with Content-Type: application/json",
@@ -48,7 +51,7 @@ def parse_body(type_: type[T]) -> T:
     try:
         return msgspec.json.decode(data, type=type_)
     except msgspec.ValidationError as exc:
-        raise DomainError(f"invalid request: {exc}", code="invalid_request", status=422) from None
+        raise DomainError(f"invalid request: {exc}", code=invalid_code, status=422) from None
     except msgspec.DecodeError as exc:
         raise DomainError(f"malformed JSON: {exc}", code="malformed_json") from None
 

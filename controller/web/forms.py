@@ -7,12 +7,13 @@ from wtforms import (
     DecimalField,
     HiddenField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from controller.choices import DeviceKind, Role
@@ -23,10 +24,10 @@ KIND_LABELS = {
     DeviceKind.HOTSPOT: "Wifi hotspot",
 }
 ROLE_LABELS = {
-    Role.ADMIN: "Admin — city IT, everything",
-    Role.TECHNICIAN: "Technician — enrols and repairs devices",
-    Role.MEDIATOR: "Mediator — looks after public PCs of their sites",
-    Role.MANAGER: "Manager — reads usage, changes nothing",
+    Role.ADMIN: "Admin (city IT, everything)",
+    Role.TECHNICIAN: "Technician (devices)",
+    Role.MEDIATOR: "Mediator (public PCs of a site)",
+    Role.MANAGER: "Manager (reads, changes nothing)",
 }
 
 
@@ -40,7 +41,9 @@ class CheckboxList(SelectMultipleField):
 
 class LoginForm(FlaskForm):
     username = StringField(
-        "Username", validators=[DataRequired(), Length(max=80)], render_kw={"autocomplete": "username"}
+        "Username",
+        validators=[DataRequired(), Length(max=80)],
+        render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
         "Password",
@@ -59,14 +62,15 @@ class TokenForm(FlaskForm):
     site = SelectField("Site", coerce=int, validators=[DataRequired()])
     kind = SelectField(
         "Kind of device",
-        choices=[("", "Any kind")] + [(k.value, label) for k, label in KIND_LABELS.items()],
+        choices=[SelectChoice("", "Any kind")]
+        + [SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
         default="",
     )
     validity_hours = DecimalField(
         "Valid for (hours)",
         places=None,
-        validators=[DataRequired(), NumberRange(min=0.1, max=720)],
-        render_kw={"inputmode": "decimal", "min": "0.1", "max": "720", "step": "any"},
+        validators=[DataRequired()],  # the limits are the domain's (enrolment.create_token)
+        render_kw={"inputmode": "decimal", "step": "any"},
     )
     note = StringField(
         "Note (optional)",
@@ -86,7 +90,7 @@ class UserForm(FlaskForm):
     full_name = StringField("Full name", validators=[Optional(), Length(max=200)])
     role = SelectField(
         "Role",
-        choices=[(r.value, label) for r, label in ROLE_LABELS.items()],
+        choices=[SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()],
         default=Role.MEDIATOR.value,
     )
     organisations = CheckboxList("Organisations covered", coerce=int)

@@ -14,8 +14,15 @@ from controller.errors import Conflict, DomainError, PermissionDenied, Unauthent
 from controller.models import AuditLog, Device, EnrolmentToken
 from tests.factories import make_organisation, make_site, make_user
 
-INVENTORY = Inventory(hostname="pc-accueil", os_name="Debian GNU/Linux", os_version="12",
-                      kernel="6.1.0", cpu_model="Intel Celeron", cpu_count=2, ram_bytes=4 << 30)
+INVENTORY = Inventory(
+    hostname="pc-accueil",
+    os_name="Debian GNU/Linux",
+    os_version="12",
+    kernel="6.1.0",
+    cpu_model="Intel Celeron",
+    cpu_count=2,
+    ram_bytes=4 << 30,
+)
 
 
 def request_for(token: str, kind: DeviceKind = DeviceKind.PC) -> EnrolRequest:
@@ -66,8 +73,9 @@ def test_unknown_token_is_refused(db):
 
 
 def test_token_for_a_kiosk_does_not_enrol_a_pc(db):
-    issued = enrolment.create_token(db, "cli", make_site(db), ttl=timedelta(hours=1),
-                                    kind=DeviceKind.KIOSK)
+    issued = enrolment.create_token(
+        db, "cli", make_site(db), ttl=timedelta(hours=1), kind=DeviceKind.KIOSK
+    )
     with pytest.raises(DomainError, match="enrols a kiosk"):
         enrolment.enrol(db, request_for(issued.token, DeviceKind.PC), heartbeat_interval_s=10)
     assert db.get(EnrolmentToken, issued.record.id).used_at is None

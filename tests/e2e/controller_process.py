@@ -18,12 +18,20 @@ from typing import Any
 from tests.postgres import free_port
 
 BORNE = str(Path(sys.executable).parent / "borne")
-INVENTORY = {"hostname": "pc-test", "os_name": "Debian GNU/Linux", "os_version": "12",
-             "kernel": "6.1.0", "cpu_model": "test cpu", "cpu_count": 2, "ram_bytes": 4 << 30}
+INVENTORY = {
+    "hostname": "pc-test",
+    "os_name": "Debian GNU/Linux",
+    "os_version": "12",
+    "kernel": "6.1.0",
+    "cpu_model": "test cpu",
+    "cpu_count": 2,
+    "ram_bytes": 4 << 30,
+}
 
 
-def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.05,
-               message: str = "condition") -> Any:
+def wait_until(
+    condition: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"
+) -> Any:
     """Poll ``condition`` until it returns a truthy value; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -38,8 +46,15 @@ def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.05,
 class ControllerProcess:
     """``borne controller run`` on a free port with its own data directory (SQLite by default)."""
 
-    def __init__(self, data_dir: Path, *, database_url: str = "", redis_url: str = "",
-                 port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        database_url: str = "",
+        redis_url: str = "",
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -57,7 +72,9 @@ class ControllerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [BORNE, "controller", "run", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         wait_until(self._healthy, timeout=30, message=f"controller on {self.url}")
         return self
@@ -89,8 +106,14 @@ class ControllerProcess:
     # --- administration ----------------------------------------------------------------------
     def cli(self, *args: str, input: str | None = None) -> str:
         """Run ``borne controller ARGS`` against this controller's database; its stdout."""
-        result = subprocess.run([BORNE, "controller", *args], env=self.env, input=input,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [BORNE, "controller", *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if result.returncode != 0:
             raise AssertionError(f"borne controller {' '.join(args)}: {result.stderr}")
         return result.stdout
@@ -99,16 +122,25 @@ class ControllerProcess:
         self.cli("db", "upgrade")
 
     def add_user(self, username: str, password: str, role: str = "admin", *scope: str) -> None:
-        self.cli("user", "add", username, "--role", role, *scope, "--password-stdin",
-                 input=password + "\n")
+        self.cli(
+            "user",
+            "add",
+            username,
+            "--role",
+            role,
+            *scope,
+            "--password-stdin",
+            input=password + "\n",
+        )
 
     def token(self, site: str, kind: str | None = None) -> str:
         args = ["token", "create", "--site", site] + (["--kind", kind] if kind else [])
         return self.cli(*args).strip()
 
     # --- a device, over the API ------------------------------------------------------------
-    def request(self, method: str, path: str, body: Any = None,
-                auth: tuple[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, auth: tuple[str, str] | None = None
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
@@ -121,25 +153,40 @@ class ControllerProcess:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
 
-    def enrol_device(self, site: str, kind: str = "pc", hostname: str = "pc-test") -> tuple[str, str]:
-        status, body = self.request("POST", "/api/v1/enrol", {
-            "token": self.token(site, kind), "kind": kind,
-            "inventory": {**INVENTORY, "hostname": hostname},
-        })
+    def enrol_device(
+        self, site: str, kind: str = "pc", hostname: str = "pc-test"
+    ) -> tuple[str, str]:
+        status, body = self.request(
+            "POST",
+            "/api/v1/enrol",
+            {
+                "token": self.token(site, kind),
+                "kind": kind,
+                "inventory": {**INVENTORY, "hostname": hostname},
+            },
+        )
         assert status == 201, body
         return body["device_id"], body["device_secret"]
 
     def send_heartbeat(self, device_id: str, secret: str, seq: int) -> dict[str, Any]:
-        status, body = self.request("POST", "/api/v1/agent/events", {"events": [heartbeat(seq)]},
-                                    auth=(device_id, secret))
+        status, body = self.request(
+            "POST", "/api/v1/agent/events", {"events": [heartbeat(seq)]}, auth=(device_id, secret)
+        )
         assert status == 200, body
         return body
 
 
 def heartbeat(seq: int, interval_s: int = 10) -> dict[str, Any]:
     return {
-        "type": "heartbeat", "seq": seq, "at": dt.datetime.now(dt.UTC).isoformat(),
+        "type": "heartbeat",
+        "seq": seq,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
         "interval_s": interval_s,
-        "metrics": {"cpu_percent": 12.5, "memory_total_bytes": 4 << 30,
-                    "memory_used_bytes": 1 << 30, "memory_percent": 25.0, "uptime_s": 3600},
+        "metrics": {
+            "cpu_percent": 12.5,
+            "memory_total_bytes": 4 << 30,
+            "memory_used_bytes": 1 << 30,
+            "memory_percent": 25.0,
+            "uptime_s": 3600,
+        },
     }

@@ -32,21 +32,43 @@ def read_rows(db_path: Path, sql: str) -> list[tuple]:
 class Agent:
     def __init__(self, state_dir: Path, controller: ControllerProcess) -> None:
         self.state_dir = state_dir
-        self.env = {**os.environ, "BORNE_AGENT_HEARTBEAT_INTERVAL_S": "1",
-                    "BORNE_AGENT_BACKOFF_MIN_S": "0.2", "BORNE_AGENT_BACKOFF_MAX_S": "1"}
+        self.env = {
+            **os.environ,
+            "BORNE_AGENT_HEARTBEAT_INTERVAL_S": "1",
+            "BORNE_AGENT_BACKOFF_MIN_S": "0.2",
+            "BORNE_AGENT_BACKOFF_MAX_S": "1",
+        }
         self.controller = controller
         self.process: subprocess.Popen[bytes] | None = None
 
     def enrol(self, token: str) -> None:
-        subprocess.run([BORNE, "agent", "enrol", "--controller", self.controller.url,
-                        "--token", token, "--kind", "pc", "--state-dir", str(self.state_dir)],
-                       env=self.env, check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                BORNE,
+                "agent",
+                "enrol",
+                "--controller",
+                self.controller.url,
+                "--token",
+                token,
+                "--kind",
+                "pc",
+                "--state-dir",
+                str(self.state_dir),
+            ],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
     def start(self) -> None:
         log = (self.state_dir / "agent.log").open("ab")
         self.process = subprocess.Popen(
             [BORNE, "agent", "run", "--state-dir", str(self.state_dir)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     @property
@@ -54,8 +76,12 @@ class Agent:
         return json.loads((self.state_dir / "credentials.json").read_text())["device_id"]
 
     def spooled_seqs(self) -> list[int]:
-        return [seq for (seq,) in read_rows(self.state_dir / "spool.sqlite3",
-                                            "SELECT seq FROM events ORDER BY seq")]
+        return [
+            seq
+            for (seq,) in read_rows(
+                self.state_dir / "spool.sqlite3", "SELECT seq FROM events ORDER BY seq"
+            )
+        ]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -93,13 +119,19 @@ def test_spooled_events_arrive_exactly_once_after_a_sigkill(fleet):
 
     controller.kill()
     # While the controller is dead each agent keeps heartbeating into its spool.
-    wait_until(lambda: all(len(a.spooled_seqs()) >= 3 for a in agents), timeout=30,
-               message="every agent spooling at least three heartbeats")
+    wait_until(
+        lambda: all(len(a.spooled_seqs()) >= 3 for a in agents),
+        timeout=30,
+        message="every agent spooling at least three heartbeats",
+    )
     spooled = {a: a.spooled_seqs() for a in agents}
 
     controller.start()
-    wait_until(lambda: all(len(a.spooled_seqs()) <= 1 for a in agents), timeout=30,
-               message="the spools replayed")
+    wait_until(
+        lambda: all(len(a.spooled_seqs()) <= 1 for a in agents),
+        timeout=30,
+        message="the spools replayed",
+    )
 
     stored = read_rows(db_path, "SELECT device_id, seq FROM device_events ORDER BY device_id, seq")
     by_device: dict[str, list[int]] = {}

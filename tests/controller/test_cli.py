@@ -1,0 +1,128 @@
+"""``borne controller …`` (controller/cli.py): what an administrator types, and its errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, func, select, text
+
+from controller.cli import controller
+from controller.models import Site, User
+
+PLACES = Path(__file__).resolve().parents[2] / "controller" / "data" / "demo-places.csv"
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("BORNE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BORNE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(controller, list(args), input=input, catch_exceptions=False)
+
+    assert invoke("db", "upgrade").exit_code == 0
+    return invoke
+
+
+def count(tmp_path, model) -> int:
+    engine = create_engine(f"sqlite:///{tmp_path / 'borne.sqlite3'}")
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(model))
+
+
+def test_upgrade_creates_the_tables_in_wal_mode(run, tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'borne.sqlite3'}")
+    with engine.connect() as connection:
+        assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
+    assert "current: 0001" in run("db", "current").output
+
+
+def test_import_places_then_make_a_token(run):
+    assert "15 sites created" in run("places", "import", str(PLACES)).output
+    result = run("token", "create", "--site", "grenoble-mdh-teisseire", "--kind", "pc")
+    assert result.exit_code == 0 and result.stdout.startswith("bet_")
+
+
+def test_token_for_an_unknown_site_is_a_clear_error(run):
+    result = run("token", "create", "--site", "nowhere")
+    assert result.exit_code == 1 and "no site 'nowhere'" in result.output
+
+
+def test_bad_csv_line_is_reported_and_nothing_is_imported(run, tmp_path):
+    bad = tmp_path / "bad.csv"
+    lines = PLACES.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace("45.1765", "north")
+    bad.write_text("\n".join(lines), encoding="utf-8")
+
+    result = run("places", "import", str(bad))
+    assert result.exit_code == 1 and "line 4: latitude 'north' is not a number" in result.output
+    assert count(tmp_path, Site) == 0
+
+
+def test_user_add_reads_the_password_from_stdin(run, tmp_path):
+    run("places", "import", str(PLACES))
+    result = run(
+        "user",
+        "add",
+        "Amina",
+        "--role",
+        "mediator",
+        "--site",
+        "grenoble-mdh-teisseire",
+        "--password-stdin",
+        input="long enough password\n",
+    )
+    assert result.exit_code == 0 and "created mediator amina" in result.output
+    assert count(tmp_path, User) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "mediator"], "must cover at least one organisation or site"),
+        (["--role", "admin", "--site", "nowhere"], "no site 'nowhere'"),
+    ],
+)
+def test_user_add_refuses_bad_input(run, tmp_path, args, message):
+    result = run("user", "add", "bob", *args, "--password-stdin", input="long enough password\n")
+    assert result.exit_code == 1 and message in result.output
+    assert count(tmp_path, User) == 0
+
+
+def test_short_password_is_refused(run):
+    result = run("user", "add", "bob", "--role", "admin", "--password-stdin", input="short\n")
+    assert result.exit_code == 1 and "at least 10 characters" in result.output
+
+
+def test_bad_setting_stops_the_command_naming_it(run, monkeypatch):
+    monkeypatch.setenv("BORNE_PORT", "eighty")
+    result = run("places", "list")
+    assert result.exit_code == 2 and "BORNE_PORT" in result.output
+
+
+def test_borne_help_lists_the_parts_without_importing_them():
+    code = (
+        "import sys; from borne.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'controller.app' not in sys.modules and 'flask' not in sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "controller" in result.stdout and "agent" in result.stdout
+
+
+def test_the_agent_never_imports_the_controller():
+    code = (
+        "import sys, agent.cli, agent.daemon, agent.transport, agent.enrolment\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('controller', 'flask', 'sqlalchemy', 'flask_socketio')]\n"
+        "assert not bad, bad"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
