@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import resource
 import sys
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.fleet_simulator import connect_all, make_devices, percentile
 from tests.e2e.controller_process import ControllerProcess
+from tests.postgres import create_database, postgres_server
 
 
 def raise_file_limit() -> None:
@@ -146,15 +148,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0, help="offered heartbeats/s in all")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a private PostgreSQL server and use it"
+    )
     args = parser.parse_args()
     raise_file_limit()
-    print(
-        f"heartbeat ingest, one controller process (gevent), "
-        f"{'PostgreSQL' if args.database_url else 'SQLite WAL'}, {psutil.cpu_count()} cores"
-    )
-    print("target: >= 2,000 heartbeats/s, p99 < 100 ms (DESIGN.md)")
-    for size in args.agents:
-        asyncio.run(bench_fleet(size, args.rate, args.seconds, args.database_url))
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(postgres_server()) if args.postgres else ""
+        backend = "PostgreSQL" if base or args.database_url else "SQLite (WAL, synchronous=FULL)"
+        print(
+            f"heartbeat ingest, one controller process (gevent), {backend}, "
+            f"{psutil.cpu_count()} cores shared with the simulator"
+        )
+        print("target: >= 2,000 heartbeats/s, p99 < 100 ms (DESIGN.md)")
+        for n, size in enumerate(args.agents):
+            url = create_database(base, f"bench{n}") if base else args.database_url
+            asyncio.run(bench_fleet(size, args.rate, args.seconds, url))
 
 
 if __name__ == "__main__":

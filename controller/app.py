@@ -13,7 +13,7 @@ from controller.context import close_session, load_user
 from controller.db import Database
 from controller.errors_http import register_error_handlers
 from controller.extensions import csrf, login_manager
-from controller.ingest import EventIngest
+from controller.ingest import EventIngest, HeartbeatHistory
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -42,7 +42,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     hub = realtime.init_realtime(app, settings)
     ingest = EventIngest(
-        database, on_flushed=realtime.live_updates_sender(hub), spawn=hub.start_background_task
+        database,
+        on_flushed=realtime.live_updates_sender(hub),
+        spawn=hub.start_background_task,
+        history=HeartbeatHistory(settings.heartbeat_history_s),
+        linger_s=settings.flush_linger_ms / 1000,
     )
     app.extensions["borne.ingest"] = ingest
     realtime.attach_agent_channel(hub, database, ingest)

@@ -30,9 +30,11 @@ class ControllerSettings:
     offline_after_missed: int = 3
     enrolment_token_ttl_hours: float = 24.0
     max_request_bytes: int = 1024 * 1024
-    # Group commit: agent events are written together, at most this long after they arrive.
-    flush_max_delay_ms: int = 50
     event_retention_days: int = 30
+    # Agent events wait at most this long to share a transaction with others (group commit).
+    flush_linger_ms: int = 10
+    # One heartbeat per device per this many seconds is kept as history; 0 keeps them all.
+    heartbeat_history_s: float = 60.0
     session_cookie_secure: bool = False  # set true behind TLS (nginx)
     testing: bool = False
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,13 @@ from agent.protocol import Heartbeat, Inventory, InventoryReport, Metrics
 from controller import signals
 from controller.choices import DeviceStatus
 from controller.db import Database
-from controller.ingest import EventIngest, IngestUnavailable, _Pending, write_events
+from controller.ingest import (
+    EventIngest,
+    HeartbeatHistory,
+    IngestUnavailable,
+    _Pending,
+    write_events,
+)
 from controller.models import DeviceEvent
 from tests.factories import make_device, make_site
 
@@ -132,3 +138,20 @@ def test_writer_acknowledges_only_after_commit_and_announces_status_changes(sqli
 
     with pytest.raises(IngestUnavailable):
         ingest.submit(device_id, [heartbeat(3)])
+
+
+def test_heartbeat_history_keeps_one_per_period_but_every_heartbeat_counts(db):
+    device = make_device(db)
+    start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    beats = [
+        Heartbeat(seq=n + 1, at=start + timedelta(seconds=10 * n), interval_s=10, metrics=METRICS)
+        for n in range(13)
+    ]  # two minutes of heartbeats
+    pending = _Pending(device.id, beats)
+
+    write_events(db, [pending], HeartbeatHistory(60))
+    db.expire_all()
+
+    assert stored_seqs(db, device.id) == [1, 7, 13]  # one a minute
+    assert pending.ack.acked_seq == 13 and device.last_seq == 13
+    assert device.metrics["at"] == beats[-1].at.isoformat()  # the latest, not the kept one

@@ -91,7 +91,10 @@ class Agent:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[tuple[ControllerProcess, list[Agent]]]:
-    controller = ControllerProcess(tmp_path / "controller")
+    # Keep every heartbeat as a row, so that the test can count them one by one.
+    controller = ControllerProcess(
+        tmp_path / "controller", extra_env={"BORNE_HEARTBEAT_HISTORY_S": "0"}
+    )
     controller.data_dir.mkdir(parents=True)
     controller.migrate()
     controller.cli("places", "import", str(DEMO_PLACES))
@@ -141,6 +144,8 @@ def test_spooled_events_arrive_exactly_once_after_a_sigkill(fleet):
     for seqs in by_device.values():
         assert len(seqs) == len(set(seqs)), "an event was stored twice"
         assert seqs == list(range(1, seqs[-1] + 1)), "an acknowledged event is missing"
+    last_seqs = dict(read_rows(db_path, "SELECT id, last_seq FROM devices"))
     for agent, seqs in spooled.items():
         assert set(seqs) <= set(by_device[agent.device_id]), f"{agent.device_id} lost events"
+        assert last_seqs[agent.device_id] == by_device[agent.device_id][-1]
     wait_until(lambda: len(online()) == AGENTS, timeout=10, message="agents back online")
