@@ -101,7 +101,9 @@ def enrol(
         raise click.ClickException(
             f"{path} already exists: this device is enrolled. Use --force to enrol it again."
         )
-    inventory = InventoryCollector(agent_version=agent_version()).collect()
+    inventory = InventoryCollector(
+        agent_version=agent_version(), name=settings.device_name
+    ).collect()
     try:
         answer = enrol_device(
             settings.controller_url,

@@ -166,7 +166,7 @@ def build_agent(settings: AgentSettings, credentials: Credentials) -> Agent:
         spool=spool,
         link=link,
         metrics=MetricsCollector(),
-        inventory=InventoryCollector(agent_version=agent_version()),
+        inventory=InventoryCollector(agent_version=agent_version(), name=settings.device_name),
         role=role_for(credentials.kind),
         heartbeat_interval_s=interval,
         inventory_interval_s=settings.inventory_interval_s,

@@ -21,14 +21,17 @@ class InventoryCollector:
     The DMI serial number is readable by root only; it is an empty string when unreadable.
     """
 
-    def __init__(self, *, agent_version: str = "", root: Path = Path("/")):
+    def __init__(self, *, agent_version: str = "", root: Path = Path("/"), name: str = ""):
+        """``name`` is what staff will see; the host name when empty (many public PCs are
+        imaged from one master and share a host name)."""
         self._root = Path(root)
         self._agent_version = agent_version
+        self._name = name
 
     def collect(self) -> Inventory:
         os_release = self._os_release()
         return Inventory(
-            hostname=socket.gethostname()[:_TEXT],
+            hostname=(self._name or socket.gethostname())[:_TEXT],
             os_name=os_release.get("NAME", platform.system())[:_TEXT],
             os_version=os_release.get("VERSION", os_release.get("VERSION_ID", ""))[:_TEXT],
             kernel=platform.release()[:_TEXT],

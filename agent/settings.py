@@ -20,6 +20,8 @@ class AgentSettings:
     # Empty means "the address stored in credentials.json at enrolment".
     controller_url: str = ""
     state_dir: Path = DEFAULT_STATE_DIR
+    # The name staff see for this device; empty means its host name.
+    device_name: str = ""
     # None means "what the controller said at enrolment" (10 s if it said nothing usable).
     heartbeat_interval_s: int | None = None
     inventory_interval_s: float = 86_400.0

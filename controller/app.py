@@ -13,6 +13,7 @@ from controller.context import close_session, load_user
 from controller.db import Database
 from controller.errors_http import register_error_handlers
 from controller.extensions import csrf, login_manager
+from controller.headers import init_security_headers
 from controller.ingest import EventIngest, HeartbeatHistory
 
 
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["borne.ingest"] = ingest
     realtime.attach_agent_channel(hub, database, ingest)
     metrics.init_metrics(app)
+    init_security_headers(app)
 
     from controller.api import api
     from controller.ops import ops

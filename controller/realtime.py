@@ -152,6 +152,7 @@ def live_updates_sender(hub: SocketIO) -> Callable[[FlushReport], None]:
             for update in report.devices:
                 pending.setdefault(update.site_id, {})[update.device_id] = {
                     "id": update.device_id,
+                    "site_id": update.site_id,
                     "status": update.status.value,
                     "last_seen_at": update.last_seen_at.isoformat(),
                     "cpu_percent": update.metrics.get("cpu_percent"),
@@ -193,6 +194,7 @@ def run_presence_loop(
                     [
                         {
                             "id": device.device_id,
+                            "site_id": device.site_id,
                             "status": "offline",
                             "last_seen_at": device.last_seen_at.isoformat(),
                         }

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
@@ -165,6 +166,7 @@ def login() -> Page:
         return render_template("login.html", form=form, error=FAILED_LOGIN), 401
     staff.record_login(session, user)
     session.commit()
+    flask_session.clear()  # a new session at sign-in: nothing planted before it survives
     login_user(user)
     return redirect(safe_next(form.next.data) or url_for("web.index"))
 

@@ -68,3 +68,9 @@ def test_unreadable_serial_is_an_empty_string(tmp_path: Path) -> None:
     inventory = InventoryCollector(root=_fake_root(tmp_path, serial=None)).collect()
     assert inventory.serial == ""
     assert inventory.vendor == "LENOVO"
+
+
+def test_inventory_uses_the_configured_device_name_over_the_host_name():
+    from agent.inventory import InventoryCollector
+
+    assert InventoryCollector(name="mdh-teisseire-pc-1").collect().hostname == "mdh-teisseire-pc-1"

@@ -65,3 +65,10 @@ def test_metrics_time_http_requests_by_route_not_by_path(client):
 
 def test_two_apps_keep_separate_registries(app, own_app):
     assert app.extensions["borne.metrics"] is not own_app.extensions["borne.metrics"]
+
+
+def test_pages_forbid_inline_scripts_and_framing(client):
+    response = client.get("/login")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
