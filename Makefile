@@ -37,9 +37,10 @@ test: install install-test-services lint ## the whole suite: unit, PostgreSQL, e
 test-fast: install ## unit and database tests only
 	$(BIN)/pytest -m "not e2e and not browser"
 
-lint: install
+lint: install ## ruff on everything, mypy strict on the domain modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

@@ -29,7 +29,7 @@ class Backoff:
     def ceiling(self) -> float:
         """The largest delay the next failure may draw."""
         # Cap the exponent: 2**1000 would overflow a float long after reaching max_s anyway.
-        return min(self.max_s, self.min_s * 2 ** min(self.failures + 1, 64))
+        return min(self.max_s, self.min_s * 2.0 ** min(self.failures + 1, 64))
 
     def next_delay(self) -> float:
         """Record one more failure and return how long to wait before trying again."""

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from agent.protocol import AgentEvent, EventAck, Heartbeat, InventoryReport
@@ -213,7 +213,7 @@ def write_events(
     """Write a group of batches in the caller's transaction; fill each batch's ack."""
     history = history or HeartbeatHistory(0)
     now = utcnow()
-    devices = Device.__table__
+    devices: Table = Device.__table__  # type: ignore[assignment]
     known = {
         row.id: row
         for row in session.execute(

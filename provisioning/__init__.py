@@ -1,0 +1,1 @@
+"""Provisioning: enrolment tokens in bulk, SSH bootstrap of fresh PCs, Ansible inventory."""
