@@ -15,6 +15,16 @@ Channels
   :class:`EventAck`, sent only once the events are durable.
 * Events, HTTP fallback: ``POST /api/v1/agent/events`` with an :class:`EventBatch`, HTTP Basic
   authentication ``device_id:secret`` -> :class:`EventAck`.
+* Commands, Socket.IO: the controller emits ``"command"`` with a :class:`CommandMessage` to the
+  device, at once and again at each (re)connection until the command is claimed or expires. The
+  agent claims it before running it: ``call("claim", ClaimRequest)`` -> :class:`ClaimAnswer`; a
+  refused claim (expired, cancelled, already claimed) means: do not run it. The outcome comes back
+  as a :class:`CommandResult` event, spooled like every event, so it survives a lost connection.
+* Commands, HTTP fallback: ``GET /api/v1/agent/commands`` -> list of :class:`CommandMessage`;
+  ``POST /api/v1/agent/commands/<id>/claim`` -> :class:`ClaimAnswer` (200), or 409/410 refusals.
+
+Delivery is at least once (pushes repeat), execution at most once: the controller grants one
+claim per command, and the agent also remembers the ids it ran, across restarts.
 
 Every event carries ``seq``, the agent's own counter, increasing by one per event and kept across
 restarts. The controller stores each (device, seq) once, so a batch replayed after a lost
@@ -25,7 +35,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -117,7 +127,104 @@ class InventoryReport(_Strict, tag="inventory", tag_field="type"):
     inventory: Inventory
 
 
-AgentEvent = Heartbeat | InventoryReport
+class CommandName(enum.StrEnum):
+    RESET_SESSION = "reset_session"  # a public PC: end the resident's session, wipe, start fresh
+    LOCK_SCREEN = "lock_screen"
+    UNLOCK_SCREEN = "unlock_screen"
+    SHOW_MESSAGE = "show_message"
+    REBOOT = "reboot"
+    SHUTDOWN = "shutdown"
+    WAKE = "wake"  # run by ANOTHER agent of the site: a Wake-on-LAN packet for the target
+    MAINTENANCE = "maintenance"  # package updates
+    UPDATE_CONFIG = "update_config"
+    COLLECT_LOGS = "collect_logs"
+
+
+class NoArgs(_Strict):
+    pass
+
+
+class MessageArgs(_Strict):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    # 0: until the resident dismisses it (no time pressure on residents).
+    seconds: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 0
+
+
+MacAddress = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")]
+
+
+class WakeArgs(_Strict):
+    target_device_id: str
+    macs: Annotated[list[MacAddress], msgspec.Meta(min_length=1, max_length=8)]
+
+
+class MaintenanceArgs(_Strict):
+    reboot_if_needed: bool = True
+
+
+class UpdateConfigArgs(_Strict):
+    """Settings the controller may change remotely; the agent keeps them across restarts."""
+
+    heartbeat_interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] | None = None
+    inventory_interval_s: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)] | None = None
+    device_name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class CollectLogsArgs(_Strict):
+    since_hours: Annotated[int, msgspec.Meta(ge=1, le=168)] = 24
+
+
+COMMAND_ARGS: dict[CommandName, type[_Strict]] = {
+    CommandName.RESET_SESSION: NoArgs,
+    CommandName.LOCK_SCREEN: NoArgs,
+    CommandName.UNLOCK_SCREEN: NoArgs,
+    CommandName.SHOW_MESSAGE: MessageArgs,
+    CommandName.REBOOT: NoArgs,
+    CommandName.SHUTDOWN: NoArgs,
+    CommandName.WAKE: WakeArgs,
+    CommandName.MAINTENANCE: MaintenanceArgs,
+    CommandName.UPDATE_CONFIG: UpdateConfigArgs,
+    CommandName.COLLECT_LOGS: CollectLogsArgs,
+}
+
+COMMAND_EVENT = "command"
+CLAIM_EVENT = "claim"
+MAX_OUTPUT = 4000
+
+
+class CommandMessage(_Strict):
+    """A command for this device; ``args`` validate against ``COMMAND_ARGS[name]``."""
+
+    id: str
+    name: CommandName
+    args: dict[str, Any]
+    issued_at: datetime
+    expires_at: datetime
+
+
+class ClaimRequest(_Strict):
+    command_id: str
+
+
+class ClaimAnswer(_Strict):
+    ok: bool
+    # when refused: "expired", "claimed" (already), "cancelled" or "unknown"
+    reason: str = ""
+    message: str = ""
+
+
+class CommandResult(_Strict, tag="command_result", tag_field="type"):
+    """How a claimed command ended on the device."""
+
+    seq: Seq
+    at: datetime
+    command_id: str
+    ok: bool
+    output: Annotated[str, msgspec.Meta(max_length=MAX_OUTPUT)] = ""
+    duration_ms: NonNegInt = 0
+
+
+AgentEvent = Heartbeat | InventoryReport | CommandResult
 
 
 class EventBatch(_Strict):

@@ -9,14 +9,16 @@ from __future__ import annotations
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from controller.choices import Action, Role
+from controller.choices import Action, CommandName, Role
 from controller.errors import PermissionDenied
 from controller.models import Organisation, Site, User
 
 ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.TECHNICIAN: frozenset({Action.VIEW_FLEET, Action.ENROL_DEVICE, Action.VIEW_AUDIT}),
-    Role.MEDIATOR: frozenset({Action.VIEW_FLEET}),
+    Role.TECHNICIAN: frozenset(
+        {Action.VIEW_FLEET, Action.ENROL_DEVICE, Action.VIEW_AUDIT, Action.SEND_COMMANDS}
+    ),
+    Role.MEDIATOR: frozenset({Action.VIEW_FLEET, Action.SEND_COMMANDS}),
     Role.MANAGER: frozenset({Action.VIEW_FLEET}),
 }
 
@@ -68,3 +70,32 @@ def require(user: User, action: Action, site: Site | None = None) -> None:
         raise PermissionDenied(f"a {user.role} may not {action.value.replace('_', ' ')}")
     if site is not None and not covers_site(user, site):
         raise PermissionDenied(f"{site.name} is outside the places you cover")
+
+
+# What a mediator may do to a device of their sites: help the resident in front of it.
+MEDIATOR_COMMANDS = frozenset(
+    {
+        CommandName.RESET_SESSION,
+        CommandName.LOCK_SCREEN,
+        CommandName.UNLOCK_SCREEN,
+        CommandName.SHOW_MESSAGE,
+    }
+)
+
+
+def may_command(user: User, name: CommandName, site: Site) -> bool:
+    """Whether ``user`` may send command ``name`` to a device of ``site``.
+
+    Admins and technicians may send every command to the places they cover; mediators the four
+    of :data:`MEDIATOR_COMMANDS`, to their own sites; managers none.
+    """
+    if not can(user, Action.SEND_COMMANDS) or not covers_site(user, site):
+        return False
+    return Role(user.role) is not Role.MEDIATOR or name in MEDIATOR_COMMANDS
+
+
+def require_command(user: User, name: CommandName, site: Site) -> None:
+    if not may_command(user, name, site):
+        if not covers_site(user, site):
+            raise PermissionDenied(f"{site.name} is outside the places you cover")
+        raise PermissionDenied(f"a {user.role} may not send '{name.value}'")

@@ -50,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         linger_s=settings.flush_linger_ms / 1000,
     )
     app.extensions["borne.ingest"] = ingest
-    realtime.attach_agent_channel(hub, database, ingest)
+    app.extensions["borne.agent_channel"] = realtime.attach_agent_channel(hub, database, ingest)
     metrics.init_metrics(app)
     init_security_headers(app)
 

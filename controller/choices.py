@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import enum
 
-from agent.protocol import DeviceKind
+from agent.protocol import CommandName, DeviceKind
 
-__all__ = ["Action", "DeviceKind", "DeviceStatus", "Role"]
+__all__ = ["Action", "CommandName", "CommandState", "DeviceKind", "DeviceStatus", "Role"]
 
 
 class DeviceStatus(enum.StrEnum):
     NEW = "new"  # enrolled, no heartbeat yet
     ONLINE = "online"
     OFFLINE = "offline"  # three heartbeats missed
+
+
+class CommandState(enum.StrEnum):
+    QUEUED = "queued"  # stored, not yet pushed to the device
+    SENT = "sent"  # pushed (again at each reconnection) and possibly claimed: see started_at
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"  # nobody claimed it in time: it will never run
+
+    @property
+    def finished(self) -> bool:
+        return self in (CommandState.DONE, CommandState.FAILED, CommandState.EXPIRED)
 
 
 class Role(enum.StrEnum):
@@ -30,3 +42,4 @@ class Action(enum.StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_PLACES = "manage_places"
     VIEW_AUDIT = "view_audit"
+    SEND_COMMANDS = "send_commands"  # which commands, on which sites: access.may_command

@@ -25,8 +25,8 @@ import msgspec
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from agent.protocol import AgentEvent, EventAck, Heartbeat, InventoryReport
-from controller import signals
+from agent.protocol import AgentEvent, CommandResult, EventAck, Heartbeat, InventoryReport
+from controller import commands, signals
 from controller.choices import DeviceStatus
 from controller.db import Database
 from controller.models import Device, DeviceEvent, utcnow
@@ -65,6 +65,7 @@ class FlushReport:
     events_stored: int = 0
     duplicates: int = 0
     devices: list[DeviceUpdate] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)  # results, as summaries
 
 
 class HeartbeatHistory:
@@ -190,7 +191,7 @@ class EventIngest:
                     new=changed.status,
                     site_id=changed.site_id,
                 )
-        if self._on_flushed is not None and report.devices:
+        if self._on_flushed is not None and (report.devices or report.commands):
             try:
                 self._on_flushed(report)
             except Exception:
@@ -224,6 +225,7 @@ def write_events(
     }
     last_seq = {device_id: row.last_seq for device_id, row in known.items()}
     rows: list[dict[str, Any]] = []
+    results: list[tuple[str, CommandResult]] = []
     changes: dict[str, dict[str, Any]] = {}
     report = FlushReport()
 
@@ -240,6 +242,8 @@ def write_events(
             last_seq[pending.device_id] = event.seq
             stored += 1
             _apply(change, event)
+            if isinstance(event, CommandResult):
+                results.append((pending.device_id, event))
             if isinstance(event, Heartbeat) and not history.keep(pending.device_id, event.at):
                 continue
             rows.append(
@@ -261,6 +265,10 @@ def write_events(
         report.events_stored += stored
         report.duplicates += duplicates
 
+    for runner_id, result in results:
+        command = commands.record_result(session, runner_id, result, now)
+        if command is not None:
+            report.commands.append(commands.summary(command))
     connection = session.connection()  # Core: the ORM's bulk paths cost twice as much per row
     if rows:
         connection.execute(_insert_ignoring_duplicates(session), rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from controller.choices import DeviceKind, DeviceStatus, Role
+from controller.choices import CommandName, CommandState, DeviceKind, DeviceStatus, Role
 
 # Stable constraint names, so that migrations can alter them on every database.
 NAMING = {
@@ -223,3 +224,52 @@ class AuditLog(Base):
     target_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class Command(Base):
+    """An action sent to a device: who asked, when, until when, and how it ended."""
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        Index("ix_commands_runner_state", "runner_id", "state"),
+        Index("ix_commands_state_expires", "state", "expires_at"),
+        Index("ix_commands_device_created", "device_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID
+    name: Mapped[CommandName] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The device acted upon, and the one that runs it: the same but for Wake-on-LAN, which a
+    # neighbour on the site's network sends.
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    runner_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    state: Mapped[CommandState] = mapped_column(String(16), default=CommandState.QUEUED)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_by: Mapped[str] = mapped_column(String(120))  # username, "cli" or "schedule"
+    batch_id: Mapped[str | None] = mapped_column(String(36))  # one request for a whole site
+    schedule_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the device's claim
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    output: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+    device: Mapped[Device] = relationship(foreign_keys=[device_id])
+    runner: Mapped[Device] = relationship(foreign_keys=[runner_id])
+    site: Mapped[Site] = relationship()
+
+
+class SiteClosure(Base):
+    """An exceptional closure of a site (works, strike, summer): no wake-up those days."""
+
+    __tablename__ = "site_closures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # inclusive
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,14 +20,21 @@ from flask import Flask, current_app
 from flask_login import current_user
 from flask_socketio import Namespace, SocketIO, join_room
 
-from agent.protocol import AGENT_NAMESPACE, PROTOCOL_VERSION, EventBatch
-from controller import access, presence, signals
+from agent.protocol import (
+    AGENT_NAMESPACE,
+    COMMAND_EVENT,
+    PROTOCOL_VERSION,
+    ClaimRequest,
+    EventBatch,
+)
+from controller import access, commands, presence, signals
 from controller.config import ControllerSettings
 from controller.context import database_of
 from controller.db import Database
 from controller.enrolment import authenticate_device
 from controller.errors import Unauthenticated
 from controller.ingest import EventIngest, FlushReport, IngestUnavailable, prune_events
+from controller.models import Command
 
 log = logging.getLogger(__name__)
 LIVE_NAMESPACE = "/live"
@@ -65,8 +72,10 @@ def init_realtime(app: Flask, settings: ControllerSettings) -> SocketIO:
     return hub
 
 
-def attach_agent_channel(hub: SocketIO, database: Database, ingest: EventIngest) -> None:
-    hub.server.register_namespace(AgentChannel(AGENT_NAMESPACE, database, ingest))
+def attach_agent_channel(hub: SocketIO, database: Database, ingest: EventIngest) -> AgentChannel:
+    channel = AgentChannel(AGENT_NAMESPACE, database, ingest)
+    hub.server.register_namespace(channel)
+    return channel
 
 
 class AgentChannel(socketio.Namespace):
@@ -102,9 +111,49 @@ class AgentChannel(socketio.Namespace):
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         self._device_of_sid[sid] = device.id
         self.enter_room(sid, f"device:{device.id}")
+        # After the handshake completes: what waited for this device goes out now.
+        self.server.start_background_task(self.push_pending, [device.id])
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._device_of_sid.pop(sid, None)
+
+    def connected_devices(self) -> list[str]:
+        return list(set(self._device_of_sid.values()))
+
+    def push_pending(self, device_ids: list[str], only_queued: bool = False) -> int:
+        """Push the unclaimed commands of these devices (connected here); mark them sent.
+
+        ``only_queued`` leaves out commands pushed before: the periodic sweep uses it to catch
+        commands stored by another process or the CLI, without repeating itself every tick.
+        """
+        if not device_ids:
+            return 0
+        pushed = []
+        with self._database.session() as session:
+            for device_id in device_ids:
+                for command in commands.pending_for(session, device_id, only_queued=only_queued):
+                    self.emit(
+                        COMMAND_EVENT,
+                        msgspec.to_builtins(commands.message_for(command)),
+                        to=f"device:{device_id}",
+                    )
+                    pushed.append(command.id)
+            commands.mark_sent(session, pushed)
+        return len(pushed)
+
+    def on_claim(self, sid: str, data: Any) -> dict[str, Any]:
+        """The device asks to run a command; granted once, never after expiry."""
+        device_id = self._device_of_sid.get(sid)
+        if device_id is None:
+            return {"ok": False, "reason": "unknown", "message": "connect with credentials first"}
+        try:
+            request = msgspec.convert(data, type=ClaimRequest, strict=True)
+        except msgspec.ValidationError as exc:
+            return {"ok": False, "reason": "unknown", "message": str(exc)}
+        with self._database.session() as session:
+            answer = commands.claim(session, device_id, request.command_id)
+        result: dict[str, Any] = msgspec.to_builtins(answer)
+        return result
 
     def on_events(self, sid: str, data: Any) -> dict[str, Any]:
         """Store a batch; the return value is the acknowledgement, sent once it is durable."""
@@ -133,6 +182,25 @@ class LiveChannel(Namespace):
             for site_id in access.visible_site_ids(session, current_user):
                 join_room(f"site:{site_id}")
         return True
+
+
+def push_commands(hub: SocketIO, issued: list[Command]) -> None:
+    """Send new commands to their devices at once (through Redis when several processes run)
+    and tell the live pages. Devices offline now get them at their next connection."""
+    for command in issued:
+        hub.emit(
+            COMMAND_EVENT,
+            msgspec.to_builtins(commands.message_for(command)),
+            namespace=AGENT_NAMESPACE,
+            to=f"device:{command.runner_id}",
+        )
+    announce_commands(hub, [commands.summary(c) for c in issued])
+
+
+def announce_commands(hub: SocketIO, summaries: list[dict[str, Any]]) -> None:
+    """Command states to the live pages of the sites concerned (the asker's among them)."""
+    for summary in summaries:
+        hub.emit("command", summary, namespace=LIVE_NAMESPACE, to=f"site:{summary['site_id']}")
 
 
 def live_updates_sender(hub: SocketIO) -> Callable[[FlushReport], None]:
@@ -170,19 +238,27 @@ def live_updates_sender(hub: SocketIO) -> Callable[[FlushReport], None]:
                 last_push[site_id] = now
         for site_id, devices in messages:
             hub.emit("devices", devices, namespace=LIVE_NAMESPACE, to=f"site:{site_id}")
+        if report.commands:
+            announce_commands(hub, report.commands)
 
     return send
 
 
-def run_presence_loop(
+def run_housekeeping(
     app: Flask, hub: SocketIO, stop: threading.Event, every_s: float = 2.0
 ) -> None:
-    """Mark silent devices offline and prune old events, until ``stop`` is set."""
+    """Until ``stop`` is set: mark silent devices offline, expire commands, push commands
+    queued by other processes to the devices connected here, prune old events."""
     settings: ControllerSettings = app.extensions["borne.settings"]
     database = app.extensions["borne.db"]
+    channel: AgentChannel = app.extensions["borne.agent_channel"]
     last_prune = 0.0
     while not stop.wait(every_s):
         try:
+            with database.session() as session:
+                ended = [commands.summary(c) for c in commands.expire_overdue(session)]
+            announce_commands(hub, ended)
+            channel.push_pending(channel.connected_devices(), only_queued=True)
             with database.session() as session:
                 gone = presence.mark_overdue_offline(session, missed=settings.offline_after_missed)
             for device in gone:

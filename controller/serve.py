@@ -20,7 +20,7 @@ import gevent
 
 from borne.settings import ImproperlyConfigured
 from controller.app import create_app
-from controller.realtime import run_presence_loop
+from controller.realtime import run_housekeeping
 
 log = logging.getLogger("borne.controller")
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.set_threshold(100_000, 50, 1000)
     ingest = app.extensions["borne.ingest"]
     stop = threading.Event()
-    presence = gevent.spawn(run_presence_loop, app, hub, stop)
+    presence = gevent.spawn(run_housekeeping, app, hub, stop)
 
     def shutdown() -> None:
         log.info("stopping: finishing the writes under way")

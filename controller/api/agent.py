@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from agent.protocol import EventAck, EventBatch
+from agent.protocol import ClaimAnswer, CommandMessage, EventAck, EventBatch
+from controller import commands
 from controller.api import api
 from controller.api.io import (
     basic_credentials,
@@ -38,3 +39,45 @@ def post_events() -> Response:
     except IngestUnavailable as exc:
         return error_response(503, "unavailable", str(exc))
     return json_response(ack)
+
+
+def _device() -> str:
+    device_id, secret = basic_credentials()
+    return authenticate_device(db_session(), device_id, secret).id
+
+
+@api.get("/agent/commands")
+@documented(
+    "Commands waiting for this device (HTTP fallback of the push)",
+    response=list[CommandMessage],
+    auth="device",
+    errors={401: "unknown device or wrong secret"},
+)
+def pending_commands() -> Response:
+    session = db_session()
+    pending = commands.pending_for(session, _device())
+    commands.mark_sent(session, [c.id for c in pending])
+    session.commit()
+    return json_response([commands.message_for(c) for c in pending])
+
+
+@api.post("/agent/commands/<command_id>/claim")
+@documented(
+    "Claim a command before running it: granted once, never after expiry",
+    response=ClaimAnswer,
+    auth="device",
+    errors={
+        401: "unknown device or wrong secret",
+        404: "unknown command",
+        409: "already claimed",
+        410: "expired",
+    },
+)
+def claim_command(command_id: str) -> Response:
+    session = db_session()
+    answer = commands.claim(session, _device(), command_id)
+    session.commit()
+    if answer.ok:
+        return json_response(answer)
+    status = {"unknown": 404, "claimed": 409, "expired": 410}.get(answer.reason, 409)
+    return error_response(status, answer.reason, answer.message)

@@ -64,7 +64,7 @@ class TokenOut(msgspec.Struct):
     expires_at: datetime
 
 
-def _staff() -> User:
+def staff_user() -> User:
     if not current_user.is_authenticated:
         raise Unauthenticated("sign in first (the API uses the web session)")
     user: User = current_user._get_current_object()  # type: ignore[attr-defined]
@@ -89,7 +89,7 @@ def _device_out(device: Device) -> DeviceOut:
 @api.get("/organisations")
 @documented("Organisations the caller covers", response=list[OrganisationOut], auth="staff")
 def list_organisations() -> Response:
-    summaries = fleet.list_sites(db_session(), _staff())
+    summaries = fleet.list_sites(db_session(), staff_user())
     seen = {s.site.organisation.id: s.site.organisation for s in summaries}
     return json_response([OrganisationOut(o.id, o.name) for o in seen.values()])
 
@@ -114,7 +114,7 @@ def list_sites() -> Response:
                 opening_hours=s.site.opening_hours,
                 devices={status.value: n for status, n in s.counts.items()},
             )
-            for s in fleet.list_sites(db_session(), _staff())
+            for s in fleet.list_sites(db_session(), staff_user())
         ]
     )
 
@@ -130,7 +130,7 @@ def list_devices() -> Response:
     raw = request.args.get("site_id")
     if raw is not None and not raw.isdigit():
         raise DomainError(f"site_id must be a number, got {raw!r}")
-    devices = fleet.list_devices(db_session(), _staff(), int(raw) if raw else None)
+    devices = fleet.list_devices(db_session(), staff_user(), int(raw) if raw else None)
     return json_response([_device_out(d) for d in devices])
 
 
@@ -142,7 +142,7 @@ def list_devices() -> Response:
     errors={404: "no such device", 403: "outside your places"},
 )
 def get_device(device_id: str) -> Response:
-    return json_response(_device_out(fleet.get_device(db_session(), _staff(), device_id)))
+    return json_response(_device_out(fleet.get_device(db_session(), staff_user(), device_id)))
 
 
 @api.post("/enrolment-tokens")
@@ -156,7 +156,7 @@ def get_device(device_id: str) -> Response:
 )
 def create_token() -> Response:
     body = parse_body(TokenIn)
-    user = _staff()
+    user = staff_user()
     session = db_session()
     site = places.find_site(session, body.site_id)
     ttl_hours = body.ttl_hours or settings_of(current_app).enrolment_token_ttl_hours

@@ -11,8 +11,13 @@ from tests.factories import make_device, make_organisation, make_site, make_user
 
 EXPECTED = {
     Role.ADMIN: set(Action),
-    Role.TECHNICIAN: {Action.VIEW_FLEET, Action.ENROL_DEVICE, Action.VIEW_AUDIT},
-    Role.MEDIATOR: {Action.VIEW_FLEET},
+    Role.TECHNICIAN: {
+        Action.VIEW_FLEET,
+        Action.ENROL_DEVICE,
+        Action.VIEW_AUDIT,
+        Action.SEND_COMMANDS,
+    },
+    Role.MEDIATOR: {Action.VIEW_FLEET, Action.SEND_COMMANDS},
     Role.MANAGER: {Action.VIEW_FLEET},
 }
 
