@@ -5,8 +5,8 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-# Debian packages the tests drive for real: a PostgreSQL server, a browser, and tools.
-TEST_PACKAGES := postgresql chromium fonts-dejavu-core iproute2 procps
+# Debian packages the tests drive for real: PostgreSQL and Redis servers, a browser, tools.
+TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 procps
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
 
 .PHONY: install install-system install-test-services demo test test-fast lint format vendor bench clean

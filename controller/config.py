@@ -31,6 +31,9 @@ class ControllerSettings:
     enrolment_token_ttl_hours: float = 24.0
     max_request_bytes: int = 1024 * 1024
     event_retention_days: int = 30
+    # How often each process marks silent devices offline, expires commands and pushes the
+    # commands other processes stored for the devices connected to it.
+    housekeeping_interval_s: float = 2.0
     # Agent events wait at most this long to share a transaction with others (group commit).
     flush_linger_ms: int = 10
     # One heartbeat per device per this many seconds is kept as history; 0 keeps them all.

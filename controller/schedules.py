@@ -21,7 +21,8 @@ Rules, in the words of the people who run the sites:
   of continuous opening, such as ``24/7``) never closes, so it gets its maintenance then anyway;
   it is never woken or shut down except around an exceptional closure.
 - "unknown" hours (``Mo 10:00-12:00 unknown``, a ``|| "on appointment"`` fallback) count as closed:
-  nobody is there to welcome the public, so PCs stay off.
+  nobody is there to welcome the public, so PCs stay off. Fallback rules (after ``||``) are
+  validated but not evaluated, see ``_without_fallback``.
 """
 
 from __future__ import annotations
@@ -490,6 +491,24 @@ def _effective_open(
     closures: Sequence[Closure],
     holidays_closed: bool,
 ) -> list[_Piece]:
+    expr = _without_fallback(expr)
     hours = _parse(expr, policy)
     windows = _closed_windows(expr, hours, start, end, policy, closures, holidays_closed)
     return _subtract(_open_pieces(hours, start, end, policy.zone), windows)
+
+
+def _without_fallback(expr: str) -> str:
+    """The rules before a ``||`` fallback rule, which are all that is evaluated.
+
+    opening-hours-py 2.1 gets fallback rules wrong: ``Mo-Fr 09:00-18:00 || "sur rendez-vous"``
+    comes out closed from the second day of a range on, and open all weekend at single instants.
+    A fallback almost always says "on appointment" (unknown, hence closed for us), so dropping it
+    costs nothing; a rare fallback that opens (``|| Sa 10:00-12:00``) is lost.
+    """
+    in_comment = False
+    for i, char in enumerate(expr):
+        if char == '"':
+            in_comment = not in_comment
+        elif not in_comment and expr.startswith("||", i):
+            return expr[:i].rstrip()
+    return expr

@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.set_threshold(100_000, 50, 1000)
     ingest = app.extensions["borne.ingest"]
     stop = threading.Event()
-    presence = gevent.spawn(run_housekeeping, app, hub, stop)
+    presence = gevent.spawn(
+        run_housekeeping, app, hub, stop, app.extensions["borne.settings"].housekeeping_interval_s
+    )
 
     def shutdown() -> None:
         log.info("stopping: finishing the writes under way")

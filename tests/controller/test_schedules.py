@@ -18,6 +18,7 @@ from controller.schedules import (
     is_open,
     next_opening,
     planned_actions,
+    should_be_up,
     validate_opening_hours,
 )
 
@@ -235,16 +236,26 @@ def test_a_closure_week_yields_no_wakes_and_the_site_reopens_after_it():
     assert not is_open(LIBRARY, local(2025, 3, 12, 11), policy=POLICY, closures=[closure])
 
 
-def test_a_closure_recorded_after_the_morning_wake_shuts_the_pcs_down_at_once():
+def test_a_closure_recorded_after_the_morning_wake_says_the_pcs_should_be_down():
     closure = Closure(date(2025, 3, 12), date(2025, 3, 12), "dégât des eaux")
     now = local(2025, 3, 12, 11, 5)
+
+    assert should_be_up(LIBRARY, now, policy=POLICY)
+    assert not should_be_up(LIBRARY, now, policy=POLICY, closures=[closure])
     actions = planned_actions(
         LIBRARY, now, now + timedelta(days=1), policy=POLICY, closures=[closure]
     )
-
-    assert actions[0] == PlannedAction(now, SHUTDOWN, "closure: dégât des eaux")
-    assert local_times(actions, SHUTDOWN) == [datetime(2025, 3, 12, 11, 5)]  # not 18:15 too
+    assert local_times(actions, SHUTDOWN) == []  # today's 18:15 is gone with the closure
     assert local_times(actions, WAKE) == [datetime(2025, 3, 13, 9, 45)]
+
+
+def test_pcs_should_be_up_from_the_wake_to_the_shutdown_and_across_a_short_lunch():
+    assert not should_be_up(MDH, local(2025, 3, 10, 8, 44), policy=POLICY)
+    assert should_be_up(MDH, local(2025, 3, 10, 8, 45), policy=POLICY)
+    assert should_be_up(MDH, local(2025, 3, 10, 12, 30), policy=POLICY)
+    assert not is_open(MDH, local(2025, 3, 10, 12, 30), policy=POLICY)
+    assert not should_be_up(MDH, local(2025, 3, 10, 17, 45), policy=POLICY)
+    assert not should_be_up("", local(2025, 3, 10, 12), policy=POLICY)
 
 
 def test_a_closure_starting_during_overnight_hours_shuts_down_at_its_start():
@@ -302,6 +313,15 @@ def test_maintenance_runs_on_closure_days():
     actions = plan("Mo-Su 00:00-12:00", date(2025, 3, 10), date(2025, 3, 11), closures=[closure])
 
     assert days(actions, MAINTENANCE) == [date(2025, 3, 10)]  # open at 02:00 on the 11th
+
+
+def test_an_on_appointment_fallback_counts_as_closed_and_keeps_the_regular_hours():
+    expr = 'Mo-Fr 09:00-18:00 || "sur rendez-vous"'
+    validate_opening_hours(expr)
+    actions = plan(expr, date(2025, 3, 10), date(2025, 3, 16))
+
+    assert days(actions, WAKE) == [date(2025, 3, d) for d in range(10, 15)]
+    assert not is_open(expr, local(2025, 3, 15, 12), policy=POLICY)  # Saturday
 
 
 # --- round the clock and no schedule ---------------------------------------------------------

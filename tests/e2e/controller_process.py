@@ -190,3 +190,39 @@ def heartbeat(seq: int, interval_s: int = 10) -> dict[str, Any]:
             "uptime_s": 3600,
         },
     }
+
+
+class StaffClient:
+    """A member of staff signed in through the login form, calling the JSON API."""
+
+    def __init__(self, base_url: str) -> None:
+        import http.cookiejar
+
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def login(self, username: str, password: str) -> StaffClient:
+        import re
+        import urllib.parse
+
+        with self.opener.open(f"{self.base_url}/login", timeout=30) as response:
+            page = response.read().decode()
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode(
+            {"username": username, "password": password, "csrf_token": csrf}
+        ).encode()
+        with self.opener.open(f"{self.base_url}/login", data=form, timeout=30) as response:
+            assert "/login" not in response.geturl(), "sign-in failed"
+        return self
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
