@@ -1,7 +1,8 @@
 """``borne agent run``: the loop that spools heartbeats and inventory and sends them.
 
-:func:`build_agent` wires the small objects (spool, collectors, role, channels, link) and
-:func:`run` runs them until SIGTERM or SIGINT.
+:func:`build_agent` wires the small objects (spool, collectors, role, channels, link, command
+runner and its system actions) and :func:`run` runs them until SIGTERM or SIGINT. Commands run on
+the runner's own thread (:mod:`agent.commands`), never on this loop.
 """
 
 from __future__ import annotations
@@ -14,18 +15,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.actions import RecentLog, actions_for
+from agent.commands import CommandRunner
 from agent.credentials import Credentials, ensure_state_dir
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
-from agent.protocol import Heartbeat, InventoryReport
+from agent.protocol import COMMAND_EVENT, Heartbeat, InventoryReport, UpdateConfigArgs
 from agent.roles import Role, role_for
-from agent.settings import AgentSettings
+from agent.settings import (
+    AgentSettings,
+    load_remote_settings,
+    save_remote_settings,
+    with_remote_settings,
+)
 from agent.spool import SPOOL_FILE, Spool
 from agent.transport import ControllerLink, HttpChannel, SocketIOChannel
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_INTERVAL_S = 10
+# Executed command ids older than this are forgotten at start: far older than any redelivery
+# (commands expire within hours).
+EXECUTED_IDS_KEPT_S = 30 * 86_400
 
 
 class Agent:
@@ -40,6 +51,7 @@ class Agent:
         metrics: MetricsCollector,
         inventory: InventoryCollector,
         role: Role,
+        commands: CommandRunner | None = None,
         heartbeat_interval_s: int = DEFAULT_HEARTBEAT_INTERVAL_S,
         inventory_interval_s: float = 86_400,
         clock: Callable[[], float] = time.monotonic,
@@ -50,21 +62,40 @@ class Agent:
         self.metrics = metrics
         self.inventory = inventory
         self.role = role
+        self.commands = commands
         self.heartbeat_interval_s = heartbeat_interval_s
         self.inventory_interval_s = inventory_interval_s
         self._clock = clock
         self._now = now
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._heartbeat_now = threading.Event()
+        self._inventory_now = threading.Event()
 
     def run(self) -> None:
         """Loop until :meth:`stop`; never sleeps past the next thing due."""
         log.info(
             "agent running as %s, heartbeat every %d s", self.role.kind, self.heartbeat_interval_s
         )
+        if self.commands is not None:
+            self.commands.start()
+        try:
+            self._loop()
+        finally:
+            if self.commands is not None:
+                self.commands.stop()
+        log.info("agent stopping")
+
+    def _loop(self) -> None:
         next_heartbeat = next_inventory = self._clock()
         while not self._stopping.is_set():
             now = self._clock()
+            if self._heartbeat_now.is_set():
+                self._heartbeat_now.clear()
+                next_heartbeat = now
+            if self._inventory_now.is_set():
+                self._inventory_now.clear()
+                next_inventory = now
             if now >= next_inventory:
                 self._guarded(self.spool_inventory)
                 next_inventory = now + self.inventory_interval_s
@@ -79,7 +110,6 @@ class Agent:
             timeout = min(next_heartbeat, next_inventory, link_due) - self._clock()
             self._wake.wait(max(0.0, timeout))
             self._wake.clear()
-        log.info("agent stopping")
 
     def stop(self) -> None:
         """Ask :meth:`run` to return (safe from a signal handler or another thread)."""
@@ -89,6 +119,41 @@ class Agent:
     def wake(self) -> None:
         """Run the loop now (the Socket.IO connection dropped, a command arrived …)."""
         self._wake.set()
+
+    def set_heartbeat_interval(self, seconds: int) -> None:
+        """Use a new interval from now on; a heartbeat goes at once to announce it."""
+        self.heartbeat_interval_s = seconds
+        self._heartbeat_now.set()
+        self._wake.set()
+
+    def set_inventory_interval(self, seconds: float) -> None:
+        """Use a new inventory interval; an inventory goes at once (the old schedule may be a
+        day away)."""
+        self.inventory_interval_s = seconds
+        self._inventory_now.set()
+        self._wake.set()
+
+    def set_inventory_collector(self, inventory: InventoryCollector) -> None:
+        """Swap the inventory collector (a new device name) and send an inventory at once."""
+        self.inventory = inventory
+        self._inventory_now.set()
+        self._wake.set()
+
+    def apply_remote_settings(self, update: UpdateConfigArgs) -> str:
+        """Apply an ``update_config`` live; return what changed, for the command's output."""
+        changed = []
+        if update.heartbeat_interval_s is not None:
+            self.set_heartbeat_interval(update.heartbeat_interval_s)
+            changed.append(f"heartbeat_interval_s = {update.heartbeat_interval_s}")
+        if update.inventory_interval_s is not None:
+            self.set_inventory_interval(update.inventory_interval_s)
+            changed.append(f"inventory_interval_s = {update.inventory_interval_s}")
+        if update.device_name is not None:
+            self.set_inventory_collector(
+                InventoryCollector(agent_version=agent_version(), name=update.device_name)
+            )
+            changed.append(f"device_name = {update.device_name!r}")
+        return "applied: " + ", ".join(changed) if changed else "nothing to change"
 
     def spool_heartbeat(self) -> Heartbeat:
         metrics = self.metrics.collect()
@@ -132,12 +197,20 @@ def agent_version() -> str:
         return ""
 
 
-def build_agent(settings: AgentSettings, credentials: Credentials) -> Agent:
-    """Wire spool, collectors, role, channels and link from settings and credentials."""
+def build_agent(
+    settings: AgentSettings, credentials: Credentials, *, recent_log: RecentLog | None = None
+) -> Agent:
+    """Wire spool, collectors, role, channels, link and commands from settings and credentials.
+
+    Settings the controller set remotely (``update_config``) are applied on top of ``settings``.
+    ``recent_log`` holds the agent's last log lines for ``collect_logs``.
+    """
     state_dir = Path(settings.state_dir)
     ensure_state_dir(state_dir)
+    settings = with_remote_settings(settings, load_remote_settings(state_dir))
     controller_url = settings.controller_url or credentials.controller_url
     spool = Spool(state_dir / SPOOL_FILE, max_events=settings.spool_max_events)
+    spool.forget_executed_before(time.time() - EXECUTED_IDS_KEPT_S)
     socket = SocketIOChannel(
         controller_url,
         credentials.device_id,
@@ -162,22 +235,46 @@ def build_agent(settings: AgentSettings, credentials: Credentials) -> Agent:
         or _valid_interval(credentials.heartbeat_interval_s)
         or DEFAULT_HEARTBEAT_INTERVAL_S
     )
+    role = role_for(credentials.kind)
     agent = Agent(
         spool=spool,
         link=link,
         metrics=MetricsCollector(),
         inventory=InventoryCollector(agent_version=agent_version(), name=settings.device_name),
-        role=role_for(credentials.kind),
+        role=role,
         heartbeat_interval_s=interval,
         inventory_interval_s=settings.inventory_interval_s,
     )
-    socket.on_disconnect = agent.wake  # the agent exists only now: wake it when the link drops
+
+    def apply_config(update: UpdateConfigArgs) -> str:
+        save_remote_settings(state_dir, update)  # first: what is applied survives a restart
+        return agent.apply_remote_settings(update)
+
+    agent.commands = CommandRunner(
+        spool=spool,
+        role=role,
+        actions=actions_for(
+            settings.actions,
+            recent_log=recent_log,
+            wol_broadcast=settings.wol_broadcast,
+            wol_port=settings.wol_port,
+        ),
+        claimer=link,
+        apply_config=apply_config,
+        on_result=agent.wake,
+    )
+    # The agent exists only now: wake it when the link drops; commands go to the runner's queue.
+    socket.on_disconnect = agent.wake
+    socket.on(COMMAND_EVENT, agent.commands.receive)
+    link.on_command = agent.commands.receive
     return agent
 
 
 def run(settings: AgentSettings, credentials: Credentials) -> int:
     """Run the agent until SIGTERM or SIGINT; close the connection and the spool; return 0."""
-    agent = build_agent(settings, credentials)
+    recent_log = RecentLog()
+    logging.getLogger("agent").addHandler(recent_log)
+    agent = build_agent(settings, credentials, recent_log=recent_log)
     log.info(
         "device %s (%s), controller %s, state in %s",
         credentials.device_id,
@@ -198,6 +295,7 @@ def run(settings: AgentSettings, credentials: Credentials) -> int:
         agent.spool.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        logging.getLogger("agent").removeHandler(recent_log)
     log.info("agent stopped")
     return 0
 

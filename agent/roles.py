@@ -1,20 +1,36 @@
 """What a device does besides reporting, by kind: ``pc``, ``kiosk``, ``hotspot``.
 
-For now each role only adds its state to heartbeats. Sessions and the privacy wipe (pc), lockers
-(kiosk) and the captive portal's supervision (hotspot) plug in here.
+Each role adds its state to heartbeats and says which commands it handles. Sessions and the
+privacy wipe (pc), lockers (kiosk) and the captive portal's supervision (hotspot) plug in here.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from agent.protocol import DeviceKind
+from agent.protocol import CommandName, DeviceKind
+
+# Every device can be rebooted, updated, configured, asked for its logs, and asked to wake a
+# neighbour of its site (wake-on-LAN must come from inside the site's network).
+_EVERY_DEVICE = frozenset(
+    {
+        CommandName.REBOOT,
+        CommandName.SHUTDOWN,
+        CommandName.WAKE,
+        CommandName.MAINTENANCE,
+        CommandName.UPDATE_CONFIG,
+        CommandName.COLLECT_LOGS,
+    }
+)
+# Devices with a screen a resident looks at.
+_SCREEN = frozenset({CommandName.LOCK_SCREEN, CommandName.UNLOCK_SCREEN, CommandName.SHOW_MESSAGE})
 
 
 class Role(Protocol):
     """One device kind's job on the device."""
 
     kind: DeviceKind
+    commands: frozenset[CommandName]
 
     def state(self) -> dict[str, str]:
         """Short key/value state carried by every heartbeat (at most 32 keys)."""
@@ -25,6 +41,9 @@ class PcRole:
     """A public PC (later: sessions and the guest account's wipe)."""
 
     kind = DeviceKind.PC
+    commands: ClassVar[frozenset[CommandName]] = (
+        _EVERY_DEVICE | _SCREEN | {CommandName.RESET_SESSION}
+    )
 
     def state(self) -> dict[str, str]:
         return {"role": self.kind.value}
@@ -34,6 +53,7 @@ class KioskRole:
     """A charging kiosk (later: its lockers)."""
 
     kind = DeviceKind.KIOSK
+    commands: ClassVar[frozenset[CommandName]] = _EVERY_DEVICE | _SCREEN
 
     def state(self) -> dict[str, str]:
         return {"role": self.kind.value}
@@ -43,6 +63,7 @@ class HotspotRole:
     """A wifi hotspot gateway (later: supervision of the captive portal)."""
 
     kind = DeviceKind.HOTSPOT
+    commands: ClassVar[frozenset[CommandName]] = _EVERY_DEVICE
 
     def state(self) -> dict[str, str]:
         return {"role": self.kind.value}

@@ -1,16 +1,45 @@
-"""The agent's settings: defaults here, then ``[agent]`` of a TOML file, then ``BORNE_AGENT_*``."""
+"""The agent's settings: defaults here, then ``[agent]`` of a TOML file, then ``BORNE_AGENT_*``,
+then what the controller set remotely.
+
+Remote settings (the ``update_config`` command) are kept in ``<state_dir>/remote-settings.json``
+(mode 0600) and, at start, override the file and the environment for the few settings the
+controller may change (:class:`~agent.protocol.UpdateConfigArgs`: heartbeat and inventory
+intervals, device name). Why they win: they are the latest decision of the staff who run the
+fleet, and the controller's page shows them; a local value that silently beat them would make the
+command report success while nothing changed. The agent logs each override at start, naming the
+file; deleting the file gives the local values back.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import enum
+import ipaddress
+import logging
+import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from agent.protocol import UpdateConfigArgs
 from borne.settings import ImproperlyConfigured, load_settings
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "BORNE_AGENT_"
 DEFAULT_STATE_DIR = Path("/var/lib/borne-agent")
+REMOTE_SETTINGS_FILE = "remote-settings.json"
+
+
+class ActionsMode(enum.StrEnum):
+    """Which implementation runs the commands' system actions (:mod:`agent.actions`)."""
+
+    SYSTEM = "system"
+    SIMULATED = "simulated"  # the demo and the tests: records what it was asked
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +58,28 @@ class AgentSettings:
     backoff_min_s: float = 1.0
     backoff_max_s: float = 60.0
     http_timeout_s: float = 10.0
+    # "system" runs real commands (loginctl, systemctl, apt-get …); "simulated" only records them.
+    actions: str = ActionsMode.SYSTEM.value
+    # Where wake-on-LAN magic packets go (UDP); a subnet's directed broadcast also works.
+    wol_broadcast: str = "255.255.255.255"
+    wol_port: int = 9
 
     def __post_init__(self) -> None:
+        if self.actions not in {m.value for m in ActionsMode}:
+            raise ImproperlyConfigured(
+                f"setting actions must be one of {', '.join(m.value for m in ActionsMode)}, "
+                f"got {self.actions!r}"
+            )
+        try:
+            ipaddress.IPv4Address(self.wol_broadcast)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"setting wol_broadcast must be an IPv4 address, got {self.wol_broadcast!r}"
+            ) from exc
+        if not 1 <= self.wol_port <= 65535:
+            raise ImproperlyConfigured(
+                f"setting wol_port must be between 1 and 65535, got {self.wol_port!r}"
+            )
         if self.controller_url and not self.controller_url.startswith(("http://", "https://")):
             raise ImproperlyConfigured(
                 f"setting controller_url must start with http:// or https://, "
@@ -72,3 +121,66 @@ def load_agent_settings(
         env_prefix=ENV_PREFIX,
         overrides={k: v for k, v in (overrides or {}).items() if v is not None},
     )
+
+
+# -- remote settings ----------------------------------------------------------------------------
+
+
+def remote_settings_path(state_dir: Path) -> Path:
+    return Path(state_dir) / REMOTE_SETTINGS_FILE
+
+
+def load_remote_settings(state_dir: Path) -> UpdateConfigArgs:
+    """What the controller set so far (nothing if the file is missing or damaged)."""
+    path = remote_settings_path(state_dir)
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=UpdateConfigArgs)
+    except FileNotFoundError:
+        return UpdateConfigArgs()
+    except (OSError, msgspec.DecodeError) as exc:
+        # A damaged file must not stop the agent: it runs on its local settings and says so.
+        log.error("ignoring %s: %s", path, exc)
+        return UpdateConfigArgs()
+
+
+def save_remote_settings(state_dir: Path, update: UpdateConfigArgs) -> UpdateConfigArgs:
+    """Merge ``update`` (its non-None fields) into the stored remote settings; return the result.
+
+    Written atomically with mode 0600 (the same way as the credentials).
+    """
+    merged = merge_remote_settings(load_remote_settings(state_dir), update)
+    path = remote_settings_path(state_dir)
+    fd, tmp = tempfile.mkstemp(prefix=".remote-settings-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(msgspec.json.format(msgspec.json.encode(merged)) + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return merged
+
+
+def merge_remote_settings(base: UpdateConfigArgs, update: UpdateConfigArgs) -> UpdateConfigArgs:
+    changes = {f: v for f in update.__struct_fields__ if (v := getattr(update, f)) is not None}
+    return msgspec.structs.replace(base, **changes)
+
+
+def with_remote_settings(settings: AgentSettings, remote: UpdateConfigArgs) -> AgentSettings:
+    """``settings`` with the remote values on top (see the module docstring for why)."""
+    changes: dict[str, Any] = {}
+    for name in remote.__struct_fields__:
+        value = getattr(remote, name)
+        if value is not None and value != getattr(settings, name):
+            log.info(
+                "setting %s = %r set by the controller (%s) overrides the local %r",
+                name,
+                value,
+                REMOTE_SETTINGS_FILE,
+                getattr(settings, name),
+            )
+            changes[name] = value
+    return dataclasses.replace(settings, **changes) if changes else settings

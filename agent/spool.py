@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from agent.protocol import MAX_BATCH, AgentEvent, EventBatch, Heartbeat
+from agent.protocol import MAX_BATCH, AgentEvent, EventBatch
 
 log = logging.getLogger(__name__)
 
@@ -203,4 +203,5 @@ class _Transaction:
 
 
 def _event_type(event: AgentEvent) -> str:
-    return "heartbeat" if isinstance(event, Heartbeat) else "inventory"
+    tag = type(event).__struct_config__.tag  # "heartbeat", "inventory", "command_result"
+    return str(tag)

@@ -1,10 +1,11 @@
 """The agent's channels to the controller: Socket.IO first, HTTP as fallback.
 
 :class:`SocketIOChannel` and :class:`HttpChannel` each send one :class:`EventBatch` and return the
-controller's :class:`EventAck`; :class:`ControllerLink` picks the channel, reconnects with backoff
-and drains the spool in order. The HTTP side uses urllib (the agent does not ship ``requests``);
-``socketio`` is imported only when a Socket.IO channel is built, so ``borne agent enrol`` stays
-light.
+controller's :class:`EventAck`, and claim a command (:class:`ClaimAnswer`); :class:`ControllerLink`
+picks the channel, reconnects with backoff, drains the spool in order, and while Socket.IO is down
+polls the HTTP fallback for commands. The HTTP side uses urllib (the agent does not ship
+``requests``); ``socketio`` is imported only when a Socket.IO channel is built, so
+``borne agent enrol`` stays light.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ import msgspec
 from agent.backoff import Backoff
 from agent.protocol import (
     AGENT_NAMESPACE,
+    CLAIM_EVENT,
     EVENTS_EVENT,
     PROTOCOL_VERSION,
+    ClaimAnswer,
+    ClaimRequest,
     EventAck,
     EventBatch,
     from_builtins,
@@ -39,6 +43,9 @@ from agent.spool import Spool
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/api/v1/agent/events"
+COMMANDS_PATH = "/api/v1/agent/commands"
+# Answers of POST .../commands/<id>/claim that are a refusal (do not run), not a transport failure.
+CLAIM_REFUSALS = {404: "unknown", 409: "claimed", 410: "expired"}
 POISON_ERROR = "invalid_event"
 
 
@@ -89,13 +96,33 @@ def post_json(
 
     Raises :class:`TransportError` when no HTTP answer came back (refused, DNS, timeout, TLS).
     """
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    return _request("POST", url, body, timeout_s=timeout_s, basic_auth=basic_auth)
+
+
+def get_json(
+    url: str, *, timeout_s: float, basic_auth: tuple[str, str] | None = None
+) -> HttpAnswer:
+    """GET ``url`` (JSON expected); like :func:`post_json`."""
+    return _request("GET", url, None, timeout_s=timeout_s, basic_auth=basic_auth)
+
+
+def _request(
+    method: str,
+    url: str,
+    body: bytes | None,
+    *,
+    timeout_s: float,
+    basic_auth: tuple[str, str] | None,
+) -> HttpAnswer:
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     if basic_auth is not None:
         pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     if not url.startswith(("http://", "https://")):
         raise TransportError(f"not an http(s) URL: {url!r}")
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
             return HttpAnswer(response.status, response.read())
@@ -114,6 +141,7 @@ class HttpChannel:
 
     def __init__(self, controller_url: str, device_id: str, secret: str, *, timeout_s: float = 10):
         self.url = controller_url.rstrip("/") + EVENTS_PATH
+        self.commands_url = controller_url.rstrip("/") + COMMANDS_PATH
         self._auth = (device_id, secret)
         self._timeout_s = timeout_s
 
@@ -134,6 +162,45 @@ class HttpChannel:
         if code == POISON_ERROR or answer.status == 422:
             raise BatchRejected(code, message)
         raise TransportError(f"{self.url} answered {answer.status} {code}: {message}")
+
+    def pending_commands(self) -> list[Any]:
+        """``GET …/agent/commands``: the commands waiting for this device, as parsed JSON.
+
+        Each item is checked by the command runner, not here, so one bad item does not hide the
+        others.
+        """
+        answer = get_json(self.commands_url, timeout_s=self._timeout_s, basic_auth=self._auth)
+        if answer.status != 200:
+            code, message = answer.error()
+            if answer.status in (401, 403):
+                raise CredentialsRefused(f"{code}: {message}")
+            raise TransportError(f"{self.commands_url} answered {answer.status} {code}: {message}")
+        try:
+            commands = msgspec.json.decode(answer.body)
+        except msgspec.DecodeError as exc:
+            raise TransportError(f"unreadable command list from {self.commands_url}") from exc
+        if not isinstance(commands, list):
+            raise TransportError(f"{self.commands_url} did not answer a list")
+        return commands
+
+    def claim(self, command_id: str) -> ClaimAnswer:
+        """``POST …/agent/commands/<id>/claim``: 200 is the answer, 404/409/410 a refusal."""
+        url = f"{self.commands_url}/{urllib.parse.quote(command_id, safe='')}/claim"
+        answer = post_json(url, b"{}", timeout_s=self._timeout_s, basic_auth=self._auth)
+        if answer.status == 200:
+            try:
+                return msgspec.json.decode(answer.body, type=ClaimAnswer)
+            except msgspec.DecodeError as exc:
+                raise TransportError(f"unreadable claim answer from {url}: {exc}") from exc
+        code, message = answer.error()
+        if answer.status in CLAIM_REFUSALS:
+            reason = code if code in ("expired", "claimed", "cancelled", "unknown") else None
+            return ClaimAnswer(
+                ok=False, reason=reason or CLAIM_REFUSALS[answer.status], message=message
+            )
+        if answer.status in (401, 403):
+            raise CredentialsRefused(f"{code}: {message}")
+        raise TransportError(f"{url} answered {answer.status} {code}: {message}")
 
 
 # -- Socket.IO ----------------------------------------------------------------------------------
@@ -233,6 +300,29 @@ class SocketIOChannel:
         assert isinstance(ack, EventAck)
         return ack
 
+    def claim(self, command_id: str) -> ClaimAnswer:
+        """``call("claim", ClaimRequest)``; raises :class:`TransportError` without an answer."""
+        import socketio
+
+        client = self._client
+        if client is None:
+            raise TransportError("not connected")
+        request = to_builtins(ClaimRequest(command_id=command_id))
+        try:
+            answer = client.call(
+                CLAIM_EVENT, request, namespace=AGENT_NAMESPACE, timeout=self._timeout_s
+            )
+        except socketio.exceptions.TimeoutError as exc:
+            raise TransportError(f"no claim answer within {self._timeout_s} s") from exc
+        except socketio.exceptions.SocketIOError as exc:
+            raise TransportError(f"Socket.IO claim failed: {exc or type(exc).__name__}") from exc
+        try:
+            claim = from_builtins(answer, ClaimAnswer)
+        except msgspec.ValidationError as exc:
+            raise TransportError(f"unreadable claim answer {answer!r}: {exc}") from exc
+        assert isinstance(claim, ClaimAnswer)
+        return claim
+
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
@@ -257,6 +347,10 @@ class ControllerLink:
 
     :meth:`flush` never blocks longer than a connection attempt and a send per batch; it returns
     the :func:`time.monotonic` time at which it wants to be called again.
+
+    Commands: Socket.IO pushes them (the channel's ``"command"`` handler, set by the agent); while
+    Socket.IO is down, :meth:`flush` polls the HTTP fallback every ``command_poll_s`` and hands
+    each item to ``on_command``. :meth:`claim` claims over whichever channel is up.
     """
 
     def __init__(
@@ -267,12 +361,17 @@ class ControllerLink:
         *,
         backoff_min_s: float = 1.0,
         backoff_max_s: float = 60.0,
+        command_poll_s: float = 10.0,
+        on_command: Callable[[Any], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._spool = spool
         self._socket = socket
         self._http = http
         self._clock = clock
+        self.command_poll_s = command_poll_s
+        self.on_command = on_command
+        self._poll_at = 0.0
         self._connect_backoff = Backoff(backoff_min_s, backoff_max_s)
         self._send_backoff = Backoff(backoff_min_s, backoff_max_s)
         self._connect_at = 0.0
@@ -291,7 +390,33 @@ class ControllerLink:
         with self._lock:
             self._maybe_connect()
             self._drain()
+            self._maybe_poll_commands()
             return self._next_due()
+
+    def claim(self, command_id: str) -> ClaimAnswer:
+        """Claim a command over Socket.IO if it is up, else over HTTP (no link lock: a claim
+        must not wait behind a long flush). Raises :class:`TransportError` without an answer."""
+        if self._socket.connected:
+            try:
+                return self._socket.claim(command_id)
+            except TransportError as exc:  # dropped meanwhile: HTTP may still get through
+                log.warning("claim over Socket.IO failed (%s); trying HTTP", exc)
+        return self._http.claim(command_id)
+
+    def _maybe_poll_commands(self) -> None:
+        if self.on_command is None or self._socket.connected or self._refused:
+            return
+        now = self._clock()
+        if now < self._poll_at:
+            return
+        self._poll_at = now + self.command_poll_s
+        try:
+            commands = self._http.pending_commands()
+        except TransportError as exc:
+            log.debug("polling commands over HTTP failed: %s", exc)
+            return
+        for command in commands:
+            self.on_command(command)
 
     def close(self) -> None:
         with self._lock:
@@ -399,6 +524,8 @@ class ControllerLink:
         due = math.inf
         if not self._socket.connected:
             due = min(due, self._connect_at)
+            if self.on_command is not None and not self._refused:
+                due = min(due, self._poll_at)
         if len(self._spool) and not self._refused:
             due = min(due, self._send_at)
         return due

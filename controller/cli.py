@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -249,3 +249,138 @@ def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@controller.group()
+def closure() -> None:
+    """Exceptional closures of a site: no wake-up on those days."""
+
+
+@closure.command("add")
+@click.option("--site", required=True, help="Site id or slug.")
+@click.option(
+    "--from",
+    "starts_on",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First closed day, YYYY-MM-DD.",
+)
+@click.option(
+    "--to",
+    "ends_on",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last closed day, YYYY-MM-DD (inclusive).",
+)
+@click.option("--reason", default="", help="Shown to staff, e.g. 'inventaire'.")
+@pass_context
+def add_closure(
+    ctx: Context, site: str, starts_on: datetime, ends_on: datetime, reason: str
+) -> None:
+    """Close a site for some days."""
+    from controller import places as domain
+
+    with ctx.session() as session:
+        record = domain.add_closure(
+            session,
+            CLI_ACTOR,
+            domain.find_site(session, site),
+            starts_on.date(),
+            ends_on.date(),
+            reason,
+        )
+        click.echo(f"{record.site.name} closed from {record.starts_on} to {record.ends_on}")
+
+
+@closure.command("list")
+@click.option("--site", default=None, help="Site id or slug (default: all).")
+@pass_context
+def list_closures(ctx: Context, site: str | None) -> None:
+    """List closures: site, first day, last day, reason."""
+    from controller import places as domain
+
+    with ctx.session() as session:
+        found = domain.find_site(session, site) if site else None
+        for record in domain.list_closures(session, found):
+            click.echo(f"{record.site.slug}\t{record.starts_on}\t{record.ends_on}\t{record.reason}")
+
+
+@controller.group()
+def schedule() -> None:
+    """What the opening hours make the PCs do."""
+
+
+@schedule.command("show")
+@click.option("--site", required=True, help="Site id or slug.")
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
+@pass_context
+def show_schedule(ctx: Context, site: str, days: int) -> None:
+    """Planned wake-ups, shutdowns and maintenance, in the sites' local time."""
+    from zoneinfo import ZoneInfo
+
+    from controller import places as domain
+    from controller.models import utcnow
+    from controller.scheduler import site_plan
+    from controller.schedules import SchedulePolicy
+
+    policy = SchedulePolicy(timezone=ctx.settings.timezone)
+    zone = ZoneInfo(ctx.settings.timezone)
+    with ctx.session() as session:
+        found = domain.find_site(session, site)
+        start = utcnow()
+        actions = site_plan(session, found, start, start + timedelta(days=days), policy)
+        click.echo(f"{found.name}: {found.opening_hours or 'no opening hours'}")
+        for action in actions:
+            click.echo(
+                f"{action.at.astimezone(zone):%a %Y-%m-%d %H:%M}\t{action.action.value}\t"
+                f"{action.reason}"
+            )
+
+
+@controller.group()
+def command() -> None:
+    """Send commands to devices and follow them."""
+
+
+@command.command("send")
+@click.argument("name")
+@click.option("--device", "devices", multiple=True, help="Device id; repeatable.")
+@click.option("--site", default=None, help="Every fitting device of this site (id or slug).")
+@click.option(
+    "--arg",
+    "args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A command argument (JSON value or text); repeatable.",
+)
+@pass_context
+def send_command(
+    ctx: Context, name: str, devices: tuple[str, ...], site: str | None, args: tuple[str, ...]
+) -> None:
+    """Store a command; running controllers deliver it within seconds. Prints its ids."""
+    import json
+
+    from controller import commands
+    from controller import places as domain
+
+    parsed: dict[str, object] = {}
+    for item in args:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--arg")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    with ctx.session() as session:
+        site_id = domain.find_site(session, site).id if site else None
+        issued = commands.issue(
+            session,
+            CLI_ACTOR,
+            commands.parse_name(name),
+            device_ids=list(devices),
+            site_id=site_id,
+            args=parsed,
+        )
+        for item in issued:
+            click.echo(f"{item.id}\t{item.device.name}\t{item.state}")

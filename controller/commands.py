@@ -289,6 +289,11 @@ def claim(
     command = session.get(Command, command_id, populate_existing=True)
     if command is None or command.runner_id != runner_id:
         return ClaimAnswer(ok=False, reason="unknown", message="no such command for this device")
+    if command.started_at is not None and CommandState(command.state) is CommandState.SENT:
+        # The same device asking again: its first answer was lost on the way (a dropped
+        # Socket.IO call, retried over HTTP). The device remembers what it ran, so granting it
+        # again cannot run it twice, while refusing would leave it never run.
+        return ClaimAnswer(ok=True)
     if command.started_at is not None or CommandState(command.state) in (
         CommandState.DONE,
         CommandState.FAILED,

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from borne.settings import ImproperlyConfigured, load_settings
 
@@ -34,6 +35,9 @@ class ControllerSettings:
     # How often each process marks silent devices offline, expires commands and pushes the
     # commands other processes stored for the devices connected to it.
     housekeeping_interval_s: float = 2.0
+    # Wake PCs before opening, shut them down after closing, maintenance at night.
+    schedules: bool = True
+    timezone: str = "Europe/Paris"  # of the sites' opening hours
     # Agent events wait at most this long to share a transaction with others (group commit).
     flush_linger_ms: int = 10
     # One heartbeat per device per this many seconds is kept as history; 0 keeps them all.
@@ -50,6 +54,13 @@ class ControllerSettings:
         for name in ("heartbeat_interval_s", "offline_after_missed", "max_request_bytes", "port"):
             if getattr(self, name) < 1:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ImproperlyConfigured(
+                f"setting timezone must be an IANA time zone such as Europe/Paris, "
+                f"got {self.timezone!r}"
+            ) from None
         if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
             raise ImproperlyConfigured(
                 "setting database_url must be a sqlite:/// or postgresql+psycopg:// URL"

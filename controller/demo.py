@@ -101,6 +101,8 @@ def demo(demo_dir: Path, port: int, heartbeat: int) -> None:
             state_dir = demo_dir / "agents" / device.name
             agent_env = {
                 **env,
+                # Simulated devices: commands are acted out, not run on this machine.
+                "BORNE_AGENT_ACTIONS": "simulated",
                 "BORNE_AGENT_HEARTBEAT_INTERVAL_S": str(heartbeat),
                 "BORNE_AGENT_DEVICE_NAME": device.name,
             }

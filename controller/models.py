@@ -71,7 +71,6 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
     sites: Mapped[list[Site]] = relationship(back_populates="organisation", order_by="Site.name")
 
 
@@ -93,7 +92,6 @@ class Site(Base):
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
     organisation: Mapped[Organisation] = relationship(back_populates="sites")
     devices: Mapped[list[Device]] = relationship(back_populates="site", order_by="Device.name")
 
@@ -169,7 +167,6 @@ class User(Base):
     role: Mapped[Role] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
     scopes: Mapped[list[UserScope]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -273,3 +270,5 @@ class SiteClosure(Base):
     ends_on: Mapped[date] = mapped_column(Date)  # inclusive
     reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship()

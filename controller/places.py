@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller import audit
+from controller import access, audit
+from controller.choices import Action
 from controller.errors import DomainError, NotFound
-from controller.models import Organisation, Site
+from controller.models import Organisation, Site, SiteClosure, User
+from controller.schedules import validate_opening_hours
 
 # Columns of the national schema of digital-mediation places, plus borne's own.
 REQUIRED_COLUMNS = {"id", "organisation", "nom", "commune", "latitude", "longitude"}
@@ -110,6 +113,10 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         for column in REQUIRED_COLUMNS:
             if not (row.get(column) or "").strip():
                 raise DomainError(f"{path.name} line {line}: {column} is empty")
+        try:
+            validate_opening_hours(row.get("horaires") or "")
+        except DomainError as exc:
+            raise DomainError(f"{path.name} line {line}: {exc.message}") from None
         for column in ("latitude", "longitude"):
             try:
                 float(row[column])
@@ -118,3 +125,42 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
                     f"{path.name} line {line}: {column} {row[column]!r} is not a number"
                 ) from None
     return rows
+
+
+def add_closure(
+    session: Session,
+    actor: audit.Actor,
+    site: Site,
+    starts_on: date,
+    ends_on: date,
+    reason: str = "",
+) -> SiteClosure:
+    """Record that ``site`` is closed from ``starts_on`` to ``ends_on`` (inclusive)."""
+    if isinstance(actor, User):
+        access.require(actor, Action.MANAGE_PLACES, site)
+    if ends_on < starts_on:
+        raise DomainError(f"a closure cannot end ({ends_on}) before it starts ({starts_on})")
+    if (ends_on - starts_on).days > 366:
+        raise DomainError("a closure lasts at most a year")
+    record = SiteClosure(
+        site_id=site.id, starts_on=starts_on, ends_on=ends_on, reason=reason.strip()[:200]
+    )
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "site.closure",
+        "site",
+        site.id,
+        f"{site.name} closed {starts_on} to {ends_on}",
+        reason=record.reason,
+    )
+    return record
+
+
+def list_closures(session: Session, site: Site | None = None) -> list[SiteClosure]:
+    query = select(SiteClosure).order_by(SiteClosure.starts_on)
+    if site is not None:
+        query = query.where(SiteClosure.site_id == site.id)
+    return list(session.scalars(query))

@@ -27,18 +27,20 @@ from agent.protocol import (
     ClaimRequest,
     EventBatch,
 )
-from controller import access, commands, presence, signals
+from controller import access, commands, presence, scheduler, signals
 from controller.config import ControllerSettings
 from controller.context import database_of
 from controller.db import Database
 from controller.enrolment import authenticate_device
 from controller.errors import Unauthenticated
 from controller.ingest import EventIngest, FlushReport, IngestUnavailable, prune_events
-from controller.models import Command
+from controller.models import Command, utcnow
+from controller.schedules import SchedulePolicy
 
 log = logging.getLogger(__name__)
 LIVE_NAMESPACE = "/live"
-METRICS_PUSH_EVERY_S = 2.0  # live pages get metric changes at most this often per site
+METRICS_PUSH_EVERY_S = 2.0
+SCHEDULE_EVERY = timedelta(seconds=30)  # live pages get metric changes at most this often per site
 
 
 class FastJSON:
@@ -252,9 +254,17 @@ def run_housekeeping(
     settings: ControllerSettings = app.extensions["borne.settings"]
     database = app.extensions["borne.db"]
     channel: AgentChannel = app.extensions["borne.agent_channel"]
+    policy = SchedulePolicy(timezone=settings.timezone)
     last_prune = 0.0
+    scheduled_until = utcnow() - timedelta(minutes=2)  # catch up a little after a restart
     while not stop.wait(every_s):
         try:
+            if settings.schedules and utcnow() - scheduled_until >= SCHEDULE_EVERY:
+                now = utcnow()
+                with database.session() as session:
+                    issued = scheduler.issue_due(session, scheduled_until, now, policy)
+                scheduled_until = now
+                push_commands(hub, issued)
             with database.session() as session:
                 ended = [commands.summary(c) for c in commands.expire_overdue(session)]
             announce_commands(hub, ended)

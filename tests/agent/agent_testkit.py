@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.credentials import Credentials
@@ -56,11 +57,37 @@ class Received:
     reject_code: str = "invalid_event"
     secret: str = SECRET
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Commands: the ids claimed, in order; per-id refusals; a controller that grants every claim
+    # (as if it had lost its records) to prove the agent's own at-most-once; the HTTP poll's list.
+    claims: list[str] = field(default_factory=list)
+    refusals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grant_every_claim: bool = False
+    pending_commands: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def seqs(self) -> list[int]:
         with self.lock:
             return [e["seq"] for b in self.batches for e in b["events"]]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e for b in self.batches for e in b["events"]]
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        """The command results received, by command id."""
+        return {e["command_id"]: e for e in self.events if e["type"] == "command_result"}
+
+    def claim(self, command_id: str) -> dict[str, Any]:
+        """Like the controller: one grant per id, unless told to refuse or to grant every time."""
+        with self.lock:
+            first = command_id not in self.claims
+            self.claims.append(command_id)
+            if command_id in self.refusals:
+                return {"ok": False, **self.refusals[command_id]}
+            if first or self.grant_every_claim:
+                return {"ok": True}
+            return {"ok": False, "reason": "claimed", "message": "claimed before"}
 
     def answer(self, batch: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -80,6 +107,13 @@ class SocketIOController:
     def drop_all(self) -> None:
         for sid in list(self.server.manager.get_participants("/agent", None)):
             self.server.disconnect(sid[0], namespace="/agent")
+
+    def connected(self) -> int:
+        return len(list(self.server.manager.get_participants("/agent", None)))
+
+    def push(self, command: dict[str, Any]) -> None:
+        """Emit ``"command"`` to every connected agent, as the controller does."""
+        self.server.emit("command", command, namespace="/agent")
 
 
 @dataclass
@@ -140,3 +174,17 @@ def spool_heartbeats(spool: Spool, count: int) -> list[int]:
 
 def spool_inventory(spool: Spool) -> int:
     return spool.append(lambda seq: InventoryReport(seq=seq, at=AT, inventory=make_inventory())).seq
+
+
+def make_command(name: str = "lock_screen", **overrides: Any) -> dict[str, Any]:
+    """A CommandMessage as the controller sends it (JSON-ready); expires in five minutes."""
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "name": name,
+        "args": {},
+        "issued_at": now.isoformat(),
+        "expires_at": (now + timedelta(minutes=5)).isoformat(),
+    }
+    values.update(overrides)
+    return values

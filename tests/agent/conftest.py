@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,6 +14,9 @@ from typing import Any
 
 import pytest
 from agent_testkit import DEVICE_ID, HttpController, Received, SocketIOController
+
+CLAIM_PATH = re.compile(r"/api/v1/agent/commands/(?P<id>[^/]+)/claim")
+CLAIM_STATUS = {"unknown": 404, "claimed": 409, "cancelled": 409, "expired": 410}
 
 
 @pytest.fixture
@@ -34,6 +39,10 @@ def socketio_controller() -> Iterator[SocketIOController]:
     def events(sid: str, batch: dict[str, Any]) -> dict[str, Any]:
         return received.answer(batch)
 
+    @sio.on("claim", namespace="/agent")
+    def claim(sid: str, request: dict[str, Any]) -> dict[str, Any]:
+        return received.claim(request["command_id"])
+
     server = make_server("127.0.0.1", 0, socketio.WSGIApp(sio), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -47,7 +56,7 @@ def socketio_controller() -> Iterator[SocketIOController]:
 
 @pytest.fixture
 def http_controller() -> Iterator[HttpController]:
-    """A plain HTTP controller (no Socket.IO): enrolment and the events fallback."""
+    """A plain HTTP controller (no Socket.IO): enrolment, the events and commands fallback."""
     received = Received()
     controller = HttpController("", received)
 
@@ -55,7 +64,7 @@ def http_controller() -> Iterator[HttpController]:
         def log_message(self, *args: Any) -> None:  # keep test output quiet
             pass
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
+        def _reply(self, status: int, body: Any) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -63,7 +72,21 @@ def http_controller() -> Iterator[HttpController]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _authorised(self) -> bool:
+            expected = base64.b64encode(f"{DEVICE_ID}:{received.secret}".encode()).decode()
+            if self.headers.get("Authorization", "") != f"Basic {expected}":
+                self._reply(401, {"error": "unauthorized", "message": "wrong secret"})
+                return False
+            return True
+
         def do_GET(self) -> None:
+            if self.path == "/api/v1/agent/commands":
+                if self._authorised():
+                    with received.lock:
+                        claimed = set(received.claims)
+                        pending = [c for c in received.pending_commands if c["id"] not in claimed]
+                    self._reply(200, pending)
+                return
             self._reply(404, {"error": "not_found", "message": "no Socket.IO here"})
 
         def do_POST(self) -> None:
@@ -72,15 +95,21 @@ def http_controller() -> Iterator[HttpController]:
                 controller.enrol_requests.append(body)
                 self._reply(*controller.enrol_answer)
             elif self.path == "/api/v1/agent/events":
-                auth = self.headers.get("Authorization", "")
                 with received.lock:
-                    received.basic_auth.append(auth)
-                expected = base64.b64encode(f"{DEVICE_ID}:{received.secret}".encode()).decode()
-                if auth != f"Basic {expected}":
-                    self._reply(401, {"error": "unauthorized", "message": "wrong secret"})
+                    received.basic_auth.append(self.headers.get("Authorization", ""))
+                if not self._authorised():
                     return
                 answer = received.answer(body)
                 self._reply(422 if "error" in answer else 200, answer)
+            elif match := CLAIM_PATH.fullmatch(self.path):
+                if not self._authorised():
+                    return
+                answer = received.claim(urllib.parse.unquote(match["id"]))
+                if answer["ok"]:
+                    self._reply(200, answer)
+                else:
+                    status = CLAIM_STATUS.get(answer["reason"], 409)
+                    self._reply(status, {"error": answer["reason"], "message": answer["message"]})
             else:
                 self._reply(404, {"error": "not_found", "message": self.path})
 

@@ -6,7 +6,15 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import agent
-from agent.settings import AgentSettings, load_agent_settings
+from agent.protocol import UpdateConfigArgs
+from agent.settings import (
+    AgentSettings,
+    load_agent_settings,
+    load_remote_settings,
+    remote_settings_path,
+    save_remote_settings,
+    with_remote_settings,
+)
 from borne.settings import ImproperlyConfigured
 
 
@@ -37,6 +45,9 @@ def test_environment_overrides_the_toml_file(tmp_path: Path) -> None:
         ({"BORNE_AGENT_CONTROLLER_URL": "ftp://x"}, "controller_url"),
         ({"BORNE_AGENT_SPOOL_MAX_EVENTS": "3"}, "spool_max_events"),
         ({"BORNE_AGENT_HTTP_TIMEOUT_S": "-1"}, "http_timeout_s"),
+        ({"BORNE_AGENT_ACTIONS": "real"}, "actions"),
+        ({"BORNE_AGENT_WOL_BROADCAST": "everyone"}, "wol_broadcast"),
+        ({"BORNE_AGENT_WOL_PORT": "70000"}, "wol_port"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
@@ -59,3 +70,24 @@ def test_cli_fails_at_start_with_exit_status_2_naming_the_setting(tmp_path: Path
     )
     assert result.exit_code == 2
     assert "BORNE_AGENT_BACKOFF_MIN_S" in result.output
+
+
+def test_actions_default_to_the_real_system_and_accept_simulated() -> None:
+    assert load_agent_settings(env={}).actions == "system"
+    assert load_agent_settings(env={"BORNE_AGENT_ACTIONS": "simulated"}).actions == "simulated"
+
+
+def test_remote_settings_merge_and_override_the_local_ones(tmp_path: Path) -> None:
+    save_remote_settings(tmp_path, UpdateConfigArgs(heartbeat_interval_s=30))
+    save_remote_settings(tmp_path, UpdateConfigArgs(device_name="Borne gare"))
+    remote = load_remote_settings(tmp_path)
+    assert remote == UpdateConfigArgs(heartbeat_interval_s=30, device_name="Borne gare")
+    local = load_agent_settings(env={"BORNE_AGENT_HEARTBEAT_INTERVAL_S": "20"})
+    merged = with_remote_settings(local, remote)
+    assert (merged.heartbeat_interval_s, merged.device_name) == (30, "Borne gare")
+    assert merged.inventory_interval_s == local.inventory_interval_s  # not set remotely
+
+
+def test_damaged_remote_settings_are_ignored_not_fatal(tmp_path: Path) -> None:
+    remote_settings_path(tmp_path).write_text('{"heartbeat_interval_s": 0}')
+    assert load_remote_settings(tmp_path) == UpdateConfigArgs()

@@ -126,3 +126,53 @@ def test_the_agent_never_imports_the_controller():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_closure_shows_in_the_schedule_preview(run):
+    run("places", "import", str(PLACES))
+    result = run(
+        "closure",
+        "add",
+        "--site",
+        "grenoble-bib-centre-ville",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-05",
+        "--reason",
+        "inventaire",
+    )
+    assert result.exit_code == 0 and "closed from 2026-12-01 to 2026-12-05" in result.output
+    listed = run("closure", "list").output
+    assert "grenoble-bib-centre-ville\t2026-12-01\t2026-12-05\tinventaire" in listed
+    preview = run("schedule", "show", "--site", "grenoble-bib-centre-ville", "--days", "14")
+    assert preview.exit_code == 0 and "Tu-Sa 10:00-18:00" in preview.output
+
+
+def test_a_closure_ending_before_it_starts_is_refused(run):
+    run("places", "import", str(PLACES))
+    result = run(
+        "closure",
+        "add",
+        "--site",
+        "grenoble-bib-centre-ville",
+        "--from",
+        "2026-12-05",
+        "--to",
+        "2026-12-01",
+    )
+    assert result.exit_code == 1 and "cannot end" in result.output
+
+
+def test_command_send_refuses_an_unknown_command(run):
+    result = run("command", "send", "format_disk", "--device", "x")
+    assert result.exit_code == 1 and "unknown command 'format_disk'" in result.output
+
+
+def test_places_with_bad_opening_hours_are_refused(run, tmp_path):
+    bad = tmp_path / "bad.csv"
+    lines = PLACES.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace('"Tu-Sa 10:00-18:00"', '"mardi-samedi 10h-18h"')
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    result = run("places", "import", str(bad))
+    assert result.exit_code == 1 and "line 3" in result.output and "OpenStreetMap" in result.output

@@ -123,13 +123,17 @@ def issue_one(db, name=CommandName.REBOOT, **kwargs) -> Command:
     return commands.issue(db, "cli", name, device_ids=[device.id], **kwargs)[0]
 
 
-def test_a_command_is_claimed_once(db):
+def test_a_claim_is_granted_to_its_device_until_the_result_arrives(db):
     command = issue_one(db)
     first = commands.claim(db, command.runner_id, command.id)
-    second = commands.claim(db, command.runner_id, command.id)
-    assert first.ok and not second.ok and second.reason == "claimed"
+    retried = commands.claim(db, command.runner_id, command.id)  # the first answer got lost
     db.refresh(command)
+    assert first.ok and retried.ok
     assert command.started_at is not None and command.state == CommandState.SENT
+
+    commands.record_result(db, command.runner_id, result(command))
+    after = commands.claim(db, command.runner_id, command.id)
+    assert not after.ok and after.reason == "claimed"
 
 
 def test_a_late_claim_is_refused_and_the_command_expires(db):

@@ -34,6 +34,7 @@ class Agent:
         self.state_dir = state_dir
         self.env = {
             **os.environ,
+            "BORNE_AGENT_ACTIONS": "simulated",
             "BORNE_AGENT_HEARTBEAT_INTERVAL_S": "1",
             "BORNE_AGENT_BACKOFF_MIN_S": "0.2",
             "BORNE_AGENT_BACKOFF_MAX_S": "1",

@@ -84,6 +84,9 @@ def test_pushing_twice_still_runs_once(live_controller, admin):
     agent = ScriptedAgent(live_controller.url, device_id, secret).connect()
     try:
         wait_until(lambda: agent.ran, message="second delivery")
+        wait_until(
+            lambda: command_state(admin, command["id"])["state"] == "done", message="the result"
+        )
         extra = live_controller.request(
             "POST", f"/api/v1/agent/commands/{command['id']}/claim", {}, auth=(device_id, secret)
         )
