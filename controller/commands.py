@@ -233,12 +233,10 @@ def message_for(command: Command) -> CommandMessage:
     )
 
 
-def pending_for(
-    session: Session, runner_id: str, now: datetime | None = None, *, only_queued: bool = False
-) -> list[Command]:
+def pending_for(session: Session, runner_id: str, now: datetime | None = None) -> list[Command]:
     """Commands the device should receive: not claimed, not finished, not expired."""
     now = now or utcnow()
-    states = [CommandState.QUEUED] if only_queued else [CommandState.QUEUED, CommandState.SENT]
+    states = [CommandState.QUEUED, CommandState.SENT]
     return list(
         session.scalars(
             select(Command)
@@ -248,6 +246,18 @@ def pending_for(
                 Command.started_at.is_(None),
                 Command.expires_at > now,
             )
+            .order_by(Command.created_at)
+        )
+    )
+
+
+def queued(session: Session, now: datetime | None = None) -> list[Command]:
+    """Every command stored but never pushed (by the CLI, the schedule, another process)."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(Command)
+            .where(Command.state == CommandState.QUEUED, Command.expires_at > now)
             .order_by(Command.created_at)
         )
     )

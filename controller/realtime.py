@@ -19,6 +19,7 @@ import socketio
 from flask import Flask, current_app
 from flask_login import current_user
 from flask_socketio import Namespace, SocketIO, join_room
+from sqlalchemy import select
 
 from agent.protocol import (
     AGENT_NAMESPACE,
@@ -114,34 +115,32 @@ class AgentChannel(socketio.Namespace):
         self._device_of_sid[sid] = device.id
         self.enter_room(sid, f"device:{device.id}")
         # After the handshake completes: what waited for this device goes out now.
-        self.server.start_background_task(self.push_pending, [device.id])
+        self.server.start_background_task(self.push_pending, device.id)
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._device_of_sid.pop(sid, None)
 
-    def connected_devices(self) -> list[str]:
-        return list(set(self._device_of_sid.values()))
-
-    def push_pending(self, device_ids: list[str], only_queued: bool = False) -> int:
-        """Push the unclaimed commands of these devices (connected here); mark them sent.
-
-        ``only_queued`` leaves out commands pushed before: the periodic sweep uses it to catch
-        commands stored by another process or the CLI, without repeating itself every tick.
-        """
-        if not device_ids:
-            return 0
-        pushed = []
+    def push_pending(self, device_id: str) -> int:
+        """Push the unclaimed commands of a device that just connected; mark them sent."""
         with self._database.session() as session:
-            for device_id in device_ids:
-                for command in commands.pending_for(session, device_id, only_queued=only_queued):
-                    self.emit(
-                        COMMAND_EVENT,
-                        msgspec.to_builtins(commands.message_for(command)),
-                        to=f"device:{device_id}",
-                    )
-                    pushed.append(command.id)
-            commands.mark_sent(session, pushed)
-        return len(pushed)
+            return self._push(session, commands.pending_for(session, device_id))
+
+    def push_queued(self) -> int:
+        """Push the commands stored elsewhere (the CLI, the schedule, another process) for the
+        devices connected here. One query, whatever the number of connections."""
+        here = set(self._device_of_sid.values())
+        with self._database.session() as session:
+            return self._push(session, [c for c in commands.queued(session) if c.runner_id in here])
+
+    def _push(self, session: Any, pending: list[Command]) -> int:
+        for command in pending:
+            self.emit(
+                COMMAND_EVENT,
+                msgspec.to_builtins(commands.message_for(command)),
+                to=f"device:{command.runner_id}",
+            )
+        commands.mark_sent(session, [c.id for c in pending])
+        return len(pending)
 
     def on_claim(self, sid: str, data: Any) -> dict[str, Any]:
         """The device asks to run a command; granted once, never after expiry."""
@@ -154,6 +153,12 @@ class AgentChannel(socketio.Namespace):
             return {"ok": False, "reason": "unknown", "message": str(exc)}
         with self._database.session() as session:
             answer = commands.claim(session, device_id, request.command_id)
+            started = session.get(Command, request.command_id) if answer.ok else None
+            summary = commands.summary(started) if started is not None else None
+        if summary is not None:  # "running" on the asker's page
+            self.server.emit(
+                "command", summary, namespace=LIVE_NAMESPACE, to=f"site:{summary['site_id']}"
+            )
         result: dict[str, Any] = msgspec.to_builtins(answer)
         return result
 
@@ -186,9 +191,12 @@ class LiveChannel(Namespace):
         return True
 
 
-def push_commands(hub: SocketIO, issued: list[Command]) -> None:
-    """Send new commands to their devices at once (through Redis when several processes run)
-    and tell the live pages. Devices offline now get them at their next connection."""
+def push_commands(hub: SocketIO, database: Database, issued: list[Command]) -> None:
+    """Send new (committed) commands to their devices at once, through Redis when several
+    processes run; mark them sent and tell the live pages. A device offline now gets them at
+    its next connection."""
+    if not issued:
+        return
     for command in issued:
         hub.emit(
             COMMAND_EVENT,
@@ -196,7 +204,13 @@ def push_commands(hub: SocketIO, issued: list[Command]) -> None:
             namespace=AGENT_NAMESPACE,
             to=f"device:{command.runner_id}",
         )
-    announce_commands(hub, [commands.summary(c) for c in issued])
+    with database.session() as session:
+        commands.mark_sent(session, [c.id for c in issued])
+        sent = [
+            commands.summary(c)
+            for c in session.scalars(select(Command).where(Command.id.in_([c.id for c in issued])))
+        ]
+    announce_commands(hub, sent)
 
 
 def announce_commands(hub: SocketIO, summaries: list[dict[str, Any]]) -> None:
@@ -264,11 +278,11 @@ def run_housekeeping(
                 with database.session() as session:
                     issued = scheduler.issue_due(session, scheduled_until, now, policy)
                 scheduled_until = now
-                push_commands(hub, issued)
+                push_commands(hub, database, issued)
             with database.session() as session:
                 ended = [commands.summary(c) for c in commands.expire_overdue(session)]
             announce_commands(hub, ended)
-            channel.push_pending(channel.connected_devices(), only_queued=True)
+            channel.push_queued()
             with database.session() as session:
                 gone = presence.mark_overdue_offline(session, missed=settings.offline_after_missed)
             for device in gone:

@@ -1,4 +1,5 @@
-"""What the staff pages read and record beyond the fleet: sign-ins, users, tokens, the audit log.
+"""What the staff pages read and record beyond the fleet: sign-ins, users, tokens, the audit log,
+the commands a page offers.
 
 Each function checks the caller's role and scopes itself (:mod:`controller.access`), so a page or
 an API that forgets a check still shows nothing it should not.
@@ -6,14 +7,17 @@ an API that forgets a check still shows nothing it should not.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from controller import access, audit, fleet
-from controller.choices import Action
+from controller.choices import Action, CommandName
+from controller.commands import SPECS
 from controller.models import AuditLog, Device, EnrolmentToken, Organisation, Site, User
 
 
@@ -95,21 +99,92 @@ def scope_names(session: Session, users: list[User]) -> dict[int, list[str]]:
     }
 
 
+# --- commands a page offers ----------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class AuditPage:
-    entries: list[AuditLog]
-    page: int
-    has_next: bool
+class CommandChoice:
+    """A command a page offers as a button: what it sends, its words, what to ask first."""
+
+    name: CommandName
+    label: str
+    confirm: str  # asked before sending; "" to send at once
+    targets: int  # how many devices it goes to
 
 
-def audit_page(session: Session, user: User, page: int = 1, per_page: int = 50) -> AuditPage:
-    """One page of the audit log, newest first.
+# What a site page offers, in this order, with the words for a whole site.
+SITE_COMMANDS: dict[CommandName, str] = {
+    CommandName.RESET_SESSION: "Reset all PCs",
+    CommandName.LOCK_SCREEN: "Lock all screens",
+    CommandName.UNLOCK_SCREEN: "Unlock all screens",
+    CommandName.SHOW_MESSAGE: "Message to all screens",
+    CommandName.REBOOT: "Restart all",
+    CommandName.WAKE: "Wake all PCs",
+    CommandName.SHUTDOWN: "Shut down all",
+    CommandName.MAINTENANCE: "Install updates",
+}
+
+
+def device_commands(user: User, device: Device) -> list[CommandChoice]:
+    """The commands ``user`` may send to ``device``, in the order of :data:`SPECS`."""
+    return [
+        CommandChoice(name, spec.label, spec.confirm, 1)
+        for name, spec in SPECS.items()
+        if device.kind in spec.kinds and access.may_command(user, name, device.site)
+    ]
+
+
+def site_commands(user: User, site: Site) -> list[CommandChoice]:
+    """The site-wide commands ``user`` may send to ``site``, for those its devices accept.
+
+    Every site-wide command that interrupts residents asks first, locking included: it reaches
+    everyone at the place at once.
+    """
+    choices = []
+    for name, label in SITE_COMMANDS.items():
+        spec = SPECS[name]
+        targets = sum(1 for d in site.devices if d.kind in spec.kinds)
+        if not targets or not access.may_command(user, name, site):
+            continue
+        disruptive = bool(spec.confirm) or name is CommandName.LOCK_SCREEN
+        devices = f"{targets} device{'s' if targets > 1 else ''}"
+        confirm = f"{label} at {site.name} ({devices}) now?" if disruptive else ""
+        choices.append(CommandChoice(name, label, confirm, targets))
+    return choices
+
+
+# --- the audit log --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What to keep of the audit log; empty fields keep everything."""
+
+    actor: str = ""  # exact username, or "cli" / "system" / "device"
+    action: str = ""  # an action or its beginning: "command" keeps command.issue, .result …
+    target_id: str = ""
+    since: date | None = None  # UTC day, included
+    until: date | None = None  # UTC day, included
+
+    def as_query(self) -> dict[str, str]:
+        """The filter as URL query arguments (for links to other pages and to the CSV)."""
+        fields = {
+            "actor": self.actor,
+            "action": self.action,
+            "target_id": self.target_id,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+        }
+        return {k: v for k, v in fields.items() if v}
+
+
+def _audit_query(user: User, filters: AuditFilter) -> Select[tuple[AuditLog]]:
+    """The entries ``user`` may read that ``filters`` keep, newest first.
 
     City-wide roles see everything; others see what they did themselves and what was done to the
     sites they cover, to devices of those sites, and to their own account.
     """
     access.require(user, Action.VIEW_AUDIT)
-    page = max(page, 1)
     query = select(AuditLog)
     if not access.is_city_wide(user):
         site_ids = access.visible_sites_query(user).with_only_columns(Site.id)
@@ -124,9 +199,49 @@ def audit_page(session: Session, user: User, page: int = 1, per_page: int = 50) 
                 and_(AuditLog.target_type == "user", AuditLog.target_id == str(user.id)),
             )
         )
-    rows = list(
-        session.scalars(
-            query.order_by(AuditLog.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)
+    if filters.actor:
+        query = query.where(AuditLog.actor == filters.actor.strip())
+    if filters.action:
+        action = filters.action.strip()
+        family = action.rstrip(".") + "."
+        query = query.where(
+            or_(AuditLog.action == action, AuditLog.action.startswith(family, autoescape=True))
         )
-    )
+    if filters.target_id:
+        query = query.where(AuditLog.target_id == filters.target_id.strip())
+    if filters.since:
+        query = query.where(AuditLog.at >= datetime.combine(filters.since, time(), UTC))
+    if filters.until:
+        next_day = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
+        query = query.where(AuditLog.at < next_day)
+    return query.order_by(AuditLog.id.desc())
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditLog]
+    page: int
+    has_next: bool
+
+
+def audit_page(
+    session: Session,
+    user: User,
+    page: int = 1,
+    per_page: int = 50,
+    filters: AuditFilter | None = None,
+) -> AuditPage:
+    """One page of the audit log the user may read, newest first (see :func:`_audit_query`)."""
+    page = max(page, 1)
+    query = _audit_query(user, filters or AuditFilter())
+    rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     return AuditPage(rows[:per_page], page, has_next=len(rows) > per_page)
+
+
+def audit_entries(
+    session: Session, user: User, filters: AuditFilter, batch: int = 500
+) -> Iterator[AuditLog]:
+    """Every entry the user may read that ``filters`` keep, newest first, fetched by batches
+    (for exports: the whole log never sits in memory)."""
+    query = _audit_query(user, filters)  # checks the user's right now, not at the first row
+    return iter(session.scalars(query.execution_options(yield_per=batch)))

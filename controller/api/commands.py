@@ -12,7 +12,7 @@ from controller import commands
 from controller.api import api
 from controller.api.fleet import staff_user
 from controller.api.io import documented, json_response, parse_body
-from controller.context import db_session
+from controller.context import database_of, db_session
 from controller.errors import DomainError
 from controller.realtime import push_commands
 
@@ -78,7 +78,7 @@ def send_command() -> Response:
         ttl=timedelta(seconds=body.ttl_s) if body.ttl_s else None,
     )
     session.commit()
-    push_commands(current_app.extensions["socketio"], issued)
+    push_commands(current_app.extensions["socketio"], database_of(current_app), issued)
     return json_response([_out(c) for c in issued], 201)
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    DateField,
     DecimalField,
+    Field,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -13,10 +16,10 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from controller.choices import DeviceKind, Role
+from controller.choices import CommandName, DeviceKind, Role
 
 KIND_LABELS = {
     DeviceKind.PC: "Public PC",
@@ -102,3 +105,42 @@ class UserForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Add user")
+
+
+class CommandForm(FlaskForm):
+    """One command for a device or a site. The buttons carry the command's name
+    (``<button name="command" value="lock_screen">``); argument limits are the domain's."""
+
+    command = StringField("Command", validators=[DataRequired(), Length(max=32)])
+    text = StringField(
+        "Message",
+        description="Shown until the resident closes it, or for the seconds given.",
+        render_kw={"maxlength": 500, "autocomplete": "off"},
+    )
+    seconds = IntegerField(
+        "Close after (seconds)",
+        validators=[Optional()],
+        render_kw={"min": 0, "max": 3600, "inputmode": "numeric"},
+    )
+    confirmed = HiddenField()  # set by the confirmation step of disruptive commands
+
+    def validate_text(self, field: Field) -> None:
+        if self.command.data == CommandName.SHOW_MESSAGE and not (field.data or "").strip():
+            raise ValidationError("Write the message to show on the screen.")
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters, read from the query string (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    actor = StringField("Who", validators=[Optional(), Length(max=120)])
+    action = StringField(
+        "Action",
+        validators=[Optional(), Length(max=64)],
+        description="For instance command, or command.result",
+    )
+    target_id = StringField("Target id", validators=[Optional(), Length(max=64)])
+    since = DateField("From (UTC)", validators=[Optional()])
+    until = DateField("To (UTC, included)", validators=[Optional()])

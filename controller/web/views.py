@@ -1,4 +1,5 @@
-"""The staff pages: sign-in, the fleet, sites, devices, enrolment tokens, users, the audit log.
+"""The staff pages: sign-in, the fleet, sites, devices and their commands, enrolment tokens, users,
+the audit log and its CSV export.
 
 Views parse input, call the domain (which checks roles and scopes itself) and render. Domain
 errors raised by a form's action are shown beside the form, and nothing is stored.
@@ -7,24 +8,43 @@ errors raised by a form's action are shown beside the form, and nothing is store
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import session as flask_session
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import SelectChoice
 
-from controller import access, enrolment, fleet, places, staff, users
-from controller.choices import Action, DeviceKind, DeviceStatus
-from controller.context import db_session, settings_of
+from controller import access, audit_export, commands, enrolment, fleet, places, staff, users
+from controller.choices import Action, CommandName, CommandState, DeviceKind, DeviceStatus
+from controller.context import database_of, db_session, settings_of
 from controller.errors import DomainError
-from controller.models import User, utcnow
+from controller.models import Command, Device, Site, User, utcnow
+from controller.realtime import push_commands
 from controller.web import web
-from controller.web.forms import KIND_LABELS, LoginForm, LogoutForm, TokenForm, UserForm
+from controller.web.forms import (
+    KIND_LABELS,
+    AuditFilterForm,
+    CommandForm,
+    LoginForm,
+    LogoutForm,
+    TokenForm,
+    UserForm,
+)
 
 Page = str | tuple[str, int] | Response
 
@@ -38,6 +58,28 @@ STATUS = {
     DeviceStatus.ONLINE: ("Online", "circle-check"),
     DeviceStatus.OFFLINE: ("Offline", "circle-x"),
     DeviceStatus.NEW: ("New", "circle-dashed"),
+}
+COMMAND_ICONS = {
+    CommandName.RESET_SESSION: "rotate-ccw",
+    CommandName.LOCK_SCREEN: "lock",
+    CommandName.UNLOCK_SCREEN: "lock-open",
+    CommandName.SHOW_MESSAGE: "message-square-text",
+    CommandName.REBOOT: "refresh-cw",
+    CommandName.SHUTDOWN: "power",
+    CommandName.WAKE: "sunrise",
+    CommandName.MAINTENANCE: "download",
+    CommandName.UPDATE_CONFIG: "settings",
+    CommandName.COLLECT_LOGS: "file-text",
+}
+# A command's state as people read it; "running" is a sent command its device has claimed.
+# app.js keeps the same words and pictograms for live updates.
+COMMAND_STATES = {
+    "queued": ("Queued", "hourglass"),
+    "sent": ("Sent", "send"),
+    "running": ("Running", "loader"),
+    "done": ("Done", "circle-check"),
+    "failed": ("Failed", "circle-x"),
+    "expired": ("Expired", "clock"),
 }
 FAILED_LOGIN = "Unknown username or wrong password."
 NAVIGATION = [  # (endpoint, label, pictogram, action the role needs)
@@ -86,6 +128,8 @@ def layout_context() -> dict[str, Any]:
         "STATUS": STATUS,
         "KIND_LABELS": KIND_LABELS,
         "KIND_ICONS": KIND_ICONS,
+        "COMMAND_ICONS": COMMAND_ICONS,
+        "COMMAND_STATES": COMMAND_STATES,
     }
 
 
@@ -115,6 +159,31 @@ def duration(seconds: float | None) -> str:
     return "—" if seconds is None else _span(float(seconds))
 
 
+@web.app_template_filter("ms")
+def milliseconds(value: int | None) -> str:
+    """A command's duration: "42 ms", "1.5 s", "3 min"."""
+    if value is None:
+        return "—"
+    if value < 1000:
+        return f"{value} ms"
+    if value < 60_000:
+        return f"{value / 1000:.1f} s"
+    return _span(value / 1000)
+
+
+@web.app_template_filter("command_state")
+def command_state(command: Command) -> str:
+    """The state a page shows: ``running`` once the device has claimed a sent command."""
+    if command.state == CommandState.SENT and command.started_at is not None:
+        return "running"
+    return str(command.state)
+
+
+@web.app_template_filter("command_label")
+def command_label(command: Command) -> str:
+    return commands.SPECS[CommandName(command.name)].label
+
+
 @web.app_template_filter("size")
 def size(count: float | None) -> str:
     """Bytes in binary units, as an operating system shows them."""
@@ -137,12 +206,24 @@ def utc(moment: datetime | None) -> str:
     return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def wants_json() -> bool:
+    """Whether the page's script sent the form (it asks for JSON) rather than the browser."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def json_error(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify(error=code, message=message), status
+
+
 @web.errorhandler(CSRFError)
-def csrf_refused(exc: CSRFError) -> tuple[str, int]:
+def csrf_refused(exc: CSRFError) -> Page:
     message = (
         "This form was too old or did not come from this site, so nothing was changed. "
         "Go back, reload the page and try again."
     )
+    if wants_json():
+        return json_error(400, "csrf", message)
     return render_template("error.html", status=400, message=message), 400
 
 
@@ -217,25 +298,146 @@ def _totals(counts: Any) -> dict[DeviceStatus, int]:
 @web.get("/sites/<int:site_id>")
 @login_required
 def site(site_id: int) -> Page:
+    return _site_page(fleet.get_site(db_session(), _me(), site_id))
+
+
+def _site_page(
+    found: Site, form: CommandForm | None = None, error: str | None = None, status: int = 200
+) -> Page:
     session = db_session()
     me = _me()
-    found = fleet.get_site(session, me, site_id)
     devices = fleet.list_devices(session, me, site_id=found.id)
     counts = _totals([{DeviceStatus(d.status): 1} for d in devices])
-    return render_template("site.html", site=found, devices=devices, counts=counts)
+    return render_template(
+        "site.html",
+        site=found,
+        devices=devices,
+        counts=counts,
+        offered=staff.site_commands(me, found),
+        recent_commands=commands.list_commands(session, me, site_id=found.id, limit=30),
+        command_form=form or CommandForm(formdata=None),
+        command_error=error,
+    ), status
 
 
 @web.get("/devices/<device_id>")
 @login_required
 def device(device_id: str) -> Page:
-    found = fleet.get_device(db_session(), _me(), device_id)
+    return _device_page(fleet.get_device(db_session(), _me(), device_id))
+
+
+def _device_page(
+    found: Device, form: CommandForm | None = None, error: str | None = None, status: int = 200
+) -> Page:
+    me = _me()
     return render_template(
         "device.html",
         device=found,
         metrics=found.metrics or {},
         inventory=found.inventory or {},
         offline_after_s=found.heartbeat_interval_s * settings_of(current_app).offline_after_missed,
-    )
+        offered=staff.device_commands(me, found),
+        recent_commands=commands.list_commands(db_session(), me, device_id=found.id, limit=20),
+        command_form=form or CommandForm(formdata=None),
+        command_error=error,
+    ), status
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+@web.post("/devices/<device_id>/commands")
+@login_required
+def device_command(device_id: str) -> Page:
+    """Send a command to one device: a form without JavaScript (redirect and flash), JSON with."""
+    try:
+        found = fleet.get_device(db_session(), _me(), device_id)
+    except DomainError as exc:
+        if wants_json():
+            return json_error(exc.status, exc.code, exc.message)
+        raise
+    return _send_command(found.site, found)
+
+
+@web.post("/sites/<int:site_id>/commands")
+@login_required
+def site_command(site_id: int) -> Page:
+    """Send a command to every fitting device of a site."""
+    try:
+        found = fleet.get_site(db_session(), _me(), site_id)
+    except DomainError as exc:
+        if wants_json():
+            return json_error(exc.status, exc.code, exc.message)
+        raise
+    return _send_command(found, None)
+
+
+def _send_command(site: Site, device: Device | None) -> Page:
+    """Issue the form's command to ``device``, or to ``site`` as a whole when it is None.
+
+    Disruptive commands are sent only once confirmed; without JavaScript the confirmation is a
+    page of its own. A refusal of the domain is shown beside the form, and nothing is sent.
+    """
+    session = db_session()
+    me = _me()
+    form = CommandForm()
+
+    def refuse(status: int, code: str, message: str) -> Page:
+        if wants_json():
+            return json_error(status, code, message)
+        if device is not None:
+            return _device_page(device, form, message, status)
+        return _site_page(site, form, message, status)
+
+    if not form.validate_on_submit():
+        problems = [error for errors in form.errors.values() for error in errors]
+        return refuse(400, "invalid_form", " ".join(problems))
+    offered = staff.device_commands(me, device) if device else staff.site_commands(me, site)
+    try:
+        name = commands.parse_name(form.command.data or "")
+        choice = next((c for c in offered if c.name == name), None)
+        if choice is not None and choice.confirm and form.confirmed.data != "yes":
+            if wants_json():
+                return json_error(409, "confirm", choice.confirm)
+            page = render_template(
+                "command_confirm.html", choice=choice, form=form, device=device, site=site
+            )
+            return page
+        issued = commands.issue(
+            session,
+            me,
+            name,
+            device_ids=[device.id] if device else (),
+            site_id=None if device else site.id,
+            args=_command_args(name, form),
+        )
+    except DomainError as exc:
+        session.rollback()
+        return refuse(exc.status, exc.code, exc.message)
+    session.commit()
+    push_commands(current_app.extensions["socketio"], database_of(current_app), issued)
+    label = choice.label if choice else commands.SPECS[name].label
+    if device is not None:
+        message = f"{label}: sent to {device.name}. Follow it under Recent commands."
+    else:
+        many = f"{len(issued)} device{'s' if len(issued) > 1 else ''}"
+        message = f"{label}: sent to {many} at {site.name}. Follow them under Recent commands."
+    if wants_json():
+        return jsonify(message=message, commands=[commands.summary(c) for c in issued]), 201
+    flash(message, "success")
+    if device is not None:
+        return redirect(url_for("web.device", device_id=device.id, _anchor="commands"))
+    return redirect(url_for("web.site", site_id=site.id, _anchor="commands"))
+
+
+def _command_args(name: CommandName, form: CommandForm) -> dict[str, Any]:
+    """The form's fields as the command's arguments (the domain validates them)."""
+    if name is not CommandName.SHOW_MESSAGE:
+        return {}
+    args: dict[str, Any] = {"text": (form.text.data or "").strip()}
+    if form.seconds.data is not None:
+        args["seconds"] = form.seconds.data
+    return args
 
 
 # --- enrolment tokens ---------------------------------------------------------------------------
@@ -345,5 +547,52 @@ def user_list() -> Page:
 @web.get("/audit")
 @login_required
 def audit_log() -> Page:
-    page = staff.audit_page(db_session(), _me(), page=request.args.get("page", 1, type=int))
-    return render_template("audit.html", page=page)
+    form = AuditFilterForm(formdata=request.args)
+    if not form.validate():
+        access.require(_me(), Action.VIEW_AUDIT)
+        empty = staff.AuditPage([], 1, has_next=False)
+        return render_template("audit.html", page=empty, form=form, filters={}), 400
+    filters = _audit_filter(form)
+    page = staff.audit_page(
+        db_session(), _me(), page=request.args.get("page", 1, type=int), filters=filters
+    )
+    return render_template("audit.html", page=page, form=form, filters=filters.as_query())
+
+
+@web.get("/audit.csv")
+@login_required
+def audit_csv() -> Response:
+    """The audit log with the page's filters, as CSV, streamed row by row."""
+    form = AuditFilterForm(formdata=request.args)
+    if not form.validate():
+        problems = [f"{form[k].label.text}: {' '.join(v)}" for k, v in form.errors.items()]
+        raise DomainError("bad filter: " + "; ".join(problems))
+    filters = _audit_filter(form)
+    me = _me()
+    # Refused now, while a 403 can still be sent: once streaming starts, the status is 200.
+    access.require(me, Action.VIEW_AUDIT)
+    database, user_id = database_of(current_app), me.id
+
+    def lines() -> Iterator[str]:
+        # A session of its own: the request's is closed before the response has streamed.
+        with database.sessions() as session:
+            user = session.get(User, user_id)
+            assert user is not None
+            yield from audit_export.csv_lines(staff.audit_entries(session, user, filters))
+
+    response = Response(lines(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="borne-audit-{utcnow():%Y%m%d-%H%M}.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _audit_filter(form: AuditFilterForm) -> staff.AuditFilter:
+    return staff.AuditFilter(
+        actor=form.actor.data or "",
+        action=form.action.data or "",
+        target_id=form.target_id.data or "",
+        since=form.since.data,
+        until=form.until.data,
+    )

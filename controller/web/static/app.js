@@ -6,6 +6,12 @@
  *   [data-field=status|last_seen_at|cpu_percent|memory_percent] are kept up to date
  *   [data-site-id] [data-count=online|offline|new]       per-site counts; [data-total=…] totals
  * The server emits "devices": [{id, status, last_seen_at, cpu_percent?, memory_percent?}, …].
+ *
+ * Commands: forms marked [data-command-form] are sent with fetch (the CSRF token in X-CSRFToken,
+ * JSON back); a button with data-confirm asks first in <dialog id="confirm-command">. Rows of
+ * #recent-commands ([data-commands-device] or [data-commands-site]) follow the "command" events:
+ * {id, name, label, device_id, site_id, state, requested_by, created_at, started_at, output,
+ * duration_ms, args}. Without JavaScript the forms post and the server redirects.
  */
 (function () {
   "use strict";
@@ -38,7 +44,8 @@
   }
 
   function refreshTimes() {
-    var times = document.querySelectorAll("time[data-field=last_seen_at][datetime]");
+    var times = document.querySelectorAll(
+      "time[data-field=last_seen_at][datetime], time[data-ago][datetime]");
     for (var i = 0; i < times.length; i++) {
       times[i].textContent = ago(times[i].getAttribute("datetime"));
     }
@@ -130,6 +137,233 @@
     }
   }
 
+  /* --- commands: their rows in "Recent commands" --------------------------------------------- */
+  // The same words and pictograms as views.COMMAND_STATES.
+  var COMMAND_STATES = {
+    queued: { label: "Queued", icon: "hourglass", rank: 0 },
+    sent: { label: "Sent", icon: "send", rank: 1 },
+    running: { label: "Running", icon: "loader", rank: 2 },
+    done: { label: "Done", icon: "circle-check", rank: 3 },
+    failed: { label: "Failed", icon: "circle-x", rank: 3 },
+    expired: { label: "Expired", icon: "clock", rank: 3 }
+  };
+  var commandTable = document.getElementById("recent-commands");
+  var commandIcons = {};
+  if (commandTable) {
+    try { commandIcons = JSON.parse(commandTable.getAttribute("data-command-icons") || "{}"); }
+    catch (e) { commandIcons = {}; }
+  }
+
+  function shownState(command) {
+    return command.state === "sent" && command.started_at ? "running" : command.state;
+  }
+
+  function milliseconds(value) {
+    if (value === null || value === undefined) { return "—"; }
+    if (value < 1000) { return value + " ms"; }
+    if (value < 60000) { return (value / 1000).toFixed(1) + " s"; }
+    return span(value / 1000);
+  }
+
+  function concerns(command) {
+    if (!commandTable) { return false; }
+    var device = commandTable.getAttribute("data-commands-device");
+    var site = commandTable.getAttribute("data-commands-site");
+    if (device) { return command.device_id === device; }
+    return site !== null && String(command.site_id) === site;
+  }
+
+  function deviceName(id) {
+    var link = document.querySelector("tr[data-device-id=\"" + CSS.escape(id) + "\"] th a");
+    return link ? link.textContent : id.slice(0, 8);
+  }
+
+  function setOutput(cell, output) {
+    cell.textContent = "";
+    if (!output) { cell.textContent = "—"; return; }
+    var details = document.createElement("details");
+    var summary = document.createElement("summary");
+    var first = output.trim().split("\n")[0] || "(blank)";
+    summary.textContent = first.slice(0, 60);
+    var pre = document.createElement("pre");
+    pre.textContent = output;
+    details.appendChild(summary);
+    details.appendChild(pre);
+    cell.appendChild(details);
+  }
+
+  function fillCommandRow(row, command) {
+    var state = shownState(command);
+    var known = COMMAND_STATES[state];
+    if (!known) { return false; }
+    var before = row.getAttribute("data-state");
+    if (before && COMMAND_STATES[before] && COMMAND_STATES[before].rank > known.rank) {
+      return false;  // an older event arriving late never takes a row back
+    }
+    row.setAttribute("data-command-id", command.id);
+    row.setAttribute("data-state", state);
+    var label = row.querySelector("[data-cmd=label]");
+    if (label && command.label) { label.textContent = command.label; }
+    var pictogram = row.querySelector(".cmd-name use");
+    if (pictogram && commandIcons[command.name]) {
+      pictogram.setAttribute("href", sprite + "#" + commandIcons[command.name]);
+    }
+    var args = row.querySelector("[data-cmd=args]");
+    if (args) { args.textContent = command.args && command.args.text ? "“" + command.args.text + "”" : ""; }
+    var device = row.querySelector("[data-cmd=device] a");
+    if (device && !device.textContent) {
+      device.textContent = deviceName(command.device_id);
+      device.setAttribute("href",
+        commandTable.getAttribute("data-device-url").replace("DEVICE", command.device_id));
+    }
+    var who = row.querySelector("[data-cmd=requested_by]");
+    if (who) { who.textContent = command.requested_by; }
+    var when = row.querySelector("[data-cmd=created_at]");
+    if (when && command.created_at) {
+      when.setAttribute("datetime", command.created_at);
+      when.setAttribute("title", command.created_at.replace("T", " ").slice(0, 16) + " UTC");
+      when.textContent = ago(command.created_at);
+    }
+    var badge = row.querySelector("[data-cmd=state]");
+    if (badge) {
+      badge.className = "cmd-state cmd-state-" + state;
+      badge.setAttribute("data-state", state);
+      var use = badge.querySelector("use");
+      if (use) { use.setAttribute("href", sprite + "#" + known.icon); }
+      badge.querySelector(".cmd-state-text").textContent = known.label;
+    }
+    var took = row.querySelector("[data-cmd=duration]");
+    if (took) { took.textContent = milliseconds(command.duration_ms); }
+    var output = row.querySelector("[data-cmd=output]");
+    if (output) { setOutput(output, command.output); }
+    return before !== state;
+  }
+
+  function applyCommand(command) {
+    if (!command || typeof command.id !== "string" || !concerns(command)) { return; }
+    var row = commandTable.querySelector("tr[data-command-id=\"" + CSS.escape(command.id) + "\"]");
+    var isNew = !row;
+    if (isNew) {
+      var template = document.getElementById("command-row-template");
+      if (!template) { return; }
+      row = template.content.firstElementChild.cloneNode(true);
+      var tbody = commandTable.tBodies[0];
+      tbody.insertBefore(row, tbody.firstChild);
+      var wrap = document.querySelector("[data-commands-wrap]");
+      var empty = document.querySelector("[data-commands-empty]");
+      if (wrap) { wrap.hidden = false; }
+      if (empty) { empty.hidden = true; }
+    }
+    var changed = fillCommandRow(row, command);
+    if (changed && !isNew && COMMAND_STATES[shownState(command)].rank === 3) {
+      var where = commandTable.hasAttribute("data-commands-site") ? " on " + deviceName(command.device_id) : "";
+      announce(command.label + where + ": " + COMMAND_STATES[shownState(command)].label.toLowerCase() + ".");
+    }
+  }
+
+  /* --- commands: sending them ----------------------------------------------------------------- */
+  var dialog = document.getElementById("confirm-command");
+
+  // One question at a time: the answer goes to the latest one. The "close" event is dispatched
+  // later than the dialog closes, so the close of a question dismissed with Escape can arrive
+  // after the next question opened; it is ignored while the dialog is open.
+  var pendingAnswer = null;
+  if (dialog) {
+    dialog.addEventListener("close", function () {
+      if (dialog.open) { return; }
+      var then = pendingAnswer;
+      pendingAnswer = null;
+      if (then && dialog.returnValue === "confirm") { then(); }
+    });
+  }
+
+  function ask(question, yesLabel, then) {
+    if (!dialog || typeof dialog.showModal !== "function") {
+      if (window.confirm(question)) { then(); }
+      return;
+    }
+    dialog.querySelector("#confirm-command-text").textContent = question;
+    dialog.querySelector(".confirm-yes").textContent = yesLabel;
+    dialog.returnValue = "";
+    pendingAnswer = then;
+    dialog.showModal();
+  }
+
+  function showCommandError(section, message) {
+    var holder = section.querySelector("[data-command-error]");
+    if (!holder) { return; }
+    holder.textContent = "";
+    if (!message) { return; }
+    var box = document.createElement("div");
+    box.className = "notice notice-error";
+    box.setAttribute("role", "alert");
+    var text = document.createElement("p");
+    text.textContent = "Nothing was sent. " + message;
+    box.appendChild(text);
+    holder.appendChild(box);
+  }
+
+  function sendCommand(form, submitter) {
+    var section = form.closest(".commands") || document;
+    var feedback = section.querySelector("[data-command-feedback]");
+    var data = new FormData(form, submitter);
+    data.set("confirmed", "yes");  // asked already when the command needed it
+    var token = form.querySelector("input[name=csrf_token]");
+    submitter.disabled = true;
+    submitter.setAttribute("aria-busy", "true");
+    if (feedback) { feedback.textContent = "Sending…"; }
+    showCommandError(section, "");
+    fetch(form.action, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": token ? token.value : "" }
+    }).then(function (response) {
+      return response.json().catch(function () {
+        return { message: "the server answered " + response.status + "; reload the page and try again" };
+      }).then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (answer) {
+      if (!answer.ok) {
+        if (feedback) { feedback.textContent = ""; }
+        showCommandError(section, answer.body.message || "the server refused it");
+        return;
+      }
+      (answer.body.commands || []).forEach(applyCommand);
+      if (feedback) { feedback.textContent = answer.body.message || "Sent."; }
+      if (submitter.value === "show_message") {
+        var text = form.querySelector("[name=text]");
+        if (text) { text.value = ""; }
+      }
+    }).catch(function () {
+      if (feedback) { feedback.textContent = ""; }
+      showCommandError(section, "the controller could not be reached; check the network and try again.");
+    }).then(function () {
+      submitter.disabled = false;
+      submitter.removeAttribute("aria-busy");
+    });
+  }
+
+  var commandForms = document.querySelectorAll("form[data-command-form]");
+  for (var f = 0; f < commandForms.length; f++) {
+    commandForms[f].addEventListener("submit", function (event) {
+      var form = event.currentTarget;
+      var submitter = event.submitter;
+      if (!submitter || !window.fetch || typeof FormData !== "function") { return; }  // plain post
+      event.preventDefault();
+      if (!form.checkValidity()) { form.reportValidity(); return; }
+      var question = submitter.getAttribute("data-confirm");
+      if (question) {
+        var label = submitter.querySelector("span").textContent.replace(/…$/, "");
+        ask(question, "Yes, " + label.charAt(0).toLowerCase() + label.slice(1), function () {
+          sendCommand(form, submitter);
+          submitter.focus();
+        });
+      } else {
+        sendCommand(form, submitter);
+      }
+    });
+  }
+
   /* --- the connection ------------------------------------------------------------------------ */
   function showConnection(state, text) {
     var indicator = document.getElementById("live-indicator");
@@ -151,6 +385,7 @@
         if (!Array.isArray(devices)) { return; }
         devices.forEach(applyDevice);
       });
+      socket.on("command", applyCommand);
     }
   }
 
