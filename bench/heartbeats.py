@@ -155,7 +155,7 @@ def main() -> None:
     raise_file_limit()
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(postgres_server()) if args.postgres else ""
-        backend = "PostgreSQL" if base or args.database_url else "SQLite (WAL, synchronous=FULL)"
+        backend = "PostgreSQL" if base or args.database_url else "SQLite (WAL, synchronous=NORMAL)"
         print(
             f"heartbeat ingest, one controller process (gevent), {backend}, "
             f"{psutil.cpu_count()} cores shared with the simulator"

@@ -33,7 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["borne.settings"] = settings
-    database = Database(settings.sqlalchemy_url)
+    database = Database(settings.sqlalchemy_url, sqlite_synchronous=settings.sqlite_synchronous)
     app.extensions["borne.db"] = database
 
     login_manager.init_app(app)

@@ -42,7 +42,9 @@ class Context:
         from controller.db import Database
         from controller.errors import DomainError
 
-        database = Database(self.settings.sqlalchemy_url)
+        database = Database(
+            self.settings.sqlalchemy_url, sqlite_synchronous=self.settings.sqlite_synchronous
+        )
         try:
             with database.session() as session:
                 yield session

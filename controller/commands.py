@@ -108,10 +108,14 @@ def issue(
     args: dict[str, Any] | None = None,
     ttl: timedelta | None = None,
     schedule_key: str | None = None,
+    pushed: bool = False,
 ) -> list[Command]:
     """Store command ``name`` for some devices or for every fitting device of a site.
 
     Checks the actor's right on every target before storing anything: one refusal refuses all.
+    ``pushed``: the caller pushes the commands right after its commit (the API, the schedule),
+    so those for online devices are stored ``sent`` at once; the others stay ``queued`` until
+    their device connects or a process's sweep finds them.
     """
     spec = SPECS[name]
     if bool(device_ids) == (site_id is not None):
@@ -146,6 +150,7 @@ def issue(
         runner, command_args = device, checked_args
         if name is CommandName.WAKE:
             runner, command_args = _wake_plan(session, device)
+        online = DeviceStatus(runner.status) is DeviceStatus.ONLINE
         command = Command(
             id=str(uuid.uuid4()),
             name=name,
@@ -153,7 +158,8 @@ def issue(
             device_id=device.id,
             runner_id=runner.id,
             site_id=device.site_id,
-            state=CommandState.QUEUED,
+            state=CommandState.SENT if pushed and online else CommandState.QUEUED,
+            sent_at=now if pushed and online else None,
             requested_by_id=actor.id if isinstance(actor, User) else None,
             requested_by=actor.username if isinstance(actor, User) else actor,
             batch_id=batch_id,

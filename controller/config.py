@@ -20,6 +20,8 @@ class ControllerSettings:
     data_dir: Path = Path("/var/lib/borne")
     # Empty: a SQLite file in data_dir. PostgreSQL: postgresql+psycopg://user:pw@host/db
     database_url: str = ""
+    # SQLite only: "normal" survives a crash of the process, "full" also a power cut (slower).
+    sqlite_synchronous: str = "normal"
     # Empty: one process. redis://host:6379/0 lets several processes share Socket.IO.
     redis_url: str = ""
     # Empty: generated once and kept in data_dir/secret_key (mode 0600).
@@ -54,6 +56,11 @@ class ControllerSettings:
         for name in ("heartbeat_interval_s", "offline_after_missed", "max_request_bytes", "port"):
             if getattr(self, name) < 1:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")
+        if self.sqlite_synchronous not in ("normal", "full"):
+            raise ImproperlyConfigured(
+                "setting sqlite_synchronous must be normal or full, "
+                f"got {self.sqlite_synchronous!r}"
+            )
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, undefer
 
 from controller import access
 from controller.choices import Action, DeviceStatus
@@ -59,7 +59,7 @@ def list_devices(session: Session, user: User, site_id: int | None = None) -> li
         select(Device)
         .join(Site)
         .where(Device.site_id.in_(access.visible_sites_query(user).with_only_columns(Site.id)))
-        .options(selectinload(Device.site))
+        .options(selectinload(Device.site), undefer(Device.metrics), undefer(Device.inventory))
         .order_by(Site.name, Device.kind, Device.name)
     )
     if site_id is not None:

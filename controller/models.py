@@ -114,8 +114,10 @@ class Device(Base):
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     heartbeat_interval_s: Mapped[int] = mapped_column(Integer, default=10)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the latest heartbeat
-    inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Loaded only when asked for (fleet.list_devices does): most reads of a device, such as
+    # authenticating it or sending it a command, need neither, and decoding them costs.
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, deferred=True)
+    inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, deferred=True)
     inventory_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     site: Mapped[Site] = relationship(back_populates="devices")

@@ -19,7 +19,6 @@ import socketio
 from flask import Flask, current_app
 from flask_login import current_user
 from flask_socketio import Namespace, SocketIO, join_room
-from sqlalchemy import select
 
 from agent.protocol import (
     AGENT_NAMESPACE,
@@ -191,12 +190,10 @@ class LiveChannel(Namespace):
         return True
 
 
-def push_commands(hub: SocketIO, database: Database, issued: list[Command]) -> None:
+def push_commands(hub: SocketIO, issued: list[Command]) -> None:
     """Send new (committed) commands to their devices at once, through Redis when several
-    processes run; mark them sent and tell the live pages. A device offline now gets them at
-    its next connection."""
-    if not issued:
-        return
+    processes run, and tell the live pages. A device offline now gets them at its next
+    connection (they were stored ``queued``, see :func:`commands.issue`)."""
     for command in issued:
         hub.emit(
             COMMAND_EVENT,
@@ -204,13 +201,7 @@ def push_commands(hub: SocketIO, database: Database, issued: list[Command]) -> N
             namespace=AGENT_NAMESPACE,
             to=f"device:{command.runner_id}",
         )
-    with database.session() as session:
-        commands.mark_sent(session, [c.id for c in issued])
-        sent = [
-            commands.summary(c)
-            for c in session.scalars(select(Command).where(Command.id.in_([c.id for c in issued])))
-        ]
-    announce_commands(hub, sent)
+    announce_commands(hub, [commands.summary(c) for c in issued])
 
 
 def announce_commands(hub: SocketIO, summaries: list[dict[str, Any]]) -> None:
@@ -278,7 +269,7 @@ def run_housekeeping(
                 with database.session() as session:
                     issued = scheduler.issue_due(session, scheduled_until, now, policy)
                 scheduled_until = now
-                push_commands(hub, database, issued)
+                push_commands(hub, issued)
             with database.session() as session:
                 ended = [commands.summary(c) for c in commands.expire_overdue(session)]
             announce_commands(hub, ended)

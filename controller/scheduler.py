@@ -88,6 +88,7 @@ def _issue(session: Session, site: Site, action: PlannedAction) -> list[Command]
                         name,
                         device_ids=[device.id],
                         schedule_key=key,
+                        pushed=True,
                         ttl=timedelta(minutes=30),
                     )
                 )

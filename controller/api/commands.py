@@ -12,7 +12,7 @@ from controller import commands
 from controller.api import api
 from controller.api.fleet import staff_user
 from controller.api.io import documented, json_response, parse_body
-from controller.context import database_of, db_session
+from controller.context import db_session
 from controller.errors import DomainError
 from controller.realtime import push_commands
 
@@ -76,9 +76,10 @@ def send_command() -> Response:
         site_id=body.site_id,
         args=body.args,
         ttl=timedelta(seconds=body.ttl_s) if body.ttl_s else None,
+        pushed=True,
     )
     session.commit()
-    push_commands(current_app.extensions["socketio"], database_of(current_app), issued)
+    push_commands(current_app.extensions["socketio"], issued)
     return json_response([_out(c) for c in issued], 201)
 
 

@@ -410,12 +410,13 @@ def _send_command(site: Site, device: Device | None) -> Page:
             device_ids=[device.id] if device else (),
             site_id=None if device else site.id,
             args=_command_args(name, form),
+            pushed=True,
         )
     except DomainError as exc:
         session.rollback()
         return refuse(exc.status, exc.code, exc.message)
     session.commit()
-    push_commands(current_app.extensions["socketio"], database_of(current_app), issued)
+    push_commands(current_app.extensions["socketio"], issued)
     label = choice.label if choice else commands.SPECS[name].label
     if device is not None:
         message = f"{label}: sent to {device.name}. Follow it under Recent commands."

@@ -125,9 +125,8 @@ def test_mediator_resets_a_pc_after_confirming_and_it_is_stored_audited_and_flas
     assert answer.headers["Location"] == f"/devices/{device.id}#commands"
     stored = db.scalars(select(Command)).one()
     assert stored.name == CommandName.RESET_SESSION and stored.device_id == device.id
-    assert (
-        stored.requested_by == mediator.username and stored.state == CommandState.SENT
-    )  # pushed at once
+    # The PC is offline here: the command waits for its connection.
+    assert stored.requested_by == mediator.username and stored.state == CommandState.QUEUED
     audited = db.scalars(select(AuditLog).where(AuditLog.action == "command.issue")).one()
     assert audited.actor_id == mediator.id and audited.detail["command_id"] == stored.id
     page = client.get(f"/devices/{device.id}").get_data(as_text=True)
