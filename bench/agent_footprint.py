@@ -39,13 +39,59 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--controller", required=True, help="controller base URL")
-    parser.add_argument("--state-dir", required=True, type=Path, help="an enrolled agent's state")
+    parser.add_argument("--controller", help="controller base URL (default: start one here)")
+    parser.add_argument(
+        "--state-dir", type=Path, help="an enrolled agent's state (with --controller)"
+    )
     parser.add_argument("--seconds", type=float, default=60, help="sampling time (default 60)")
     parser.add_argument("--heartbeat", type=int, default=10, help="heartbeat interval s (10)")
     parser.add_argument("--warmup", type=float, default=5, help="seconds before sampling (5)")
     args = parser.parse_args()
+    if (args.controller is None) != (args.state_dir is None):
+        parser.error("give both --controller and --state-dir, or neither")
+    if args.controller is None:
+        return measure_with_own_controller(args)
+    return measure(args)
 
+
+def measure_with_own_controller(args: argparse.Namespace) -> int:
+    """Start a controller in a temporary directory, enrol an agent, measure it."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.e2e.conftest import DEMO_PLACES
+    from tests.e2e.controller_process import BORNE, ControllerProcess
+
+    with tempfile.TemporaryDirectory(prefix="borne-footprint-") as tmp:
+        controller = ControllerProcess(Path(tmp) / "controller")
+        controller.data_dir.mkdir(parents=True)
+        controller.migrate()
+        controller.cli("places", "import", str(DEMO_PLACES))
+        controller.start()
+        try:
+            state_dir = Path(tmp) / "agent"
+            subprocess.run(
+                [
+                    BORNE,
+                    "agent",
+                    "enrol",
+                    "--controller",
+                    controller.url,
+                    "--token",
+                    controller.token("grenoble-bib-centre-ville", "pc"),
+                    "--state-dir",
+                    str(state_dir),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            args.controller, args.state_dir = controller.url, state_dir
+            return measure(args)
+        finally:
+            controller.stop()
+
+
+def measure(args: argparse.Namespace) -> int:
     borne = shutil.which("borne") or str(Path(sys.executable).parent / "borne")
     env = dict(os.environ)
     env["BORNE_AGENT_CONTROLLER_URL"] = args.controller
@@ -56,7 +102,8 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
     )
     exporter = None
-    if node_exporter := shutil.which("node_exporter"):
+    # Debian names it prometheus-node-exporter.
+    if node_exporter := shutil.which("node_exporter") or shutil.which("prometheus-node-exporter"):
         exporter = subprocess.Popen(
             [node_exporter, "--web.listen-address=127.0.0.1:0"],
             stdout=subprocess.DEVNULL,
@@ -68,13 +115,25 @@ def main() -> int:
             print(f"agent exited early with status {agent.returncode}", file=sys.stderr)
             return 1
         print(f"sampling for {args.seconds:.0f} s at a {args.heartbeat} s heartbeat")
-        rss, cpu = sample(psutil.Process(agent.pid), args.seconds)
-        print(f"borne agent     RSS {rss:6.1f} MB   CPU {cpu:6.3f} % of one core")
-        if exporter is not None and exporter.poll() is None:
-            rss, cpu = sample(psutil.Process(exporter.pid), args.seconds)
-            print(f"node_exporter   RSS {rss:6.1f} MB   CPU {cpu:6.3f} % of one core (unscraped)")
-        else:
-            print("node_exporter   not on PATH: no side-by-side reference")
+        # Both at once, so that they see the same machine.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            agent_sample = pool.submit(sample, psutil.Process(agent.pid), args.seconds)
+            exporter_sample = (
+                pool.submit(sample, psutil.Process(exporter.pid), args.seconds)
+                if exporter is not None and exporter.poll() is None
+                else None
+            )
+            rss, cpu = agent_sample.result()
+            print(f"borne agent     RSS {rss:6.1f} MB   CPU {cpu:6.3f} % of one core")
+            if exporter_sample is not None:
+                rss, cpu = exporter_sample.result()
+                print(
+                    f"node_exporter   RSS {rss:6.1f} MB   CPU {cpu:6.3f} % of one core (unscraped)"
+                )
+            else:
+                print("node_exporter   not found: no side-by-side reference")
         print("target          RSS   35.0 MB   CPU  0.500 % of one core")
     finally:
         for process in (agent, exporter):
