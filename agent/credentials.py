@@ -7,13 +7,12 @@ file in the same directory and renamed into place so a crash never leaves half a
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import msgspec
 
+from agent.private_files import write_private_json
 from agent.protocol import DeviceKind
 
 CREDENTIALS_FILE = "credentials.json"
@@ -51,18 +50,7 @@ def save_credentials(state_dir: Path, credentials: Credentials, *, force: bool =
             f"{path} already exists: this device is enrolled. Use --force to enrol it again."
         )
     ensure_state_dir(path.parent)
-    # mkstemp creates the file with mode 0600, whatever the umask.
-    fd, tmp = tempfile.mkstemp(prefix=".credentials-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(msgspec.json.format(msgspec.json.encode(credentials)) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_private_json(path, credentials)
     return path
 
 

@@ -12,19 +12,17 @@ file; deleting the file gives the local values back.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import ipaddress
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from agent.private_files import write_private_json
 from agent.protocol import UpdateConfigArgs
 from borne.settings import ImproperlyConfigured, load_settings
 
@@ -150,17 +148,7 @@ def save_remote_settings(state_dir: Path, update: UpdateConfigArgs) -> UpdateCon
     """
     merged = merge_remote_settings(load_remote_settings(state_dir), update)
     path = remote_settings_path(state_dir)
-    fd, tmp = tempfile.mkstemp(prefix=".remote-settings-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(msgspec.json.format(msgspec.json.encode(merged)) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_private_json(path, merged)
     return merged
 
 

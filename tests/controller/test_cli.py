@@ -54,13 +54,17 @@ def test_token_for_an_unknown_site_is_a_clear_error(run):
     assert result.exit_code == 1 and "no site 'nowhere'" in result.output
 
 
-def test_bad_csv_line_is_reported_and_nothing_is_imported(run, tmp_path):
-    bad = tmp_path / "bad.csv"
+def places_with(tmp_path, line: int, old: str, new: str) -> str:
+    """The demo places with one CSV line (1-based, header = 1) edited."""
     lines = PLACES.read_text(encoding="utf-8").splitlines()
-    lines[3] = lines[3].replace("45.1765", "north")
+    lines[line - 1] = lines[line - 1].replace(old, new)
+    bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines), encoding="utf-8")
+    return str(bad)
 
-    result = run("places", "import", str(bad))
+
+def test_bad_csv_line_is_reported_and_nothing_is_imported(run, tmp_path):
+    result = run("places", "import", places_with(tmp_path, 4, "45.1765", "north"))
     assert result.exit_code == 1 and "line 4: latitude 'north' is not a number" in result.output
     assert count(tmp_path, Site) == 0
 
@@ -170,9 +174,6 @@ def test_command_send_refuses_an_unknown_command(run):
 
 
 def test_places_with_bad_opening_hours_are_refused(run, tmp_path):
-    bad = tmp_path / "bad.csv"
-    lines = PLACES.read_text(encoding="utf-8").splitlines()
-    lines[2] = lines[2].replace('"Tu-Sa 10:00-18:00"', '"mardi-samedi 10h-18h"')
-    bad.write_text("\n".join(lines), encoding="utf-8")
-    result = run("places", "import", str(bad))
+    bad = places_with(tmp_path, 3, '"Tu-Sa 10:00-18:00"', '"mardi-samedi 10h-18h"')
+    result = run("places", "import", bad)
     assert result.exit_code == 1 and "line 3" in result.output and "OpenStreetMap" in result.output
