@@ -12,7 +12,7 @@ import click
 
 # command name -> "module:attribute" of a click command or group
 PARTS = {
-    "agent": ("agent.cli:agent", "Run a device's agent: enrol it, run it, reset a public PC."),
+    "agent": ("agent.cli:agent", "Run a device's agent: enrol it, then run it."),
     "controller": ("controller.cli:controller", "Run and administer the controller."),
     "demo": ("controller.demo:demo", "Run the whole system locally with simulated devices."),
 }

@@ -386,3 +386,29 @@ def send_command(
         )
         for item in issued:
             click.echo(f"{item.id}\t{item.device.name}\t{item.state}")
+
+
+@command.command("list")
+@click.option("--device", default=None, help="Only this device's commands.")
+@click.option("--site", default=None, help="Only this site's commands (id or slug).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@pass_context
+def list_commands(ctx: Context, device: str | None, site: str | None, limit: int) -> None:
+    """Recent commands, newest first: id, device, command, state, who asked, output."""
+    from sqlalchemy import select
+
+    from controller import places as domain
+    from controller.models import Command
+
+    with ctx.session() as session:
+        query = select(Command).order_by(Command.created_at.desc()).limit(limit)
+        if device:
+            query = query.where(Command.device_id == device)
+        if site:
+            query = query.where(Command.site_id == domain.find_site(session, site).id)
+        for item in session.scalars(query):
+            output = item.output.strip().splitlines()[-1] if item.output.strip() else ""
+            click.echo(
+                f"{item.id}\t{item.device.name}\t{item.name}\t{item.state}\t"
+                f"{item.requested_by}\t{item.created_at:%Y-%m-%d %H:%M:%S}\t{output}"
+            )

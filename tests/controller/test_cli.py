@@ -177,3 +177,19 @@ def test_places_with_bad_opening_hours_are_refused(run, tmp_path):
     bad = places_with(tmp_path, 3, '"Tu-Sa 10:00-18:00"', '"mardi-samedi 10h-18h"')
     result = run("places", "import", bad)
     assert result.exit_code == 1 and "line 3" in result.output and "OpenStreetMap" in result.output
+
+
+def test_commands_sent_from_the_cli_are_listed_queued(run, tmp_path):
+    from controller.db import Database
+    from tests.factories import make_device
+
+    run("places", "import", str(PLACES))
+    database = Database(f"sqlite:///{tmp_path / 'borne.sqlite3'}")
+    with database.session() as session:
+        device_id = make_device(session, site=None).id
+    database.dispose()
+
+    sent = run("command", "send", "show_message", "--device", device_id, "--arg", "text=Closing")
+    assert sent.exit_code == 0 and "\tqueued" in sent.output
+    listed = run("command", "list", "--device", device_id)
+    assert "\tshow_message\tqueued\tcli\t" in listed.output
