@@ -159,8 +159,13 @@ def add_closure(
     return record
 
 
-def list_closures(session: Session, site: Site | None = None) -> list[SiteClosure]:
+def list_closures(
+    session: Session, site: Site | None = None, upcoming_from: date | None = None
+) -> list[SiteClosure]:
+    """Closures by first day; ``upcoming_from`` leaves out those already over by then."""
     query = select(SiteClosure).order_by(SiteClosure.starts_on)
     if site is not None:
         query = query.where(SiteClosure.site_id == site.id)
+    if upcoming_from is not None:
+        query = query.where(SiteClosure.ends_on >= upcoming_from)
     return list(session.scalars(query))

@@ -144,3 +144,16 @@ class AuditFilterForm(FlaskForm):
     target_id = StringField("Target id", validators=[Optional(), Length(max=64)])
     since = DateField("From (UTC)", validators=[Optional()])
     until = DateField("To (UTC, included)", validators=[Optional()])
+
+
+class ClosureForm(FlaskForm):
+    """An exceptional closure of a site; the domain checks the dates make sense."""
+
+    starts_on = DateField("First closed day", validators=[DataRequired()])
+    ends_on = DateField("Last closed day", validators=[DataRequired()])
+    reason = StringField(
+        "Reason",
+        validators=[Length(max=200)],
+        render_kw={"placeholder": "inventory, works, summer…"},
+    )
+    submit = SubmitField("Close these days")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -29,16 +30,28 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import SelectChoice
 
-from controller import access, audit_export, commands, enrolment, fleet, places, staff, users
+from controller import (
+    access,
+    audit_export,
+    commands,
+    enrolment,
+    fleet,
+    places,
+    scheduler,
+    staff,
+    users,
+)
 from controller.choices import Action, CommandName, CommandState, DeviceKind, DeviceStatus
 from controller.context import database_of, db_session, settings_of
 from controller.errors import DomainError
 from controller.models import Command, Device, Site, User, utcnow
 from controller.realtime import push_commands
+from controller.schedules import SchedulePolicy
 from controller.web import web
 from controller.web.forms import (
     KIND_LABELS,
     AuditFilterForm,
+    ClosureForm,
     CommandForm,
     LoginForm,
     LogoutForm,
@@ -302,12 +315,30 @@ def site(site_id: int) -> Page:
 
 
 def _site_page(
-    found: Site, form: CommandForm | None = None, error: str | None = None, status: int = 200
+    found: Site,
+    form: CommandForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+    closure_form: ClosureForm | None = None,
+    closure_error: str | None = None,
 ) -> Page:
     session = db_session()
     me = _me()
     devices = fleet.list_devices(session, me, site_id=found.id)
     counts = _totals([{DeviceStatus(d.status): 1} for d in devices])
+    settings = settings_of(current_app)
+    zone = ZoneInfo(settings.timezone)
+    start = utcnow()
+    try:
+        plan = scheduler.site_plan(
+            session,
+            found,
+            start,
+            start + timedelta(days=7),
+            SchedulePolicy(timezone=settings.timezone),
+        )
+    except DomainError:
+        plan = []  # unreadable hours: the opening-hours box already shows them as they are
     return render_template(
         "site.html",
         site=found,
@@ -317,7 +348,39 @@ def _site_page(
         recent_commands=commands.list_commands(session, me, site_id=found.id, limit=30),
         command_form=form or CommandForm(formdata=None),
         command_error=error,
+        plan=[(a.at.astimezone(zone), a) for a in plan],
+        closures=places.list_closures(session, found, upcoming_from=start.date()),
+        may_close=access.can(me, Action.MANAGE_PLACES) and access.covers_site(me, found),
+        closure_form=closure_form or ClosureForm(formdata=None),
+        closure_error=closure_error,
     ), status
+
+
+@web.post("/sites/<int:site_id>/closures")
+@login_required
+def add_closure(site_id: int) -> Page | Response:
+    session = db_session()
+    me = _me()
+    found = fleet.get_site(session, me, site_id)
+    form = ClosureForm()
+    if not form.validate():
+        return _site_page(
+            found, closure_form=form, closure_error="Give both days as dates.", status=400
+        )
+    try:
+        places.add_closure(
+            session, me, found, form.starts_on.data, form.ends_on.data, form.reason.data or ""
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _site_page(found, closure_form=form, closure_error=exc.message, status=exc.status)
+    session.commit()
+    flash(
+        f"{found.name} is closed from {form.starts_on.data} to {form.ends_on.data}: "
+        "no wake-up those days.",
+        "success",
+    )
+    return redirect(url_for("web.site", site_id=found.id) + "#schedule")
 
 
 @web.get("/devices/<device_id>")

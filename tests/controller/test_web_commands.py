@@ -12,7 +12,7 @@ import re
 from sqlalchemy import func, select
 
 from controller.choices import CommandName, CommandState, DeviceKind, DeviceStatus, Role
-from controller.models import AuditLog, Command
+from controller.models import AuditLog, Command, SiteClosure
 from tests.controller.test_web import csrf_token, log_in
 from tests.factories import make_device, make_organisation, make_site, make_user
 
@@ -356,3 +356,59 @@ def test_technician_export_keeps_to_their_scope(client, db):
     rows = read_csv(client.get("/audit.csv?action=command"))
 
     assert [r["summary"] for r in rows] == ["Lock the screen: pc-mine"]
+
+
+def test_site_page_shows_the_week_plan_and_an_admin_adds_a_closure(client, db):
+    site = make_site(db, opening_hours="Mo-Su 10:00-18:00")
+    make_device(db, site)
+    log_in(client, make_user(db, Role.ADMIN))
+
+    page = client.get(f"/sites/{site.id}").get_data(as_text=True)
+    assert "Schedule, next 7 days" in page and "Wake the PCs" in page
+    answer = client.post(
+        f"/sites/{site.id}/closures",
+        data={
+            "starts_on": "2099-01-01",
+            "ends_on": "2099-01-03",
+            "reason": "inventaire",
+            "csrf_token": csrf_token(client, f"/sites/{site.id}"),
+        },
+    )
+
+    assert answer.status_code == 302
+    assert db.scalars(select(SiteClosure)).one().reason == "inventaire"
+    assert "01 Jan 2099 to 03 Jan 2099: inventaire" in client.get(f"/sites/{site.id}").get_data(
+        as_text=True
+    )
+
+
+def test_a_closure_ending_before_it_starts_is_explained_and_not_stored(client, db):
+    site = make_site(db)
+    log_in(client, make_user(db, Role.ADMIN))
+    answer = client.post(
+        f"/sites/{site.id}/closures",
+        data={
+            "starts_on": "2099-01-03",
+            "ends_on": "2099-01-01",
+            "csrf_token": csrf_token(client, f"/sites/{site.id}"),
+        },
+    )
+    assert answer.status_code == 400 and "cannot end" in answer.get_data(as_text=True)
+    assert db.scalars(select(SiteClosure)).all() == []
+
+
+def test_a_mediator_sees_the_plan_but_may_not_close_a_site(client, db):
+    site = make_site(db)
+    log_in(client, make_user(db, Role.MEDIATOR, sites=[site]))
+    page = client.get(f"/sites/{site.id}").get_data(as_text=True)
+    assert "Exceptional closures" in page and "Close these days" not in page
+    answer = client.post(
+        f"/sites/{site.id}/closures",
+        data={
+            "starts_on": "2099-01-01",
+            "ends_on": "2099-01-03",
+            "csrf_token": csrf_token(client, f"/sites/{site.id}"),
+        },
+    )
+    assert answer.status_code == 403
+    assert db.scalars(select(SiteClosure)).all() == []
