@@ -142,6 +142,47 @@ async def bench_fleet(size: int, rate: float, seconds: float, database_url: str)
             controller.stop()
 
 
+def writer_side_by_side(database_url: str, count: int = 3000, group: int = 200) -> None:
+    """The design's reference, in the same run: one transaction per heartbeat against group
+    commit, the writer alone on the same database (no sockets, no simulator)."""
+    import msgspec
+
+    from agent.protocol import EventBatch
+    from bench.fleet_simulator import heartbeat
+    from controller import migrate
+    from controller.db import Database
+    from controller.ingest import HeartbeatHistory, _Pending, write_events
+
+    migrate.upgrade(database_url)
+    devices = make_devices(database_url, count)
+    database = Database(database_url)
+    history = HeartbeatHistory(60)
+
+    def pendings(seq: int) -> list[_Pending]:
+        return [
+            _Pending(device_id, msgspec.convert({"events": [heartbeat(seq)]}, EventBatch).events)
+            for device_id, _ in devices
+        ]
+
+    one_by_one = pendings(1)
+    started = time.perf_counter()
+    for pending in one_by_one:
+        with database.session() as session:
+            write_events(session, [pending], history)
+    single = count / (time.perf_counter() - started)
+    grouped = pendings(2)
+    started = time.perf_counter()
+    for n in range(0, count, group):
+        with database.session() as session:
+            write_events(session, grouped[n : n + group], history)
+    batched = count / (time.perf_counter() - started)
+    database.dispose()
+    print(
+        f"  writer alone: one transaction per heartbeat {single:7.0f}/s;  "
+        f"group commit of {group} {batched:7.0f}/s  (x{batched / single:.1f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, nargs="+", default=[1000, 5000])
@@ -154,13 +195,20 @@ def main() -> None:
     args = parser.parse_args()
     raise_file_limit()
     with contextlib.ExitStack() as stack:
-        base = stack.enter_context(postgres_server()) if args.postgres else ""
+        base = stack.enter_context(postgres_server(durable=True)) if args.postgres else ""
         backend = "PostgreSQL" if base or args.database_url else "SQLite (WAL, synchronous=NORMAL)"
         print(
             f"heartbeat ingest, one controller process (gevent), {backend}, "
             f"{psutil.cpu_count()} cores shared with the simulator"
         )
         print("target: >= 2,000 heartbeats/s, p99 < 100 ms (DESIGN.md)")
+        with tempfile.TemporaryDirectory(prefix="borne-writer-") as tmp:
+            writer_url = (
+                create_database(base, "writer")
+                if base
+                else args.database_url or f"sqlite:///{Path(tmp) / 'writer.sqlite3'}"
+            )
+            writer_side_by_side(writer_url)
         for n, size in enumerate(args.agents):
             url = create_database(base, f"bench{n}") if base else args.database_url
             asyncio.run(bench_fleet(size, args.rate, args.seconds, url))

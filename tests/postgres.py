@@ -36,8 +36,12 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield a base URL ``postgresql+psycopg://postgres@127.0.0.1:PORT``."""
+def postgres_server(*, durable: bool = False) -> Iterator[str]:
+    """Yield a base URL ``postgresql+psycopg://postgres@127.0.0.1:PORT``.
+
+    Tests run it without fsync (nothing there needs to survive a power cut); benchmarks ask
+    for ``durable`` so that commits cost what they cost in production.
+    """
     bindir = _bindir()
     workdir = Path(tempfile.mkdtemp(prefix="borne-pg-"))
     if os.geteuid() == 0:
@@ -74,7 +78,7 @@ def postgres_server() -> Iterator[str]:
                 "-k",
                 str(workdir),
                 "-c",
-                "fsync=off",
+                f"fsync={'on' if durable else 'off'}",
                 "-c",
                 "max_connections=200",
             ]
