@@ -157,8 +157,8 @@ class HttpChannel:
         code, message = answer.error()
         if answer.status in (401, 403):
             raise CredentialsRefused(f"{code}: {message}")
-        # 422: the body itself failed validation (the controller's REST layer says
-        # "invalid_request"); the same bytes would fail again, so it is poison like invalid_event.
+        # 422: the body itself failed validation; the same bytes would fail again, so it is
+        # poison, whatever code a controller version gives it.
         if code == POISON_ERROR or answer.status == 422:
             raise BatchRejected(code, message)
         raise TransportError(f"{self.url} answered {answer.status} {code}: {message}")

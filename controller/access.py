@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from controller.choices import Action, CommandName, Role
 from controller.errors import PermissionDenied
-from controller.models import Organisation, Site, User
+from controller.models import Site, User
 
 ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
@@ -56,12 +56,6 @@ def covers_site(user: User, site: Site) -> bool:
         scope.site_id == site.id or scope.organisation_id == site.organisation_id
         for scope in user.scopes
     )
-
-
-def covers_organisation(user: User, organisation: Organisation) -> bool:
-    if is_city_wide(user):
-        return True
-    return any(scope.organisation_id == organisation.id for scope in user.scopes)
 
 
 def require(user: User, action: Action, site: Site | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, undefer
@@ -73,18 +72,3 @@ def get_device(session: Session, user: User, device_id: str) -> Device:
         raise NotFound(f"no device {device_id}")
     access.require(user, Action.VIEW_FLEET, device.site)
     return device
-
-
-def device_summary(device: Device) -> dict[str, Any]:
-    """What lists and live pages show of a device (JSON-ready)."""
-    metrics = device.metrics or {}
-    return {
-        "id": device.id,
-        "name": device.name,
-        "kind": device.kind,
-        "site_id": device.site_id,
-        "status": device.status,
-        "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
-        "cpu_percent": metrics.get("cpu_percent"),
-        "memory_percent": metrics.get("memory_percent"),
-    }
