@@ -5,8 +5,12 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-# Debian packages the tests drive for real: PostgreSQL and Redis servers, a browser, tools.
-TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 procps
+# Debian packages the tests drive for real: PostgreSQL and Redis servers, a browser, tools;
+# for public PCs a print server, cron and at, Firefox (a real profile to wipe), chattr;
+# for the portal nftables, dnsmasq, curl and openssl in network namespaces.
+TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 procps \
+  cups cups-client cups-bsd cron at firefox-esr e2fsprogs \
+  nftables dnsmasq-base curl openssl
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
 
 .PHONY: install install-system install-test-services demo test test-fast lint format vendor bench clean
