@@ -128,3 +128,12 @@ def http_controller() -> Iterator[HttpController]:
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "state"
+
+
+@pytest.fixture
+def guest() -> Iterator[Any]:
+    """A real throwaway guest account (``useradd``), removed with its processes after the test."""
+    from guest_testkit import throwaway_guest
+
+    with throwaway_guest() as account:
+        yield account

@@ -1,0 +1,69 @@
+"""A real, throwaway guest account for the public-PC tests (created with useradd, removed after).
+
+The tests of the wipe run as root against real accounts and real files; each gets its own account
+with a random name so a failed run never leaves a user that the next run would trip on.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agent.pc.guest import GuestAccount, resolve_guest
+
+
+def guest_processes(uid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+@contextmanager
+def throwaway_guest(home_parent: Path | None = None) -> Iterator[GuestAccount]:
+    """A new regular account (uid >= 1000) with a home, removed with its processes afterwards."""
+    name = f"bgtest-{secrets.token_hex(3)}"
+    argv = ["useradd", "--create-home", "--shell", "/bin/bash", "--user-group"]
+    if home_parent is not None:
+        argv += ["--home-dir", str(home_parent / name)]
+    subprocess.run([*argv, name], check=True, capture_output=True)
+    uid = pwd.getpwnam(name).pw_uid
+    try:
+        yield resolve_guest(name)
+    finally:
+        for _ in range(50):
+            pids = guest_processes(uid)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        subprocess.run(["crontab", "-r", "-u", name], capture_output=True)
+        subprocess.run(["userdel", "--force", "--remove", name], capture_output=True)
+
+
+def run_as(guest: GuestAccount, *argv: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` as the guest (runuser, a login environment), failing on a non-zero exit."""
+    return subprocess.run(
+        ["runuser", "-u", guest.name, "--", *argv],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"HOME": str(guest.home), "PATH": "/usr/bin:/bin", "USER": guest.name},
+        **kwargs,  # type: ignore[arg-type]
+    )
