@@ -34,7 +34,7 @@ acknowledgement is harmless.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -168,6 +168,10 @@ class UpdateConfigArgs(_Strict):
     heartbeat_interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] | None = None
     inventory_interval_s: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)] | None = None
     device_name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    # Public PCs, set per site: a resident's session ends after this long without input (a
+    # warning comes a minute before) and, if not 0, after this long in all.
+    idle_timeout_s: Annotated[int, msgspec.Meta(ge=120, le=86400)] | None = None
+    max_session_s: Annotated[int, msgspec.Meta(ge=0, le=86400)] | None = None
 
 
 class CollectLogsArgs(_Strict):
@@ -224,7 +228,72 @@ class CommandResult(_Strict, tag="command_result", tag_field="type"):
     duration_ms: NonNegInt = 0
 
 
-AgentEvent = Heartbeat | InventoryReport | CommandResult
+class SessionEnd(enum.StrEnum):
+    """How a resident's session on a public PC ended."""
+
+    LOGOUT = "logout"  # the resident logged out
+    IDLE = "idle"  # no input for the site's idle timeout
+    MAX_DURATION = "max_duration"  # the site's longest session
+    COMMAND = "command"  # a mediator's "Reset now"
+    LOCAL = "local"  # ``borne agent reset`` at the PC
+
+
+class SessionRecord(_Strict, tag="session", tag_field="type"):
+    """One resident's use of a public PC: anonymous, only when and how it ended."""
+
+    seq: Seq
+    at: datetime
+    started_at: datetime
+    ended_at: datetime
+    ended_by: SessionEnd
+
+
+class Leftover(_Strict):
+    """Something of the guest's the wipe could not remove (``path`` has control bytes escaped)."""
+
+    area: ShortText
+    path: Text
+    reason: Text
+
+
+class WipeReport(_Strict, tag="wipe_report", tag_field="type"):
+    """The proof after a reset: what went, how long it took, and anything left."""
+
+    seq: Seq
+    at: datetime
+    started_at: datetime
+    ready_ms: NonNegInt
+    wipe_ms: NonNegInt
+    removed_files: NonNegInt
+    removed_bytes: NonNegInt
+    actions: Annotated[list[Text], msgspec.Meta(max_length=32)] = []
+    leftovers: Annotated[list[Leftover], msgspec.Meta(max_length=100)] = []
+    # More leftovers than the list holds: their number (the list shows the first ones).
+    leftovers_total: NonNegInt = 0
+    login_locked: bool = False  # the guest login was locked because something was left
+    ended_by: SessionEnd = SessionEnd.COMMAND
+
+
+class PortalHour(_Strict):
+    hour: datetime  # start of the hour, UTC
+    connections: NonNegInt  # devices let out in that hour
+
+
+class PortalStats(_Strict, tag="portal_stats", tag_field="type"):
+    """A hotspot's captive portal, in aggregates only: no address of any device, ever."""
+
+    seq: Seq
+    at: datetime
+    day: date  # the hotspot's local day that ``unique_devices_today`` counts
+    clients_now: NonNegInt
+    unique_devices_today: NonNegInt
+    # The hours that changed since the previous report, each with its total so far.
+    connections_by_hour: Annotated[list[PortalHour], msgspec.Meta(max_length=48)] = []
+    # Lengths of the sessions that ended since the previous report.
+    session_lengths_s: Annotated[list[NonNegInt], msgspec.Meta(max_length=2000)] = []
+
+
+AgentEvent = Heartbeat | InventoryReport | CommandResult | SessionRecord | WipeReport | PortalStats
 
 
 class EventBatch(_Strict):

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import enum
 
-from agent.protocol import CommandName, DeviceKind
+from agent.protocol import CommandName, DeviceKind, SessionEnd
 
-__all__ = ["Action", "CommandName", "CommandState", "DeviceKind", "DeviceStatus", "Role"]
+__all__ = [
+    "Action",
+    "AlertKind",
+    "CommandName",
+    "CommandState",
+    "DeviceKind",
+    "DeviceStatus",
+    "Role",
+    "SessionEnd",
+]
 
 
 class DeviceStatus(enum.StrEnum):
     NEW = "new"  # enrolled, no heartbeat yet
     ONLINE = "online"
     OFFLINE = "offline"  # three heartbeats missed
+
+
+class AlertKind(enum.StrEnum):
+    # A public PC's wipe left something of a resident: its guest login is locked until a reset
+    # comes back clean.
+    WIPE_INCOMPLETE = "wipe_incomplete"
 
 
 class CommandState(enum.StrEnum):

@@ -45,7 +45,7 @@ class CommandSpec:
 
 SPECS: dict[CommandName, CommandSpec] = {
     CommandName.RESET_SESSION: CommandSpec(
-        "Reset for the next resident",
+        "Reset now",
         frozenset({DeviceKind.PC}),
         timedelta(minutes=5),
         "End the current session and wipe everything the resident left?",

@@ -24,8 +24,17 @@ import msgspec
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from agent.protocol import AgentEvent, CommandResult, EventAck, Heartbeat, InventoryReport
-from controller import commands, signals
+from agent.protocol import (
+    AgentEvent,
+    CommandResult,
+    EventAck,
+    Heartbeat,
+    InventoryReport,
+    PortalStats,
+    SessionRecord,
+    WipeReport,
+)
+from controller import commands, pc_usage, portal_usage, signals
 from controller.choices import DeviceStatus
 from controller.db import Database
 from controller.models import Device, DeviceEvent, utcnow
@@ -65,6 +74,7 @@ class FlushReport:
     duplicates: int = 0
     devices: list[DeviceUpdate] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)  # results, as summaries
+    wipes: list[dict[str, Any]] = field(default_factory=list)  # wipe reports, as summaries
 
 
 class HeartbeatHistory:
@@ -193,7 +203,7 @@ class EventIngest:
                     new=changed.status,
                     site_id=changed.site_id,
                 )
-        if self._on_flushed is not None and (report.devices or report.commands):
+        if self._on_flushed is not None and (report.devices or report.commands or report.wipes):
             try:
                 self._on_flushed(report)
             except Exception:
@@ -228,6 +238,9 @@ def write_events(
     last_seq = {device_id: row.last_seq for device_id, row in known.items()}
     rows: list[dict[str, Any]] = []
     results: list[tuple[str, CommandResult]] = []
+    # Rare events with their own tables (sessions, wipes, portal statistics), written by the
+    # domain modules in the same transaction.
+    usage: list[tuple[str, SessionRecord | WipeReport | PortalStats]] = []
     changes: dict[str, dict[str, Any]] = {}
     report = FlushReport()
 
@@ -246,6 +259,8 @@ def write_events(
             _apply(change, event)
             if isinstance(event, CommandResult):
                 results.append((pending.device_id, event))
+            elif isinstance(event, SessionRecord | WipeReport | PortalStats):
+                usage.append((pending.device_id, event))
             if isinstance(event, Heartbeat) and not history.keep(pending.device_id, event.at):
                 continue
             rows.append(
@@ -271,6 +286,7 @@ def write_events(
         command = commands.record_result(session, runner_id, result, now)
         if command is not None:
             report.commands.append(commands.summary(command))
+    _record_usage(session, usage, report, now)
     connection = session.connection()  # Core: the ORM's bulk paths cost twice as much per row
     if rows:
         connection.execute(_insert_ignoring_duplicates(session), rows)
@@ -298,6 +314,29 @@ def write_events(
             statement, [{**change, "device_id": device_id} for device_id, change in group]
         )
     return report
+
+
+def _record_usage(
+    session: Session,
+    usage: list[tuple[str, SessionRecord | WipeReport | PortalStats]],
+    report: FlushReport,
+    now: datetime,
+) -> None:
+    if not usage:
+        return
+    devices = {
+        d.id: d for d in session.scalars(select(Device).where(Device.id.in_({u[0] for u in usage})))
+    }
+    for device_id, event in usage:
+        device = devices[device_id]
+        if isinstance(event, SessionRecord):
+            pc_usage.record_session(session, device, event)
+        elif isinstance(event, WipeReport):
+            row = pc_usage.record_wipe(session, device, event, now)
+            report.wipes.append({**pc_usage.wipe_summary(row), "site_id": device.site_id})
+        else:
+            portal_usage.record_portal_stats(session, device, event)
+    session.flush()
 
 
 def _group_by_columns(

@@ -24,7 +24,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from controller.choices import CommandName, CommandState, DeviceKind, DeviceStatus, Role
+from controller.choices import (
+    AlertKind,
+    CommandName,
+    CommandState,
+    DeviceKind,
+    DeviceStatus,
+    Role,
+    SessionEnd,
+)
 
 # Stable constraint names, so that migrations can alter them on every database.
 NAMING = {
@@ -91,6 +99,10 @@ class Site(Base):
     opening_hours: Mapped[str] = mapped_column(String(500), default="")  # OpenStreetMap syntax
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Public PCs of the site: a session ends after this many minutes without input, and after
+    # max_session_min in all when set (None: no limit, no time pressure on residents).
+    idle_timeout_min: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    max_session_min: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     organisation: Mapped[Organisation] = relationship(back_populates="sites")
     devices: Mapped[list[Device]] = relationship(back_populates="site", order_by="Device.name")
@@ -274,3 +286,105 @@ class SiteClosure(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship()
+
+
+class PcSession(Base):
+    """One resident's use of a public PC. Anonymous: when, how long, and how it ended."""
+
+    __tablename__ = "pc_sessions"
+    __table_args__ = (
+        Index("ix_pc_sessions_site_started", "site_id", "started_at"),
+        Index("ix_pc_sessions_device_started", "device_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_s: Mapped[int] = mapped_column(Integer)
+    ended_by: Mapped[SessionEnd] = mapped_column(String(16))
+
+
+class WipeReport(Base):
+    """The proof a public PC sent after a reset: what went, how fast, and anything left."""
+
+    __tablename__ = "wipe_reports"
+    __table_args__ = (Index("ix_wipe_reports_device_at", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ready_ms: Mapped[int] = mapped_column(Integer)
+    wipe_ms: Mapped[int] = mapped_column(Integer)
+    removed_files: Mapped[int] = mapped_column(BigInteger)
+    removed_bytes: Mapped[int] = mapped_column(BigInteger)
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    leftovers: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    leftovers_total: Mapped[int] = mapped_column(Integer, default=0)
+    login_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_by: Mapped[SessionEnd] = mapped_column(String(16))
+
+    @property
+    def clean(self) -> bool:
+        return self.leftovers_total == 0
+
+
+class Alert(Base):
+    """Something staff must look at, raised by monitoring; resolved by itself or by a person."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_open", "resolved_at", "site_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[AlertKind] = mapped_column(String(32))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    message: Mapped[str] = mapped_column(String(500))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str] = mapped_column(String(200), default="")
+
+    device: Mapped[Device] = relationship()
+
+
+class PortalHour(Base):
+    """Devices a hotspot let out in one hour (UTC): aggregates only, never an address."""
+
+    __tablename__ = "portal_hours"
+    __table_args__ = (UniqueConstraint("device_id", "hour", name="uq_portal_hours_device_hour"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    connections: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PortalDay(Base):
+    """A hotspot's day: distinct devices (counted on the hotspot by a hash salted that day)."""
+
+    __tablename__ = "portal_days"
+    __table_args__ = (UniqueConstraint("device_id", "day", name="uq_portal_days_device_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    unique_devices: Mapped[int] = mapped_column(Integer, default=0)
+    peak_clients: Mapped[int] = mapped_column(Integer, default=0)
+    clients_now: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PortalSession(Base):
+    """One device's stay on the wifi: its length and the day it ended, nothing else."""
+
+    __tablename__ = "portal_sessions"
+    __table_args__ = (Index("ix_portal_sessions_site_day", "site_id", "ended_on"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    ended_on: Mapped[date] = mapped_column(Date)
+    seconds: Mapped[int] = mapped_column(Integer)

@@ -247,6 +247,8 @@ def live_updates_sender(hub: SocketIO) -> Callable[[FlushReport], None]:
             hub.emit("devices", devices, namespace=LIVE_NAMESPACE, to=f"site:{site_id}")
         if report.commands:
             announce_commands(hub, report.commands)
+        for wipe in report.wipes:
+            hub.emit("wipe", wipe, namespace=LIVE_NAMESPACE, to=f"site:{wipe['site_id']}")
 
     return send
 

@@ -34,7 +34,8 @@ cp "$modules/lucide-static/LICENSE" "$dest/lucide/LICENSE"
 ICONS="monitor battery-charging wifi wifi-off circle-check circle-x circle-dashed circle-alert
 map-pin clock building-2 key-round users scroll-text layout-dashboard log-out radio cpu
 memory-stick hard-drive server user-plus rotate-ccw lock lock-open message-square-text power
-refresh-cw sunrise download settings file-text send hourglass loader list-filter file-down"
+refresh-cw sunrise download settings file-text send hourglass loader list-filter file-down
+shield-check"
 python3 - "$modules/lucide-static/icons" "$dest/lucide/sprite.svg" $ICONS <<'PY'
 import re
 import sys

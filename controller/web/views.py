@@ -32,16 +32,26 @@ from wtforms import SelectChoice
 
 from controller import (
     access,
+    alerts,
     audit_export,
     commands,
     enrolment,
     fleet,
+    pc_usage,
     places,
+    portal_usage,
     scheduler,
     staff,
     users,
 )
-from controller.choices import Action, CommandName, CommandState, DeviceKind, DeviceStatus
+from controller.choices import (
+    Action,
+    CommandName,
+    CommandState,
+    DeviceKind,
+    DeviceStatus,
+    SessionEnd,
+)
 from controller.context import database_of, db_session, settings_of
 from controller.errors import DomainError
 from controller.models import Command, Device, Site, User, utcnow
@@ -71,6 +81,13 @@ STATUS = {
     DeviceStatus.ONLINE: ("Online", "circle-check"),
     DeviceStatus.OFFLINE: ("Offline", "circle-x"),
     DeviceStatus.NEW: ("New", "circle-dashed"),
+}
+SESSION_ENDS = {
+    SessionEnd.LOGOUT: "logged out",
+    SessionEnd.IDLE: "left idle",
+    SessionEnd.MAX_DURATION: "reached the longest session",
+    SessionEnd.COMMAND: "reset by a mediator",
+    SessionEnd.LOCAL: "reset at the PC",
 }
 COMMAND_ICONS = {
     CommandName.RESET_SESSION: "rotate-ccw",
@@ -143,6 +160,7 @@ def layout_context() -> dict[str, Any]:
         "KIND_ICONS": KIND_ICONS,
         "COMMAND_ICONS": COMMAND_ICONS,
         "COMMAND_STATES": COMMAND_STATES,
+        "SESSION_ENDS": SESSION_ENDS,
     }
 
 
@@ -345,6 +363,12 @@ def _site_page(
         devices=devices,
         counts=counts,
         offered=staff.site_commands(me, found),
+        # One "Reset now" per public PC for those who may reset them (mediators of the site).
+        reset_url=(
+            (lambda d: url_for("web.device_command", device_id=d.id))
+            if access.may_command(me, CommandName.RESET_SESSION, found)
+            else None
+        ),
         recent_commands=commands.list_commands(session, me, site_id=found.id, limit=30),
         command_form=form or CommandForm(formdata=None),
         command_error=error,
@@ -401,6 +425,12 @@ def _device_page(
         offline_after_s=found.heartbeat_interval_s * settings_of(current_app).offline_after_missed,
         offered=staff.device_commands(me, found),
         recent_commands=commands.list_commands(db_session(), me, device_id=found.id, limit=20),
+        wipes=pc_usage.recent_wipes(db_session(), found.id),
+        sessions=pc_usage.recent_sessions(db_session(), found.id),
+        alerts=[
+            a for a in alerts.open_alerts(db_session(), {found.site_id}) if a.device_id == found.id
+        ],
+        portal_day=portal_usage.latest_day(db_session(), found.id),
         command_form=form or CommandForm(formdata=None),
         command_error=error,
     ), status

@@ -16,6 +16,10 @@ from agent.protocol import (
     EventBatch,
     Heartbeat,
     InventoryReport,
+    PortalStats,
+    SessionEnd,
+    SessionRecord,
+    WipeReport,
     from_builtins,
 )
 
@@ -60,6 +64,24 @@ V1_EVENT_BATCH = b"""{"events": [
                "memory_percent": 0, "uptime_s": 0}}
 ]}"""
 
+# Public PCs (issue 4) and hotspots (issue 5): added to v1 with defaults, so older agents' batches
+# above still decode.
+V1_PC_AND_PORTAL_EVENTS = b"""{"events": [
+  {"type": "session", "seq": 44, "at": "2025-03-01T10:02:00Z",
+   "started_at": "2025-03-01T09:31:00Z", "ended_at": "2025-03-01T10:02:00Z", "ended_by": "idle"},
+  {"type": "wipe_report", "seq": 45, "at": "2025-03-01T10:02:03Z",
+   "started_at": "2025-03-01T10:02:00Z", "ready_ms": 180, "wipe_ms": 2400,
+   "removed_files": 5123, "removed_bytes": 310000000,
+   "actions": ["ended 14 processes", "cancelled 1 print job"],
+   "leftovers": [{"area": "home", "path": "Documents/cv\\nfinal.pdf",
+                  "reason": "immutable (chattr +i)"}],
+   "login_locked": true},
+  {"type": "portal_stats", "seq": 46, "at": "2025-03-01T10:05:00Z", "day": "2025-03-01",
+   "clients_now": 7, "unique_devices_today": 31,
+   "connections_by_hour": [{"hour": "2025-03-01T09:00:00Z", "connections": 12}],
+   "session_lengths_s": [1800, 3600]}
+]}"""
+
 V1_EVENT_ACK = b'{"acked_seq": 43, "stored": 2, "duplicates": 1}'
 V1_ERROR = b'{"error": "invalid_event", "message": "events[0].seq: expected >= 1"}'
 
@@ -83,6 +105,15 @@ def test_v1_event_batch_decodes_over_http_and_socketio() -> None:
     # Socket.IO hands the controller already-parsed JSON: the same sample must pass that way too.
     as_dict = msgspec.json.decode(V1_EVENT_BATCH)
     assert from_builtins(as_dict, EventBatch) == batch
+
+
+def test_pc_and_portal_events_decode() -> None:
+    batch = msgspec.json.decode(V1_PC_AND_PORTAL_EVENTS, type=EventBatch)
+    session, wipe, portal = batch.events
+    assert isinstance(session, SessionRecord) and session.ended_by is SessionEnd.IDLE
+    assert isinstance(wipe, WipeReport) and wipe.login_locked and wipe.leftovers[0].area == "home"
+    assert wipe.ended_by is SessionEnd.COMMAND  # the default for reports of older agents
+    assert isinstance(portal, PortalStats) and portal.connections_by_hour[0].connections == 12
 
 
 def test_v1_ack_and_error_decode() -> None:

@@ -17,7 +17,7 @@ from tests.controller.test_web import csrf_token, log_in
 from tests.factories import make_device, make_organisation, make_site, make_user
 
 MEDIATOR_LABELS = (
-    "Reset for the next resident",
+    "Reset now",
     "Lock the screen",
     "Unlock the screen",
     "Show a message",
@@ -130,7 +130,7 @@ def test_mediator_resets_a_pc_after_confirming_and_it_is_stored_audited_and_flas
     audited = db.scalars(select(AuditLog).where(AuditLog.action == "command.issue")).one()
     assert audited.actor_id == mediator.id and audited.detail["command_id"] == stored.id
     page = client.get(f"/devices/{device.id}").get_data(as_text=True)
-    assert "Reset for the next resident: sent to pc-accueil." in page
+    assert "Reset now: sent to pc-accueil." in page
     assert f'data-command-id="{stored.id}"' in page and ">Queued<" in page
 
 

@@ -343,6 +343,39 @@
     });
   }
 
+  /* --- privacy wipes (device page of a public PC) ---------------------------------------------- */
+  var wipeTable = document.getElementById("wipe-reports");
+
+  function cell(tag, text, className) {
+    var element = document.createElement(tag);
+    element.textContent = text;
+    if (className) { element.className = className; }
+    return element;
+  }
+
+  function applyWipe(wipe) {
+    if (!wipeTable || wipe.device_id !== wipeTable.getAttribute("data-device-id")) { return; }
+    var row = document.createElement("tr");
+    var when = cell("th", "just now");
+    when.setAttribute("scope", "row");
+    row.appendChild(when);
+    row.appendChild(cell("td", milliseconds(wipe.ready_ms), "num"));
+    row.appendChild(cell("td", milliseconds(wipe.wipe_ms), "num"));
+    row.appendChild(cell("td", wipe.removed_files + " files", "num"));
+    var result = wipe.clean ? "Nothing left"
+      : wipe.leftovers_total + " left" + (wipe.login_locked ? ", login locked" : "");
+    row.appendChild(cell("td", result, wipe.clean ? "wipe-clean" : "wipe-left"));
+    var tbody = wipeTable.querySelector("tbody");
+    tbody.insertBefore(row, tbody.firstChild);
+    document.querySelector("[data-wipes-wrap]").hidden = false;
+    document.querySelector("[data-wipes-empty]").hidden = true;
+    var live = document.querySelector("[data-wipe-live]");
+    if (live) {
+      live.textContent = "Wipe finished: " + result.toLowerCase() + ", ready in " +
+        milliseconds(wipe.ready_ms) + ".";
+    }
+  }
+
   var commandForms = document.querySelectorAll("form[data-command-form]");
   for (var f = 0; f < commandForms.length; f++) {
     commandForms[f].addEventListener("submit", function (event) {
@@ -386,6 +419,7 @@
         devices.forEach(applyDevice);
       });
       socket.on("command", applyCommand);
+      socket.on("wipe", applyWipe);
     }
   }
 

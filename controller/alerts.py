@@ -1,0 +1,61 @@
+"""Alerts: what staff must look at, raised by monitoring and resolved when the cause goes away.
+
+One open alert per (device, kind) at most: a device that keeps failing the same way does not
+bury the list. Raising and resolving are announced with blinker signals, so tickets (a later
+issue) and notifications plug in without this module knowing them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller import signals
+from controller.choices import AlertKind
+from controller.models import Alert, Device
+
+
+def raise_alert(
+    session: Session, device: Device, kind: AlertKind, message: str, now: datetime
+) -> Alert:
+    """Open an alert for ``device``, or refresh the message of the one already open."""
+    alert = open_alert(session, device.id, kind)
+    if alert is None:
+        alert = Alert(kind=kind, device_id=device.id, site_id=device.site_id, message=message[:500])
+        alert.raised_at = now
+        session.add(alert)
+        session.flush()
+        signals.alert_raised.send(device.id, alert_id=alert.id, kind=kind, message=message)
+    else:
+        alert.message = message[:500]
+    return alert
+
+
+def resolve_alert(
+    session: Session, device_id: str, kind: AlertKind, resolution: str, now: datetime
+) -> Alert | None:
+    """Close the open alert of that kind, if any; returns it."""
+    alert = open_alert(session, device_id, kind)
+    if alert is not None:
+        alert.resolved_at = now
+        alert.resolution = resolution[:200]
+        signals.alert_resolved.send(device_id, alert_id=alert.id, kind=kind)
+    return alert
+
+
+def open_alert(session: Session, device_id: str, kind: AlertKind) -> Alert | None:
+    return session.scalars(
+        select(Alert).where(
+            Alert.device_id == device_id, Alert.kind == kind, Alert.resolved_at.is_(None)
+        )
+    ).first()
+
+
+def open_alerts(session: Session, site_ids: set[int] | None = None) -> list[Alert]:
+    """Open alerts, newest first; ``site_ids`` limits them to the sites a person covers."""
+    query = select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.raised_at.desc())
+    if site_ids is not None:
+        query = query.where(Alert.site_id.in_(site_ids))
+    return list(session.scalars(query))
