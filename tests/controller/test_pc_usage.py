@@ -1,0 +1,98 @@
+"""Public PCs on the controller (controller/pc_usage.py, alerts.py): sessions and wipe reports
+arrive as agent events, a wipe that left something raises an alert, a clean one resolves it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from agent import protocol
+from controller import alerts, signals
+from controller.choices import AlertKind, SessionEnd
+from controller.ingest import _Pending, write_events
+from controller.models import Alert, PcSession, WipeReport
+from tests.factories import make_device
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def wipe(seq: int, *leftovers: protocol.Leftover, locked: bool = False) -> protocol.WipeReport:
+    return protocol.WipeReport(
+        seq=seq,
+        at=NOW + timedelta(seconds=seq),
+        started_at=NOW,
+        ready_ms=140,
+        wipe_ms=2300,
+        removed_files=5000,
+        removed_bytes=300 << 20,
+        actions=["ended 12 processes"],
+        leftovers=list(leftovers),
+        leftovers_total=len(leftovers),
+        login_locked=locked,
+    )
+
+
+IMMUTABLE = protocol.Leftover(area="home", path="Documents/cv.pdf", reason="immutable")
+
+
+def test_session_is_stored_anonymously_with_its_length_and_ending(db):
+    device = make_device(db)
+    event = protocol.SessionRecord(
+        seq=1,
+        at=NOW,
+        started_at=NOW - timedelta(minutes=42),
+        ended_at=NOW,
+        ended_by=protocol.SessionEnd.IDLE,
+    )
+
+    write_events(db, [_Pending(device.id, [event])])
+
+    stored = db.scalars(select(PcSession)).one()
+    assert (stored.device_id, stored.site_id) == (device.id, device.site_id)
+    assert stored.duration_s == 42 * 60 and stored.ended_by == SessionEnd.IDLE
+
+
+def test_clean_wipe_is_stored_and_announced_without_alert(db):
+    device = make_device(db)
+    heard = []
+    receiver = lambda sender, **kw: heard.append((sender, kw["clean"]))  # noqa: E731
+    signals.wipe_reported.connect(receiver)
+    try:
+        report = write_events(db, [_Pending(device.id, [wipe(1)])])
+    finally:
+        signals.wipe_reported.disconnect(receiver)
+
+    stored = db.scalars(select(WipeReport)).one()
+    assert stored.clean and stored.removed_files == 5000 and stored.ready_ms == 140
+    assert heard == [(device.id, True)]
+    assert report.wipes[0]["clean"] and report.wipes[0]["site_id"] == device.site_id
+    assert alerts.open_alerts(db) == []
+
+
+def test_wipe_leaving_something_raises_one_alert_until_a_clean_wipe(db):
+    device = make_device(db)
+
+    write_events(db, [_Pending(device.id, [wipe(1, IMMUTABLE, locked=True)])])
+    write_events(db, [_Pending(device.id, [wipe(2, IMMUTABLE, locked=True)])])
+
+    open_ = alerts.open_alerts(db, {device.site_id})
+    assert len(open_) == 1  # the same trouble twice is one alert
+    assert open_[0].kind == AlertKind.WIPE_INCOMPLETE
+    assert "Documents/cv.pdf" in open_[0].message and "login is locked" in open_[0].message
+
+    write_events(db, [_Pending(device.id, [wipe(3)])])
+
+    assert alerts.open_alerts(db) == []
+    closed = db.scalars(select(Alert)).one()
+    assert closed.resolved_at is not None and closed.resolution == "a later wipe was clean"
+
+
+def test_replayed_wipe_report_is_stored_once(db):
+    device = make_device(db)
+    event = wipe(1)
+
+    write_events(db, [_Pending(device.id, [event])])
+    write_events(db, [_Pending(device.id, [event])])
+
+    assert len(db.scalars(select(WipeReport)).all()) == 1
