@@ -154,6 +154,140 @@ def run(state_dir: Path | None, config: Path | None, verbose: bool) -> None:
     sys.exit(run_agent(settings, credentials))
 
 
+@agent.command()
+@_state_dir_option
+@_config_option
+@_verbose_option
+def reset(state_dir: Path | None, config: Path | None, verbose: bool) -> None:
+    """Reset this public PC for the next resident now, and wait for the wipe to finish.
+
+    The same reset a mediator's "Reset now" runs: the guest's processes end, a fresh home is
+    swapped in, and everything the resident left is deleted and checked. The report is printed,
+    and queued for the controller when this PC is enrolled. Exit status 1 if anything was left
+    (the guest login is then locked).
+    """
+    from agent.pc.guest import GuestRefused, resolve_guest
+    from agent.pc.login import AccountExpiryLogin
+    from agent.pc.public_pc import mark_reset, wipe_event
+    from agent.pc.reset import GuestReset
+    from agent.protocol import SessionEnd
+    from agent.spool import SPOOL_FILE, Spool
+
+    _setup_logging(verbose)
+    settings = _settings(config, state_dir=state_dir)
+    try:
+        guest = resolve_guest(settings.guest_user)
+    except GuestRefused as exc:
+        raise click.ClickException(f"reset refused: {exc}") from exc
+    state = Path(settings.state_dir)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    spool_path = state / SPOOL_FILE
+    reports = []
+
+    def keep(report: Any) -> None:
+        reports.append(report)
+        if spool_path.exists():  # enrolled: the controller gets the proof too
+            spool = Spool(spool_path, max_events=settings.spool_max_events)
+            try:
+                spool.append(lambda seq: wipe_event(seq, report, SessionEnd.LOCAL, _utcnow()))
+            finally:
+                spool.close()
+
+    resetter = GuestReset(
+        guest_name=guest.name,
+        skeleton=settings.guest_skeleton,
+        login=AccountExpiryLogin(guest, state),
+        state_dir=state,
+        on_report=keep,
+    )
+    outcome = resetter.reset_and_wait()
+    mark_reset(state)
+    click.echo(outcome.output)
+    if not outcome.ok:
+        sys.exit(1)
+
+
+@agent.group()
+def pc() -> None:
+    """Set up and check a public PC: its guest account and automatic login."""
+
+
+@pc.command()
+@_config_option
+def setup(config: Path | None) -> None:
+    """Create the guest account and its skeleton, and configure automatic login."""
+    import shutil
+    import subprocess
+
+    from agent.pc.display_manager import check_autologin, write_autologin
+    from agent.pc.guest import GuestRefused, resolve_guest
+
+    settings = _settings(config)
+    name = settings.guest_user
+    try:
+        resolve_guest(name)
+        click.echo(f"guest account {name!r} already exists")
+    except GuestRefused:
+        import pwd
+
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--create-home", "--user-group", "--shell", "/bin/bash",
+                 "--comment", "Public session", name],
+                check=True,
+            )  # fmt: skip
+            click.echo(f"created the guest account {name!r}")
+        resolve_guest(name)  # refuses (and says why) an existing staff or system account
+    skeleton = Path(settings.guest_skeleton)
+    if not skeleton.exists():
+        shutil.copytree("/etc/skel", skeleton, symlinks=True)
+        click.echo(f"created the guest's skeleton {skeleton} from /etc/skel: customise it there")
+    written = write_autologin(name)
+    if written:
+        click.echo(f"automatic login configured in {written}")
+    check = check_autologin(name)
+    for problem in check.problems:
+        click.echo(f"problem: {problem}", err=True)
+    if not check.ok:
+        sys.exit(1)
+
+
+@pc.command()
+@_config_option
+def check(config: Path | None) -> None:
+    """Say whether this PC is ready to serve residents (exit status 1 if not)."""
+    from agent.pc.display_manager import check_autologin
+    from agent.pc.guest import GuestRefused, resolve_guest
+    from agent.pc.login import AccountExpiryLogin
+
+    settings = _settings(config)
+    problems = []
+    try:
+        guest = resolve_guest(settings.guest_user)
+    except GuestRefused as exc:
+        problems.append(str(exc))
+    else:
+        reason = AccountExpiryLogin(guest, Path(settings.state_dir)).locked_reason()
+        if reason:
+            problems.append(f"the guest login is locked: {reason}")
+    if not Path(settings.guest_skeleton).is_dir():
+        problems.append(f"the guest's skeleton {settings.guest_skeleton} does not exist")
+    problems += check_autologin(settings.guest_user).problems
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        sys.exit(1)
+    click.echo("ready: the guest logs in on its own and is reset after each session")
+
+
+def _utcnow() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
 def _keep_server_backends_out() -> None:
     """Stop ``import socketio`` from loading server-side message-queue clients.
 

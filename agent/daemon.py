@@ -14,15 +14,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
-from agent.actions import RecentLog, actions_for
+from agent.actions import Actions, RecentLog, actions_for
 from agent.commands import CommandRunner
 from agent.credentials import Credentials, ensure_state_dir
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
+from agent.pc.public_pc import PublicPc
 from agent.protocol import COMMAND_EVENT, Heartbeat, InventoryReport, UpdateConfigArgs
-from agent.roles import Role, role_for
+from agent.roles import PcRole, Role, role_for
 from agent.settings import (
+    ActionsMode,
     AgentSettings,
     load_remote_settings,
     save_remote_settings,
@@ -39,6 +42,13 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 10
 EXECUTED_IDS_KEPT_S = 30 * 86_400
 
 
+class Service(Protocol):
+    """Something the agent runs beside its loop (a public PC's session watch)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 class Agent:
     """Every ``heartbeat_interval_s`` a heartbeat, every ``inventory_interval_s`` an inventory,
     both spooled first and then handed to the link, which sends what it can."""
@@ -52,6 +62,7 @@ class Agent:
         inventory: InventoryCollector,
         role: Role,
         commands: CommandRunner | None = None,
+        services: list[Service] | None = None,
         heartbeat_interval_s: int = DEFAULT_HEARTBEAT_INTERVAL_S,
         inventory_interval_s: float = 86_400,
         clock: Callable[[], float] = time.monotonic,
@@ -63,6 +74,7 @@ class Agent:
         self.inventory = inventory
         self.role = role
         self.commands = commands
+        self.services = services or []
         self.heartbeat_interval_s = heartbeat_interval_s
         self.inventory_interval_s = inventory_interval_s
         self._clock = clock
@@ -79,9 +91,13 @@ class Agent:
         )
         if self.commands is not None:
             self.commands.start()
+        for service in self.services:
+            service.start()
         try:
             self._loop()
         finally:
+            for service in self.services:
+                service.stop()
             if self.commands is not None:
                 self.commands.stop()
         log.info("agent stopping")
@@ -148,6 +164,15 @@ class Agent:
         if update.inventory_interval_s is not None:
             self.set_inventory_interval(update.inventory_interval_s)
             changed.append(f"inventory_interval_s = {update.inventory_interval_s}")
+        if update.idle_timeout_s is not None or update.max_session_s is not None:
+            for service in self.services:
+                if isinstance(service, PublicPc):
+                    service.set_limits(
+                        idle_timeout_s=update.idle_timeout_s, max_session_s=update.max_session_s
+                    )
+            for name in ("idle_timeout_s", "max_session_s"):
+                if getattr(update, name) is not None:
+                    changed.append(f"{name} = {getattr(update, name)}")
         if update.device_name is not None:
             self.set_inventory_collector(
                 InventoryCollector(agent_version=agent_version(), name=update.device_name)
@@ -250,15 +275,22 @@ def build_agent(
         save_remote_settings(state_dir, update)  # first: what is applied survives a restart
         return agent.apply_remote_settings(update)
 
+    actions = actions_for(
+        settings.actions,
+        recent_log=recent_log,
+        wol_broadcast=settings.wol_broadcast,
+        wol_port=settings.wol_port,
+    )
+    if isinstance(role, PcRole) and settings.actions == ActionsMode.SYSTEM:
+        public_pc = build_public_pc(settings, spool, actions, wake=lambda: agent.wake())
+        actions.session = public_pc
+        agent.services.append(public_pc)
+        role.session_active = lambda: public_pc.tracker.active
+        role.login_locked = public_pc.login_locked_reason
     agent.commands = CommandRunner(
         spool=spool,
         role=role,
-        actions=actions_for(
-            settings.actions,
-            recent_log=recent_log,
-            wol_broadcast=settings.wol_broadcast,
-            wol_port=settings.wol_port,
-        ),
+        actions=actions,
         claimer=link,
         apply_config=apply_config,
         on_result=agent.wake,
@@ -268,6 +300,57 @@ def build_agent(
     socket.on(COMMAND_EVENT, agent.commands.receive)
     link.on_command = agent.commands.receive
     return agent
+
+
+def build_public_pc(
+    settings: AgentSettings, spool: Spool, actions: Actions, *, wake: Callable[[], None]
+) -> PublicPc:
+    """The real public PC: the guest's sessions watched, and reset and wiped at each end.
+
+    The guest account is looked up at each reset (and refused if it is not a guest's), so a PC
+    set up later, or a wrong ``guest_user``, is reported by the reset rather than stopping the
+    agent.
+    """
+    from agent.pc.guest import GuestRefused, resolve_guest
+    from agent.pc.login import AccountExpiryLogin, MemoryLogin
+    from agent.pc.reset import GuestReset
+    from agent.pc.sessions import GuestPresence, NoPresence
+
+    state_dir = Path(settings.state_dir)
+    try:
+        guest = resolve_guest(settings.guest_user)
+    except GuestRefused as exc:
+        log.error("public PC without its guest account: %s", exc)
+        presence: Any = NoPresence()
+        login: Any = MemoryLogin()
+    else:
+        presence = GuestPresence(guest)
+        login = AccountExpiryLogin(guest, state_dir)
+
+    def warn(text: str) -> None:
+        actions.screen.show_message(text, 60)
+
+    holder: list[PublicPc] = []
+    resetter = GuestReset(
+        guest_name=settings.guest_user,
+        skeleton=settings.guest_skeleton,
+        login=login,
+        state_dir=state_dir,
+        on_report=lambda report: holder[0].report_wipe(report),
+    )
+    public_pc = PublicPc(
+        presence=presence,
+        resetter=resetter,
+        events=spool,
+        warn=warn,
+        state_dir=state_dir,
+        idle_timeout_s=settings.idle_timeout_s,
+        max_session_s=settings.max_session_s,
+        on_event=wake,
+        login=login,
+    )
+    holder.append(public_pc)
+    return public_pc
 
 
 def run(settings: AgentSettings, credentials: Credentials) -> int:

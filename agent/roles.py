@@ -6,6 +6,7 @@ privacy wipe (pc), lockers (kiosk) and the captive portal's supervision (hotspot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 from agent.protocol import CommandName, DeviceKind
@@ -38,15 +39,28 @@ class Role(Protocol):
 
 
 class PcRole:
-    """A public PC (later: sessions and the guest account's wipe)."""
+    """A public PC: residents' sessions and the guest account's wipe (:mod:`agent.pc`)."""
 
     kind = DeviceKind.PC
     commands: ClassVar[frozenset[CommandName]] = (
         _EVERY_DEVICE | _SCREEN | {CommandName.RESET_SESSION}
     )
 
+    def __init__(self) -> None:
+        # Set by the daemon when the PC is run for real (None in the demo's simulated PCs).
+        self.session_active: Callable[[], bool] | None = None
+        self.login_locked: Callable[[], str | None] | None = None
+
     def state(self) -> dict[str, str]:
-        return {"role": self.kind.value}
+        state = {"role": self.kind.value}
+        if self.session_active is not None:
+            state["session"] = "active" if self.session_active() else "none"
+        if self.login_locked is not None:
+            reason = self.login_locked()
+            state["guest_login"] = "locked" if reason else "open"
+            if reason:
+                state["locked_because"] = reason[:200]
+        return state
 
 
 class KioskRole:

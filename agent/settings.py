@@ -61,6 +61,12 @@ class AgentSettings:
     # Where wake-on-LAN magic packets go (UDP); a subnet's directed broadcast also works.
     wol_broadcast: str = "255.255.255.255"
     wol_port: int = 9
+    # Public PCs: the account residents use (never a staff or system account), the folder its
+    # fresh home is copied from, and the site's session limits (the controller sets the latter).
+    guest_user: str = "borne-guest"
+    guest_skeleton: Path = Path("/etc/borne/guest-skel")
+    idle_timeout_s: int = 900
+    max_session_s: int = 0  # 0: no limit
 
     def __post_init__(self) -> None:
         if self.actions not in {m.value for m in ActionsMode}:
@@ -98,6 +104,18 @@ class AgentSettings:
                 f"setting backoff_max_s ({self.backoff_max_s}) must not be below "
                 f"backoff_min_s ({self.backoff_min_s})"
             )
+        if not 120 <= self.idle_timeout_s <= 86400:
+            raise ImproperlyConfigured(
+                f"setting idle_timeout_s must be between 120 and 86400 seconds, "
+                f"got {self.idle_timeout_s!r}"
+            )
+        if not 0 <= self.max_session_s <= 86400:
+            raise ImproperlyConfigured(
+                f"setting max_session_s must be between 0 (no limit) and 86400 seconds, "
+                f"got {self.max_session_s!r}"
+            )
+        if not self.guest_user or self.guest_user == "root":
+            raise ImproperlyConfigured(f"setting guest_user cannot be {self.guest_user!r}")
         if self.spool_max_events < 100:
             raise ImproperlyConfigured(
                 f"setting spool_max_events must be at least 100, got {self.spool_max_events!r}"

@@ -64,6 +64,6 @@ def run_as(guest: GuestAccount, *argv: str, **kwargs: object) -> subprocess.Comp
         check=True,
         capture_output=True,
         text=True,
-        env={"HOME": str(guest.home), "PATH": "/usr/bin:/bin", "USER": guest.name},
+        env={"HOME": str(guest.home), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "USER": guest.name},
         **kwargs,  # type: ignore[arg-type]
     )

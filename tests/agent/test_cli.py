@@ -89,7 +89,8 @@ def test_run_sends_inventory_and_heartbeats_then_stops_cleanly_on_sigterm(
             events = [e for b in received.batches for e in b["events"]]
         assert [e["type"] for e in events[:2]] == ["inventory", "heartbeat"]
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-        assert events[1]["state"] == {"role": "pc"}
+        # A PC without its guest account yet: no session, and residents are not locked out.
+        assert events[1]["state"] == {"role": "pc", "session": "none", "guest_login": "open"}
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)
     finally:

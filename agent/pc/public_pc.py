@@ -1,0 +1,189 @@
+"""The ``pc`` role's job: watch residents' sessions, reset the PC at each end, report both.
+
+Wires :class:`~agent.pc.sessions.SessionTracker` (when a session ends) to
+:class:`~agent.pc.reset.GuestReset` (making the PC ready and wiping) and to the agent's spool
+(the anonymous session record and the wipe report, which reach the controller like every event).
+It is also the agent's :class:`~agent.actions.SessionReset`, so a mediator's "Reset now" ends the
+session the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from agent import protocol
+from agent.actions import Outcome
+from agent.pc.login import GuestLogin
+from agent.pc.report import WipeReport
+from agent.pc.sessions import EndedSession, Presence, SessionTracker
+from agent.protocol import AgentEvent, SessionEnd
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+# A logout seen this soon after a reset made by another process (``borne agent reset``) is that
+# reset's doing, not a resident leaving: it is not reset a second time.
+RESET_MARK = "last-reset"
+RECENT_RESET_S = 15.0
+MAX_LEFTOVERS = 100
+
+
+class EventSink(Protocol):
+    def append(self, build: Callable[[int], AgentEvent]) -> AgentEvent: ...
+
+
+class Resetter(Protocol):
+    def reset(self) -> Outcome: ...
+
+
+class PublicPc:
+    """Implements :class:`~agent.actions.SessionReset` for the real PC."""
+
+    def __init__(
+        self,
+        *,
+        presence: Presence,
+        resetter: Resetter,
+        events: EventSink,
+        warn: Callable[[str], None],
+        state_dir: Path,
+        login: GuestLogin,
+        idle_timeout_s: int,
+        max_session_s: int = 0,
+        on_event: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.resetter = resetter
+        self.events = events
+        self.state_dir = Path(state_dir)
+        self.login = login
+        self.on_event = on_event
+        self._now = now
+        self._lock = threading.RLock()
+        self._ending: SessionEnd = SessionEnd.COMMAND
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.tracker = SessionTracker(
+            presence,
+            idle_timeout_s=idle_timeout_s,
+            max_session_s=max_session_s,
+            warn=warn,
+            on_end=self._record_session,
+            clock=clock,
+            now=now,
+        )
+
+    # -- the agent's SessionReset: a mediator's "Reset now" ----------------------------------------
+
+    def reset(self) -> Outcome:
+        with self._lock:
+            self.tracker.end(SessionEnd.COMMAND)
+            return self._reset(SessionEnd.COMMAND)
+
+    def login_locked_reason(self) -> str | None:
+        """Why residents cannot log in (a wipe left something), or None."""
+        return self.login.locked_reason()
+
+    # -- watching ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Look once: a session that just ended is recorded and the PC reset."""
+        with self._lock:
+            ended = self.tracker.tick()
+            if ended is None:
+                return
+            if ended.ended_by is SessionEnd.LOGOUT and self._reset_recently_elsewhere():
+                log.info("logout caused by a reset made at the PC: not resetting again")
+                return
+            self._reset(ended.ended_by)
+
+    def set_limits(self, *, idle_timeout_s: int | None, max_session_s: int | None) -> None:
+        """The site's limits changed (``update_config``); they apply from the next tick."""
+        with self._lock:
+            if idle_timeout_s is not None:
+                self.tracker.idle_timeout_s = idle_timeout_s
+            if max_session_s is not None:
+                self.tracker.max_session_s = max_session_s
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="borne-sessions", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.tick()
+            except Exception:  # a probe's hiccup must not stop the watching
+                log.exception("session watch failed")
+
+    # -- what a reset leaves behind --------------------------------------------------------------
+
+    def _reset(self, how: SessionEnd) -> Outcome:
+        self._ending = how
+        outcome = self.resetter.reset()
+        mark_reset(self.state_dir)
+        log.info("reset after %s: %s", how.value, outcome.output.splitlines()[:1])
+        return outcome
+
+    def report_wipe(self, report: WipeReport) -> None:
+        """``GuestReset``'s ``on_report``: spool the proof for the controller."""
+        self.events.append(lambda seq: wipe_event(seq, report, self._ending, self._now()))
+        self.on_event()
+
+    def _record_session(self, ended: EndedSession) -> None:
+        self.events.append(
+            lambda seq: protocol.SessionRecord(
+                seq=seq,
+                at=self._now(),
+                started_at=ended.started_at,
+                ended_at=ended.ended_at,
+                ended_by=ended.ended_by,
+            )
+        )
+        self.on_event()
+
+    def _reset_recently_elsewhere(self) -> bool:
+        try:
+            age = time.time() - (self.state_dir / RESET_MARK).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return age < RECENT_RESET_S
+
+
+def mark_reset(state_dir: Path) -> None:
+    """Note the time of a reset, for a daemon watching sessions in another process."""
+    mark = Path(state_dir) / RESET_MARK
+    mark.touch()
+
+
+def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> protocol.WipeReport:
+    """The agent's report as the wire schema carries it (bounded lists, escaped paths)."""
+    return protocol.WipeReport(
+        seq=seq,
+        at=at,
+        started_at=datetime.fromtimestamp(report.started_at, UTC),
+        ready_ms=report.ready_ms,
+        wipe_ms=report.wipe_ms,
+        removed_files=report.removed_files,
+        removed_bytes=report.removed_bytes,
+        actions=[a[:200] for a in report.actions[:32]],
+        leftovers=[
+            protocol.Leftover(area=item.area[:64], path=item.path[:200], reason=item.reason[:200])
+            for item in report.leftovers[:MAX_LEFTOVERS]
+        ],
+        leftovers_total=len(report.leftovers),
+        login_locked=bool(report.leftovers),
+        ended_by=how,
+    )

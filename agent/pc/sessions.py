@@ -1,0 +1,218 @@
+"""A resident's session on a public PC: when it starts, and the four ways it ends.
+
+A session starts when the guest logs in and ends when the guest logs out, after the site's idle
+timeout (with a warning a minute before, which any input dismisses), after the site's longest
+session if it sets one, or on a mediator's command. Every end triggers a reset, and is recorded
+anonymously: start, end, how it ended — never what the resident did.
+
+:class:`SessionTracker` is pure logic over injected probes and a clock, ticked once a second by
+:class:`agent.pc.public_pc.PublicPc`; :class:`GuestPresence` is the real probe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from agent.pc.guest import GuestAccount
+from agent.protocol import SessionEnd
+
+log = logging.getLogger(__name__)
+
+WARNING_TEXT = (
+    "Are you still there? Touch the mouse or the keyboard to keep your session. "
+    "Otherwise it ends in one minute and everything on this PC is erased."
+)
+LAST_MINUTE_TEXT = (
+    "Your session ends in one minute: this place's time limit is reached. "
+    "Save what you need on your own USB stick or send it to yourself now."
+)
+
+
+class Presence(Protocol):
+    def logged_in(self) -> bool:
+        """Whether the guest has a session open now."""
+        ...
+
+    def idle_s(self) -> float | None:
+        """Seconds since the resident's last input, or None when it cannot be known."""
+        ...
+
+
+@dataclass(frozen=True)
+class EndedSession:
+    started_at: datetime
+    ended_at: datetime
+    ended_by: SessionEnd
+
+
+class SessionTracker:
+    """Decides, at each :meth:`tick`, whether the session started, needs a warning, or ended.
+
+    ``on_end`` receives the ended session and must reset the PC; ``warn`` shows a message on the
+    resident's screen. Times come from ``clock`` (monotonic seconds) and ``now`` (wall clock).
+    """
+
+    def __init__(
+        self,
+        presence: Presence,
+        *,
+        idle_timeout_s: int,
+        max_session_s: int = 0,
+        warning_s: int = 60,
+        warn: Callable[[str], None],
+        on_end: Callable[[EndedSession], None],
+        clock: Callable[[], float],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.presence = presence
+        self.idle_timeout_s = idle_timeout_s
+        self.max_session_s = max_session_s
+        self.warning_s = warning_s
+        self.warn = warn
+        self.on_end = on_end
+        self._clock = clock
+        self._now = now
+        self._started_at: datetime | None = None
+        self._started_clock = 0.0
+        self._idle_warned = False
+        self._limit_warned = False
+
+    @property
+    def active(self) -> bool:
+        return self._started_at is not None
+
+    def tick(self) -> EndedSession | None:
+        """Look at the PC once; returns the session if it just ended (``on_end`` was called)."""
+        logged_in = self.presence.logged_in()
+        if self._started_at is None:
+            if logged_in:
+                self._start()
+            return None
+        if not logged_in:
+            return self.end(SessionEnd.LOGOUT)
+        elapsed = self._clock() - self._started_clock
+        if self.max_session_s:
+            if elapsed >= self.max_session_s:
+                return self.end(SessionEnd.MAX_DURATION)
+            if elapsed >= self.max_session_s - self.warning_s and not self._limit_warned:
+                self._limit_warned = True
+                self.warn(LAST_MINUTE_TEXT)
+        idle = self.presence.idle_s()
+        if idle is None:
+            return None
+        if idle >= self.idle_timeout_s:
+            return self.end(SessionEnd.IDLE)
+        if idle >= self.idle_timeout_s - self.warning_s:
+            if not self._idle_warned:
+                self._idle_warned = True
+                self.warn(WARNING_TEXT)
+        else:
+            self._idle_warned = False  # the resident came back: warn again next time
+        return None
+
+    def end(self, how: SessionEnd) -> EndedSession | None:
+        """End the session now (a command does this too); None if no session was open."""
+        if self._started_at is None:
+            return None
+        ended = EndedSession(self._started_at, self._now(), how)
+        self._started_at = None
+        log.info("session ended (%s)", how.value)
+        self.on_end(ended)
+        return ended
+
+    def _start(self) -> None:
+        self._started_at = self._now()
+        self._started_clock = self._clock()
+        self._idle_warned = self._limit_warned = False
+        log.info("session started")
+
+
+class NoPresence:
+    """A PC whose guest account is missing: nobody can be logged in."""
+
+    def logged_in(self) -> bool:
+        return False
+
+    def idle_s(self) -> float | None:
+        return None
+
+
+class GuestPresence:
+    """The real probe: is a guest process running, and how long has the seat been idle.
+
+    Idle time comes from systemd-logind (``IdleSinceHint`` of the guest's graphical session,
+    which desktop environments keep up to date) and, failing that, from the X server through
+    ``xprintidle``. When neither answers, the idle timeout cannot apply: the session then ends
+    on logout, on the longest-session limit or by a mediator.
+    """
+
+    def __init__(self, guest: GuestAccount, proc: Path = Path("/proc")) -> None:
+        self.guest = guest
+        self.uid = guest.uid
+        self.proc = proc
+
+    def logged_in(self) -> bool:
+        for entry in self.proc.iterdir():
+            if entry.name.isdigit():
+                try:
+                    if entry.stat().st_uid == self.uid:
+                        return True
+                except FileNotFoundError:
+                    continue
+        return False
+
+    def idle_s(self) -> float | None:
+        return self._logind_idle_s() or self._x_idle_s()
+
+    def _logind_idle_s(self) -> float | None:
+        if shutil.which("loginctl") is None:
+            return None
+        try:
+            sessions = subprocess.run(
+                ["loginctl", "show-user", str(self.uid), "--property=Sessions", "--value"],
+                capture_output=True, text=True, timeout=5, check=True,
+            ).stdout.split()  # fmt: skip
+            for session in sessions:
+                out = subprocess.run(
+                    ["loginctl", "show-session", session,
+                     "--property=IdleHint", "--property=IdleSinceHintMonotonic", "--value"],
+                    capture_output=True, text=True, timeout=5, check=True,
+                ).stdout.split()  # fmt: skip
+                if len(out) == 2 and out[0] == "yes" and out[1] != "0":
+                    now_us = int(_monotonic_ns() / 1000)
+                    return max(0.0, (now_us - int(out[1])) / 1e6)
+                if len(out) == 2 and out[0] == "no":
+                    return 0.0
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return None
+        return None
+
+    def _x_idle_s(self) -> float | None:
+        if shutil.which("xprintidle") is None:
+            return None
+        # LightDM keeps the session's X cookie in the home; GDM under /run/user.
+        cookies = [self.guest.home / ".Xauthority", Path(f"/run/user/{self.uid}/gdm/Xauthority")]
+        cookie = next((c for c in cookies if c.exists()), cookies[0])
+        env = {"DISPLAY": ":0", "XAUTHORITY": str(cookie)}
+        try:
+            out = subprocess.run(
+                ["runuser", "-u", self.guest.name, "--", "xprintidle"],
+                capture_output=True, text=True, timeout=5, check=True, env={**os.environ, **env},
+            ).stdout  # fmt: skip
+            return int(out.strip()) / 1000
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return None
+
+
+def _monotonic_ns() -> int:
+    import time
+
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)

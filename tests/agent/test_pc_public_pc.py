@@ -1,0 +1,119 @@
+"""The pc role's wiring (agent/pc/public_pc.py): a session's end is recorded and resets the PC,
+a mediator's reset ends the session as a command, the wipe report is spooled for the controller,
+and a logout caused by a reset made at the PC is not reset twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent.actions import Outcome
+from agent.pc.login import MemoryLogin
+from agent.pc.public_pc import PublicPc, mark_reset
+from agent.pc.report import WipeReport
+from agent.protocol import SessionEnd, SessionRecord
+from agent.protocol import WipeReport as WipeEvent
+from agent.spool import Spool
+
+
+class Presence:
+    def __init__(self) -> None:
+        self.in_ = False
+        self.idle: float | None = 0.0
+
+    def logged_in(self) -> bool:
+        return self.in_
+
+    def idle_s(self) -> float | None:
+        return self.idle
+
+
+class Resetter:
+    def __init__(self) -> None:
+        self.resets = 0
+
+    def reset(self) -> Outcome:
+        self.resets += 1
+        return Outcome(True, "ready in 120 ms")
+
+
+def build(tmp_path: Path, presence: Presence, resetter: Resetter) -> tuple[PublicPc, Spool]:
+    spool = Spool(tmp_path / "spool.db")
+    pc = PublicPc(
+        presence=presence,
+        resetter=resetter,
+        events=spool,
+        warn=lambda text: None,
+        state_dir=tmp_path,
+        login=MemoryLogin(),
+        idle_timeout_s=900,
+    )
+    return pc, spool
+
+
+def spooled(spool: Spool) -> list[object]:
+    batch = spool.pending_batch()
+    return list(batch.events) if batch else []
+
+
+def test_logout_records_the_session_and_resets(tmp_path: Path) -> None:
+    presence, resetter = Presence(), Resetter()
+    pc, spool = build(tmp_path, presence, resetter)
+    presence.in_ = True
+    pc.tick()
+    presence.in_ = False
+    pc.tick()
+
+    events = spooled(spool)
+    assert resetter.resets == 1
+    assert [type(e) for e in events] == [SessionRecord]
+    assert events[0].ended_by is SessionEnd.LOGOUT
+
+
+def test_mediator_reset_ends_the_session_as_a_command_and_the_report_follows(tmp_path: Path):
+    presence, resetter = Presence(), Resetter()
+    pc, spool = build(tmp_path, presence, resetter)
+    presence.in_ = True
+    pc.tick()
+
+    assert pc.reset().ok
+    report = WipeReport(ready_ms=120, wipe_ms=900, removed_files=30, removed_bytes=4096)
+    report.left("tmp", b"/tmp/a\nb\xff", "immutable")
+    pc.report_wipe(report)
+
+    session, wipe = spooled(spool)
+    assert isinstance(session, SessionRecord) and session.ended_by is SessionEnd.COMMAND
+    assert isinstance(wipe, WipeEvent) and wipe.ended_by is SessionEnd.COMMAND
+    assert wipe.leftovers[0].path == "/tmp/a\\nb\\xff" and wipe.login_locked
+    assert wipe.started_at <= datetime.now(UTC)
+    presence.in_ = False
+    pc.tick()
+    assert resetter.resets == 1  # the reset's own logout is not a new session end
+
+
+def test_logout_right_after_a_reset_at_the_pc_is_not_reset_again(tmp_path: Path) -> None:
+    presence, resetter = Presence(), Resetter()
+    pc, spool = build(tmp_path, presence, resetter)
+    presence.in_ = True
+    pc.tick()
+    mark_reset(tmp_path)  # `borne agent reset` ran in another process
+    presence.in_ = False
+    pc.tick()
+
+    assert resetter.resets == 0
+    assert [e.ended_by for e in spooled(spool)] == [SessionEnd.LOGOUT]
+
+
+def test_site_limits_apply_from_the_next_look(tmp_path: Path) -> None:
+    presence, resetter = Presence(), Resetter()
+    pc, spool = build(tmp_path, presence, resetter)
+    presence.in_ = True
+    pc.tick()
+    presence.idle = 400
+    pc.tick()
+    assert resetter.resets == 0
+
+    pc.set_limits(idle_timeout_s=300, max_session_s=None)
+    pc.tick()
+
+    assert resetter.resets == 1 and spooled(spool)[0].ended_by is SessionEnd.IDLE

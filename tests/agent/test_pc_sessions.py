@@ -1,0 +1,138 @@
+"""A resident's session (agent/pc/sessions.py): it starts at login and ends on logout, on idle
+after a warning, on the site's longest session, or by command; each end is reported once."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+from guest_testkit import run_as
+
+from agent.pc.sessions import GuestPresence, SessionTracker
+from agent.protocol import SessionEnd
+
+
+class FakePresence:
+    def __init__(self) -> None:
+        self.in_ = False
+        self.idle: float | None = 0.0
+
+    def logged_in(self) -> bool:
+        return self.in_
+
+    def idle_s(self) -> float | None:
+        return self.idle
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def wall(self) -> datetime:
+        return datetime(2026, 11, 22, 14, 0, tzinfo=UTC) + timedelta(seconds=self.t)
+
+
+def tracker(presence, clock, **limits):
+    warnings: list[str] = []
+    ended = []
+    t = SessionTracker(
+        presence,
+        idle_timeout_s=limits.get("idle", 900),
+        max_session_s=limits.get("max", 0),
+        warn=warnings.append,
+        on_end=ended.append,
+        clock=clock,
+        now=clock.wall,
+    )
+    return t, warnings, ended
+
+
+def test_session_starts_at_login_and_ends_at_logout_with_its_times():
+    presence, clock = FakePresence(), Clock()
+    t, _, ended = tracker(presence, clock)
+    t.tick()
+    assert not t.active
+    presence.in_ = True
+    t.tick()
+    clock.t = 600
+    presence.in_ = False
+    t.tick()
+    t.tick()  # a second look changes nothing: one end, one reset
+
+    assert len(ended) == 1 and ended[0].ended_by is SessionEnd.LOGOUT
+    assert ended[0].ended_at - ended[0].started_at == timedelta(seconds=600)
+
+
+def test_idle_session_is_warned_a_minute_before_and_input_dismisses_the_warning():
+    presence, clock = FakePresence(), Clock()
+    t, warnings, ended = tracker(presence, clock, idle=900)
+    presence.in_ = True
+    t.tick()
+
+    presence.idle = 845
+    t.tick()
+    assert len(warnings) == 1 and "one minute" in warnings[0]
+    t.tick()
+    assert len(warnings) == 1  # warned once, not every second
+
+    presence.idle = 3  # the resident moved the mouse: dismissed, the session goes on
+    t.tick()
+    assert ended == []
+
+    presence.idle = 850
+    t.tick()
+    assert len(warnings) == 2  # idle again: a new warning
+    presence.idle = 900
+    t.tick()
+    assert [e.ended_by for e in ended] == [SessionEnd.IDLE]
+
+
+def test_longest_session_is_announced_then_ends_the_session():
+    presence, clock = FakePresence(), Clock()
+    t, warnings, ended = tracker(presence, clock, max=3600)
+    presence.in_ = True
+    t.tick()
+    clock.t = 3545
+    t.tick()
+    assert len(warnings) == 1 and "time limit" in warnings[0]
+    clock.t = 3600
+    t.tick()
+    assert [e.ended_by for e in ended] == [SessionEnd.MAX_DURATION]
+
+
+def test_no_limit_means_no_time_pressure():
+    presence, clock = FakePresence(), Clock()
+    t, warnings, ended = tracker(presence, clock, max=0)
+    presence.in_ = True
+    presence.idle = None  # idle time unknown: only logout, a limit or a mediator end it
+    t.tick()
+    clock.t = 12 * 3600
+    t.tick()
+    assert warnings == [] and ended == []
+
+
+def test_command_ends_the_open_session_and_is_harmless_without_one():
+    presence, clock = FakePresence(), Clock()
+    t, _, ended = tracker(presence, clock)
+    assert t.end(SessionEnd.COMMAND) is None
+    presence.in_ = True
+    t.tick()
+    t.end(SessionEnd.COMMAND)
+    assert [e.ended_by for e in ended] == [SessionEnd.COMMAND] and not t.active
+
+
+def test_real_presence_sees_the_guest_log_in_and_out(guest):
+    presence = GuestPresence(guest)
+    assert not presence.logged_in()
+
+    process = subprocess.Popen(["sleep", "60"], user=guest.uid, group=guest.gid, extra_groups=[])
+    try:
+        run_as(guest, "true")  # the guest account works
+        assert presence.logged_in()
+    finally:
+        process.kill()
+        process.wait()
+    assert not presence.logged_in()
