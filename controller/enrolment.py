@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse
-from controller import access, audit, signals
-from controller.choices import Action, DeviceStatus
+from controller import access, audit, commands, pc_usage, signals
+from controller.choices import Action, CommandName, DeviceStatus
 from controller.errors import Conflict, DomainError, PermissionDenied, Unauthenticated
 from controller.models import Device, EnrolmentToken, Site, User, utcnow
 
@@ -134,6 +134,17 @@ def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int)
         site_id=record.site_id,
         token_id=record.id,
     )
+    if request.kind is DeviceKind.PC:
+        # The site's session limits, waiting for the PC's first connection.
+        site = session.get(Site, record.site_id)
+        assert site is not None
+        commands.issue(
+            session,
+            "enrolment",
+            CommandName.UPDATE_CONFIG,
+            device_ids=[device.id],
+            args=pc_usage.session_limits_args(site),
+        )
     signals.device_enrolled.send(device.id, site_id=device.site_id, kind=device.kind)
     return EnrolResponse(
         device_id=device.id,

@@ -13,9 +13,61 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent import protocol
-from controller import alerts, signals
-from controller.choices import AlertKind
-from controller.models import Device, PcSession, WipeReport
+from controller import access, alerts, audit, commands, signals
+from controller.choices import Action, AlertKind, CommandName, DeviceKind
+from controller.errors import DomainError
+from controller.models import Command, Device, PcSession, Site, User, WipeReport
+
+IDLE_TIMEOUT_MIN = (2, 1440)  # minutes: a warning comes one minute before
+MAX_SESSION_MIN = (5, 1440)
+
+
+def session_limits_args(site: Site) -> dict[str, int]:
+    """The site's limits as the agents' ``update_config`` arguments."""
+    return {
+        "idle_timeout_s": site.idle_timeout_min * 60,
+        "max_session_s": (site.max_session_min or 0) * 60,
+    }
+
+
+def set_session_limits(
+    session: Session, user: User, site: Site, *, idle_timeout_min: int, max_session_min: int | None
+) -> list[Command]:
+    """Change how long residents' sessions may last at ``site``; tell its PCs at once.
+
+    Returns the ``update_config`` commands issued (none when the site has no PC yet: a PC enrolled
+    later gets the limits at enrolment).
+    """
+    access.require(user, Action.MANAGE_PLACES, site)
+    low, high = IDLE_TIMEOUT_MIN
+    if not low <= idle_timeout_min <= high:
+        raise DomainError(f"the idle timeout must be between {low} and {high} minutes")
+    low, high = MAX_SESSION_MIN
+    if max_session_min is not None and not low <= max_session_min <= high:
+        raise DomainError(f"the longest session must be between {low} and {high} minutes, or none")
+    before = (site.idle_timeout_min, site.max_session_min)
+    site.idle_timeout_min = idle_timeout_min
+    site.max_session_min = max_session_min
+    audit.record(
+        session,
+        user,
+        "site.session_limits",
+        "site",
+        site.id,
+        f"sessions at {site.name}: idle {idle_timeout_min} min, "
+        f"longest {f'{max_session_min} min' if max_session_min else 'no limit'}",
+        before={"idle_timeout_min": before[0], "max_session_min": before[1]},
+    )
+    if not any(d.kind == DeviceKind.PC for d in site.devices):
+        return []
+    return commands.issue(
+        session,
+        user,
+        CommandName.UPDATE_CONFIG,
+        device_ids=[d.id for d in site.devices if d.kind == DeviceKind.PC],
+        args=session_limits_args(site),
+        pushed=True,
+    )
 
 
 def record_session(session: Session, device: Device, event: protocol.SessionRecord) -> PcSession:

@@ -163,9 +163,9 @@ class GuestPresence:
         for entry in self.proc.iterdir():
             if entry.name.isdigit():
                 try:
-                    if entry.stat().st_uid == self.uid:
+                    if entry.stat().st_uid == self.uid and not _exited(entry):
                         return True
-                except FileNotFoundError:
+                except (FileNotFoundError, ProcessLookupError):
                     continue
         return False
 
@@ -210,6 +210,12 @@ class GuestPresence:
             return int(out.strip()) / 1000
         except (OSError, subprocess.SubprocessError, ValueError):
             return None
+
+
+def _exited(entry: Path) -> bool:
+    """A zombie (ended, not yet reaped by its parent) is not someone at the keyboard."""
+    stat = (entry / "stat").read_text()
+    return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))
 
 
 def _monotonic_ns() -> int:

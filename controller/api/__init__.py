@@ -12,6 +12,6 @@ from flask import Blueprint
 api = Blueprint("api", __name__)
 
 # Routes register themselves on import.
-from controller.api import agent, commands, enrolment, fleet, openapi  # noqa: E402
+from controller.api import agent, commands, enrolment, fleet, openapi, public_pcs  # noqa: E402
 
-__all__ = ["agent", "api", "commands", "enrolment", "fleet", "openapi"]
+__all__ = ["agent", "api", "commands", "enrolment", "fleet", "openapi", "public_pcs"]

@@ -157,3 +157,19 @@ class ClosureForm(FlaskForm):
         render_kw={"placeholder": "inventory, works, summer…"},
     )
     submit = SubmitField("Close these days")
+
+
+class SessionLimitsForm(FlaskForm):
+    """How long residents' sessions may last on the site's public PCs."""
+
+    idle_timeout_min = IntegerField(
+        "End a session after this many minutes without use",
+        validators=[DataRequired(message="Give the idle timeout in minutes.")],
+        description="A warning shows one minute before; any touch of the mouse or keyboard "
+        "keeps the session.",
+    )
+    max_session_min = IntegerField(
+        "Longest session, in minutes (empty: no limit)",
+        validators=[Optional()],
+    )
+    submit = SubmitField("Save and send to the PCs")

@@ -65,6 +65,7 @@ from controller.web.forms import (
     CommandForm,
     LoginForm,
     LogoutForm,
+    SessionLimitsForm,
     TokenForm,
     UserForm,
 )
@@ -339,6 +340,8 @@ def _site_page(
     status: int = 200,
     closure_form: ClosureForm | None = None,
     closure_error: str | None = None,
+    limits_form: SessionLimitsForm | None = None,
+    limits_error: str | None = None,
 ) -> Page:
     session = db_session()
     me = _me()
@@ -377,6 +380,13 @@ def _site_page(
         may_close=access.can(me, Action.MANAGE_PLACES) and access.covers_site(me, found),
         closure_form=closure_form or ClosureForm(formdata=None),
         closure_error=closure_error,
+        limits_form=limits_form
+        or SessionLimitsForm(
+            formdata=None,
+            idle_timeout_min=found.idle_timeout_min,
+            max_session_min=found.max_session_min,
+        ),
+        limits_error=limits_error,
     ), status
 
 
@@ -405,6 +415,33 @@ def add_closure(site_id: int) -> Page | Response:
         "success",
     )
     return redirect(url_for("web.site", site_id=found.id) + "#schedule")
+
+
+@web.post("/sites/<int:site_id>/session-limits")
+@login_required
+def set_session_limits(site_id: int) -> Page | Response:
+    session = db_session()
+    me = _me()
+    found = fleet.get_site(session, me, site_id)
+    form = SessionLimitsForm()
+    if not form.validate():
+        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        return _site_page(found, limits_form=form, limits_error=problems, status=400)
+    try:
+        issued = pc_usage.set_session_limits(
+            session,
+            me,
+            found,
+            idle_timeout_min=form.idle_timeout_min.data or 0,
+            max_session_min=form.max_session_min.data or None,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _site_page(found, limits_form=form, limits_error=exc.message, status=exc.status)
+    session.commit()
+    push_commands(current_app.extensions["socketio"], issued)
+    flash(f"Session limits saved and sent to {len(issued)} PC(s) of {found.name}.", "success")
+    return redirect(url_for("web.site", site_id=found.id) + "#sessions")
 
 
 @web.get("/devices/<device_id>")

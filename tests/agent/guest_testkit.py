@@ -13,22 +13,28 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from agent.pc.guest import GuestAccount, resolve_guest
 
 
 def guest_processes(uid: int) -> list[int]:
+    """Live processes of ``uid`` (zombies are skipped: here PID 1 does not reap orphans)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if entry.stat().st_uid == uid:
+                if entry.stat().st_uid == uid and not _zombie(entry):
                     pids.append(int(entry.name))
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):
                 pass
     return pids
+
+
+def _zombie(entry: Path) -> bool:
+    stat = (entry / "stat").read_text()
+    return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))
 
 
 @contextmanager
@@ -48,10 +54,8 @@ def throwaway_guest(home_parent: Path | None = None) -> Iterator[GuestAccount]:
             if not pids:
                 break
             for pid in pids:
-                try:
+                with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.05)
         subprocess.run(["crontab", "-r", "-u", name], capture_output=True)
         subprocess.run(["userdel", "--force", "--remove", name], capture_output=True)

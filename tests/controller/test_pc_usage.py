@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from agent import protocol
-from controller import alerts, signals
-from controller.choices import AlertKind, SessionEnd
+import pytest
+
+from controller import alerts, enrolment, pc_usage, signals
+from controller.choices import AlertKind, CommandName, DeviceKind, Role, SessionEnd
+from controller.errors import DomainError, PermissionDenied
 from controller.ingest import _Pending, write_events
-from controller.models import Alert, PcSession, WipeReport
-from tests.factories import make_device
+from controller.models import Alert, Command, PcSession, WipeReport
+from tests.controller.test_enrolment import request_for
+from tests.factories import make_device, make_site, make_user
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -96,3 +100,41 @@ def test_replayed_wipe_report_is_stored_once(db):
     write_events(db, [_Pending(device.id, [event])])
 
     assert len(db.scalars(select(WipeReport)).all()) == 1
+
+
+def test_session_limits_of_a_site_go_to_its_pcs_only(db):
+    site = make_site(db)
+    pcs = [make_device(db, site), make_device(db, site)]
+    make_device(db, site, kind=DeviceKind.HOTSPOT)
+    admin = make_user(db, Role.ADMIN)
+
+    issued = pc_usage.set_session_limits(db, admin, site, idle_timeout_min=10, max_session_min=90)
+
+    assert sorted(c.device_id for c in issued) == sorted(p.id for p in pcs)
+    assert {c.name for c in issued} == {CommandName.UPDATE_CONFIG}
+    assert issued[0].args == {"idle_timeout_s": 600, "max_session_s": 5400}
+    assert (site.idle_timeout_min, site.max_session_min) == (10, 90)
+
+
+def test_session_limits_refuse_bad_values_and_people_who_may_not(db):
+    site = make_site(db)
+    admin = make_user(db, Role.ADMIN)
+    with pytest.raises(DomainError, match="between 2 and 1440 minutes"):
+        pc_usage.set_session_limits(db, admin, site, idle_timeout_min=1, max_session_min=None)
+    with pytest.raises(DomainError, match="longest session"):
+        pc_usage.set_session_limits(db, admin, site, idle_timeout_min=15, max_session_min=2)
+    mediator = make_user(db, Role.MEDIATOR, sites=[site])
+    with pytest.raises(PermissionDenied):
+        pc_usage.set_session_limits(db, mediator, site, idle_timeout_min=15, max_session_min=None)
+    assert site.idle_timeout_min == 15
+
+
+def test_a_pc_enrolled_later_gets_its_sites_limits(db):
+    site = make_site(db, idle_timeout_min=20, max_session_min=120)
+    issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
+
+    answer = enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
+
+    command = db.scalars(select(Command).where(Command.device_id == answer.device_id)).one()
+    assert command.name == CommandName.UPDATE_CONFIG
+    assert command.args == {"idle_timeout_s": 1200, "max_session_s": 7200}

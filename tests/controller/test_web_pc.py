@@ -4,6 +4,7 @@ and the device page's proof that each wipe left nothing (or the alert when it di
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -18,6 +19,11 @@ from tests.factories import make_device, make_site, make_user
 
 def page_text(answer) -> str:
     return html.unescape(answer.get_data(as_text=True))
+
+
+def words(answer) -> str:
+    """The page's text as a person reads it: no tags, single spaces."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page_text(answer)).split())
 
 
 def test_mediator_sees_reset_now_beside_each_pc_of_their_site_only(client, db):
@@ -85,3 +91,51 @@ def test_device_page_shows_wipes_and_the_alert_while_something_is_left(client, d
     assert "Out of service for residents." in page
     assert "/tmp/cv\\nfinal.pdf" in page and "1 left, login locked" in page
     assert "150 ms" in page and "4200 files" in page
+
+
+def test_admin_sets_session_limits_and_the_pcs_are_told(client, db):
+    site = make_site(db)
+    pc = make_device(db, site, name="pc-accueil")
+    log_in(client, make_user(db, Role.ADMIN))
+
+    answer = client.post(
+        f"/sites/{site.id}/session-limits",
+        data={
+            "idle_timeout_min": "10",
+            "max_session_min": "",
+            "csrf_token": csrf_token(client, f"/sites/{site.id}"),
+        },
+    )
+
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("#sessions")
+    issued = db.scalars(select(Command)).one()
+    assert issued.device_id == pc.id and issued.args == {"idle_timeout_s": 600, "max_session_s": 0}
+    page = words(client.get(f"/sites/{site.id}"))
+    assert "after 10 minutes without use" in page and "with no time limit" in page
+
+
+def test_bad_session_limits_are_explained_and_nothing_changes(client, db):
+    site = make_site(db)
+    log_in(client, make_user(db, Role.ADMIN))
+
+    answer = client.post(
+        f"/sites/{site.id}/session-limits",
+        data={
+            "idle_timeout_min": "1",
+            "csrf_token": csrf_token(client, f"/sites/{site.id}"),
+        },
+    )
+
+    assert answer.status_code == 400
+    assert "between 2 and 1440 minutes" in page_text(answer)
+    assert site.idle_timeout_min == 15
+
+
+def test_mediator_sees_the_limits_but_no_form(client, db):
+    site = make_site(db)
+    log_in(client, make_user(db, Role.MEDIATOR, sites=[site]))
+
+    answer = client.get(f"/sites/{site.id}")
+
+    assert "after 15 minutes without use" in words(answer)
+    assert "/session-limits" not in page_text(answer)
