@@ -1,0 +1,135 @@
+"""NetworkManager connections the guest added: deleted at every reset, their secrets with them.
+
+A resident who joins their own Wi-Fi, phone hotspot or VPN from the desktop leaves a keyfile in
+``/etc/NetworkManager/system-connections`` holding the password (``psk=``) and the network's
+name. Left behind, the next resident's session would join the previous resident's network or
+VPN, and the secret would stay on the disk of a shared PC.
+
+A connection added from a guest's desktop is private to the guest: NetworkManager records it as
+``permissions=user:<guest>;`` in the ``[connection]`` section, and only such files are deleted.
+Connections without permissions (the library's Wi-Fi, set by city IT) and other users' are kept.
+The public-PC lockdown (Ansible role ``public_pc``) adds a polkit rule that forbids the guest
+``org.freedesktop.NetworkManager.settings.modify.system``, so the guest cannot add a
+system-wide connection that this module would not recognise as theirs.
+
+Then ``nmcli connection reload`` makes NetworkManager forget them, when it runs.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
+from agent.pc.report import Leftover, WipeReport, printable_path
+
+SYSTEM_CONNECTIONS = Path("/etc/NetworkManager/system-connections")
+NMCLI_TIMEOUT_S = 15
+
+
+class UnreadableKeyfile(Exception):
+    """A file NetworkManager could not load either (it parses keyfiles as GKeyFile does)."""
+
+
+def remove_guest_connections(
+    guest: GuestAccount,
+    report: WipeReport,
+    connections_dir: Path = SYSTEM_CONNECTIONS,
+) -> None:
+    """Delete the keyfiles of the connections private to the guest, then reload NetworkManager."""
+    _check(guest)
+    removed = 0
+    for path in _keyfiles(connections_dir):
+        try:
+            if not _belongs_to(path, guest.name):
+                continue
+        except UnreadableKeyfile:
+            # Kept: it may be city IT's. The directory is root's (0700) and NetworkManager does
+            # not load a file it cannot parse, so nobody uses or reads it; staff see the note.
+            report.did(f"kept the unreadable connection file {printable_path(path.name)}")
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        report.did(f"removed {removed} network connections")
+        _reload_network_manager()
+    for leftover in guest_connections_left(guest, connections_dir):
+        report.left(leftover.area, leftover.path, leftover.reason)
+
+
+def guest_connections_left(
+    guest: GuestAccount, connections_dir: Path = SYSTEM_CONNECTIONS
+) -> list[Leftover]:
+    """Keyfiles still in ``connections_dir`` whose permissions name the guest."""
+    _check(guest)
+    left = []
+    for path in _keyfiles(connections_dir):
+        try:
+            if _belongs_to(path, guest.name):
+                left.append(Leftover("network", printable_path(str(path)), "connection kept"))
+        except UnreadableKeyfile:
+            continue
+    return left
+
+
+def _keyfiles(directory: Path) -> list[Path]:
+    """Regular files of ``directory``; symlinks are not followed (nor deleted through)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:  # NetworkManager not installed
+        return []
+    return sorted(Path(e.path) for e in entries if e.is_file(follow_symlinks=False))
+
+
+def _belongs_to(path: Path, user: str) -> bool:
+    """Whether ``[connection] permissions=`` lists ``user:<user>``.
+
+    The value is a list like ``user:alice:;user:bob:;`` (the third field is reserved); a file
+    naming several users is deleted too, since the guest could use it.
+    """
+    keyfile = configparser.ConfigParser(
+        interpolation=None,  # "%" in a Wi-Fi password is a character
+        strict=False,  # GKeyFile accepts a repeated key (the last one wins)
+        comment_prefixes=("#",),
+        delimiters=("=",),
+    )
+    keyfile.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
+    try:
+        keyfile.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    except (configparser.Error, UnicodeDecodeError, OSError) as exc:
+        raise UnreadableKeyfile(str(path)) from exc
+    permissions = keyfile.get("connection", "permissions", fallback="")
+    users = {
+        entry.split(":")[1]
+        for entry in permissions.split(";")
+        if entry.startswith("user:") and entry.count(":") >= 1
+    }
+    return user in users
+
+
+def _reload_network_manager() -> None:
+    """``nmcli connection reload`` when NetworkManager runs (not in CI nor containers)."""
+    if shutil.which("nmcli") is None:
+        return
+    for argv in (["nmcli", "-t", "-f", "RUNNING", "general"], ["nmcli", "connection", "reload"]):
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=NMCLI_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return
+        if done.returncode != 0 or (argv[-1] == "general" and done.stdout.strip() != "running"):
+            return
+
+
+def _check(guest: GuestAccount) -> None:
+    if guest.uid < FIRST_REGULAR_UID or not guest.name or ":" in guest.name:
+        raise ValueError(f"refusing to remove the connections of {guest.name!r}: not a guest")

@@ -1,0 +1,166 @@
+"""The guest's print jobs: cancelled and purged from CUPS, so the printed document is gone too.
+
+CUPS keeps a copy of every document it prints in its spool (``/var/spool/cups/dNNNNN-001``, the
+job's attributes with its title in ``cNNNNN``) for a day after printing by default
+(``PreserveJobFiles``); a job still pending or held keeps it until someone cancels it. On a
+public PC that is a resident's bank statement or CAF letter, readable by whoever administers
+the printer, or reprinted by the next resident with ``lp -i ID -H restart``.
+
+The CLI tools cannot do this for another user: ``cancel -x ID`` (Cancel-Job) refuses a completed
+job, and ``cancel -x -u NAME`` sends Cancel-My-Jobs, which cupsd applies to the *authenticated*
+user (root), not to NAME. So this module sends the IPP operation itself, over cupsd's local
+socket, authenticated as root by the socket's peer credentials (``PeerCred``)::
+
+    Purge-Jobs  printer-uri=ipp://localhost/printers/  my-jobs=true
+                requesting-user-name=<guest>           purge-jobs=true
+
+which cupsd (``cupsdCancelJobs``) applies to every job of that user on every queue, whatever its
+state, and deletes their files. ``lpstat -W all -o`` then proves none of the guest's jobs is left.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import pwd
+import socket
+import struct
+import subprocess
+from pathlib import Path
+
+from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
+from agent.pc.report import Leftover, WipeReport
+
+CUPS_SOCKET = Path("/run/cups/cups.sock")
+IPP_TIMEOUT_S = 15
+LPSTAT_TIMEOUT_S = 15
+# RFC 8011 and CUPS' IPP extensions: the few codes this request needs.
+IPP_VERSION_2_0 = 0x0200
+IPP_OP_PURGE_JOBS = 0x0012
+TAG_OPERATION_ATTRIBUTES = 0x01
+TAG_END = 0x03
+TAG_BOOLEAN = 0x22
+TAG_NAME = 0x42
+TAG_URI = 0x45
+TAG_CHARSET = 0x47
+TAG_LANGUAGE = 0x48
+
+
+class NoPrintServer(Exception):
+    """CUPS is not installed or not running on this PC."""
+
+
+def cancel_print_jobs(
+    guest: GuestAccount, report: WipeReport, *, server: Path = CUPS_SOCKET
+) -> None:
+    """Cancel every CUPS job of the guest, pending, held or completed, and purge its files."""
+    _check(guest)
+    try:
+        jobs = _guest_jobs(guest, server)
+        _purge_jobs_of(guest.name, server)
+    except NoPrintServer:
+        report.did("no print server")
+        return
+    if jobs:
+        report.did(f"cancelled {len(jobs)} print jobs")
+    for leftover in print_jobs_left(guest, server=server):
+        report.left(leftover.area, leftover.path, leftover.reason)
+
+
+def print_jobs_left(guest: GuestAccount, *, server: Path = CUPS_SOCKET) -> list[Leftover]:
+    """The guest's jobs CUPS still knows, whatever their state (their files are in its spool)."""
+    _check(guest)
+    try:
+        jobs = _guest_jobs(guest, server)
+    except NoPrintServer:
+        return []
+    return [Leftover("print", job, "print job still in the CUPS spool") for job in jobs]
+
+
+def _guest_jobs(guest: GuestAccount, server: Path) -> list[str]:
+    """``lpstat -h SOCKET -W all -o``: every job, completed ones included, with its owner."""
+    if not server.is_socket():
+        raise NoPrintServer(str(server))
+    try:
+        done = subprocess.run(
+            ["lpstat", "-h", str(server), "-W", "all", "-o"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=LPSTAT_TIMEOUT_S,
+            check=False,
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        raise NoPrintServer(str(exc)) from exc
+    if done.returncode != 0:
+        raise NoPrintServer(done.stderr.strip())
+    # "borne-test-12   bgtest-1a2b3c   1024   Sun 22 Nov 2026 10:28:28": job, owner, size, date.
+    jobs = []
+    for line in done.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] == guest.name:
+            jobs.append(fields[0])
+    return jobs
+
+
+def _purge_jobs_of(user: str, server: Path) -> None:
+    """Send the Purge-Jobs request above; a refusal shows up in :func:`print_jobs_left`."""
+    body = (
+        struct.pack(">HHI", IPP_VERSION_2_0, IPP_OP_PURGE_JOBS, 1)
+        + bytes([TAG_OPERATION_ATTRIBUTES])
+        + _attribute(TAG_CHARSET, "attributes-charset", b"utf-8")
+        + _attribute(TAG_LANGUAGE, "attributes-natural-language", b"en")
+        + _attribute(TAG_URI, "printer-uri", b"ipp://localhost/printers/")
+        + _attribute(TAG_NAME, "requesting-user-name", user.encode())
+        + _attribute(TAG_BOOLEAN, "my-jobs", b"\x01")
+        + _attribute(TAG_BOOLEAN, "purge-jobs", b"\x01")
+        + bytes([TAG_END])
+    )
+    connection = _LocalCups(server)
+    try:
+        connection.request(
+            "POST",
+            "/",
+            body,
+            {
+                "Content-Type": "application/ipp",
+                # cupsd checks this name against the socket's peer uid (SO_PEERCRED).
+                "Authorization": f"PeerCred {pwd.getpwuid(os.getuid()).pw_name}",
+            },
+        )
+        connection.getresponse().read()
+    except OSError as exc:  # refused, reset, timed out: cupsd is not serving
+        raise NoPrintServer(str(exc)) from exc
+    finally:
+        connection.close()
+
+
+def _attribute(tag: int, name: str, value: bytes) -> bytes:
+    encoded = name.encode("ascii")
+    return (
+        bytes([tag]) + struct.pack(">H", len(encoded)) + encoded + struct.pack(">H", len(value))
+    ) + value
+
+
+class _LocalCups(http.client.HTTPConnection):
+    """HTTP to cupsd over its Unix socket (the peer credentials are what authenticate root)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=IPP_TIMEOUT_S)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(IPP_TIMEOUT_S)
+        try:
+            sock.connect(str(self.socket_path))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _check(guest: GuestAccount) -> None:
+    # An empty or system name would make Purge-Jobs reach other users' jobs.
+    if guest.uid < FIRST_REGULAR_UID or not guest.name:
+        raise ValueError(f"refusing to purge the print jobs of {guest.name!r}: not a guest")

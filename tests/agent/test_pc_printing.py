@@ -1,0 +1,148 @@
+"""Purging the guest's print jobs: a private cupsd started by the test, real jobs from a guest.
+
+The cupsd has its own configuration, spool and socket in a temporary directory (the system's
+CUPS configuration is untouched), the default CUPS job policy, and two queues writing to
+/dev/null: ``borne-test`` prints at once (the job completes and CUPS keeps its document), and
+``borne-stopped`` is disabled, so its jobs stay pending.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from guest_testkit import run_as, throwaway_guest
+
+from agent.pc.guest import GuestAccount
+from agent.pc.printing import cancel_print_jobs, print_jobs_left
+from agent.pc.report import WipeReport
+
+SYSTEM_CUPSD_CONF = Path("/etc/cups/cupsd.conf")
+
+
+@dataclass
+class PrintServer:
+    socket: Path
+    spool: Path
+
+    def lpstat(self, which: str = "all") -> str:
+        return subprocess.run(
+            ["lpstat", "-h", str(self.socket), "-W", which, "-o"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def spool_files(self, job: str) -> list[Path]:
+        number = int(job.rsplit("-", 1)[1])
+        return [p for p in self.spool.iterdir() if re.fullmatch(rf"[cd]0*{number}(-\d+)?", p.name)]
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within the timeout")
+        time.sleep(0.05)
+
+
+def default_policy() -> str:
+    """The ``<Policy default>`` block of Debian's cupsd.conf: who may cancel whose jobs."""
+    text = SYSTEM_CUPSD_CONF.read_text()
+    return text[text.index("<Policy default>") : text.index("</Policy>") + len("</Policy>")]
+
+
+@pytest.fixture
+def cups() -> Iterator[PrintServer]:
+    # Not under tmp_path (0700): the guest must reach the socket, cupsd's lp user its files.
+    root = Path(tempfile.mkdtemp(prefix="borne-cups-"))
+    os.chmod(root, 0o755)  # noqa: S103 - see above
+    for name in ("spool", "spool/tmp", "cache", "state", "log"):
+        (root / name).mkdir()
+    sock = root / "cups.sock"
+    (root / "cups-files.conf").write_text(
+        f"ServerRoot {root}\nRequestRoot {root}/spool\nTempDir {root}/spool/tmp\n"
+        f"CacheDir {root}/cache\nStateDir {root}/state\nErrorLog {root}/log/error_log\n"
+        f"AccessLog {root}/log/access_log\nPageLog {root}/log/page_log\n"
+        "FileDevice Yes\nSystemGroup root\n"
+    )
+    (root / "cupsd.conf").write_text(
+        f"Listen {sock}\nLogLevel warn\nWebInterface No\nBrowsing No\n"
+        f"<Location />\n  Order allow,deny\n</Location>\n{default_policy()}\n"
+    )
+    cupsd = subprocess.Popen(
+        ["cupsd", "-f", "-c", str(root / "cupsd.conf"), "-s", str(root / "cups-files.conf")],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(sock.is_socket)
+        for queue in ("borne-test", "borne-stopped"):
+            subprocess.run(
+                ["lpadmin", "-h", str(sock), "-p", queue, "-E", "-v", "file:///dev/null"],
+                check=True,
+                capture_output=True,
+            )
+        subprocess.run(["cupsdisable", "-h", str(sock), "borne-stopped"], check=True)
+        yield PrintServer(sock, root / "spool")
+    finally:
+        cupsd.terminate()
+        cupsd.wait(15)
+        shutil.rmtree(root)
+
+
+def print_as(account: GuestAccount, server: PrintServer, queue: str, *options: str) -> str:
+    document = account.home / "releve-bancaire.txt"
+    document.write_text("IBAN FR76 3000 6000 0112 3456 7890 189\n")
+    os.chown(document, account.uid, account.gid)
+    out = run_as(account, "lp", "-h", str(server.socket), "-d", queue, *options, str(document))
+    return re.search(r"request id is (\S+)", out.stdout)[1]  # type: ignore[index]
+
+
+def test_every_guest_job_is_purged_with_its_document(
+    guest: GuestAccount, cups: PrintServer
+) -> None:
+    printed = print_as(guest, cups, "borne-test")
+    held = print_as(guest, cups, "borne-test", "-H", "hold")
+    pending = print_as(guest, cups, "borne-stopped")
+    wait_for(lambda: printed in cups.lpstat("completed"))
+    jobs = (printed, held, pending)
+    assert all(cups.spool_files(job) for job in jobs)  # CUPS keeps the documents
+    report = WipeReport()
+
+    cancel_print_jobs(guest, report, server=cups.socket)
+
+    listed = cups.lpstat("all")
+    assert not any(job in listed.split() for job in jobs)
+    assert all(cups.spool_files(job) == [] for job in jobs)
+    assert print_jobs_left(guest, server=cups.socket) == []
+    assert report.clean
+    assert "cancelled 3 print jobs" in report.actions
+
+
+def test_another_users_job_stays(guest: GuestAccount, cups: PrintServer) -> None:
+    with throwaway_guest() as colleague:
+        theirs = print_as(colleague, cups, "borne-test", "-H", "hold")
+        print_as(guest, cups, "borne-test", "-H", "hold")
+
+        cancel_print_jobs(guest, WipeReport(), server=cups.socket)
+
+        assert theirs in cups.lpstat("all").split()
+        assert cups.spool_files(theirs)
+
+
+def test_without_a_print_server_it_reports_and_goes_on(guest: GuestAccount, tmp_path: Path) -> None:
+    report = WipeReport()
+
+    cancel_print_jobs(guest, report, server=tmp_path / "no-cups.sock")
+
+    assert report.actions == ["no print server"]
+    assert report.clean
+    assert print_jobs_left(guest, server=tmp_path / "no-cups.sock") == []

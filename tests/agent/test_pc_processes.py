@@ -1,0 +1,176 @@
+"""Ending the guest's processes: real processes of a real throwaway account, started with runuser.
+
+Each shape of process a resident could leave behind is started for real (plain, daemonised,
+deaf to SIGTERM and SIGHUP, forking in a loop, under nohup); after freeze and end none is left,
+while another account's process and root's survive.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from guest_testkit import throwaway_guest
+
+from agent.pc.guest import GuestAccount
+from agent.pc.processes import (
+    end_guest_processes,
+    freeze_guest_processes,
+    guest_processes_left,
+)
+from agent.pc.report import WipeReport
+
+# A bounded loop that forks a child every 5 ms: a reset must stop it in one go.
+FORKER = "i=0; while [ $i -lt 20000 ]; do sleep 1000 & i=$((i+1)); sleep 0.005; done"
+# SIG_IGN survives exec: this sleep ignores SIGTERM and SIGHUP, as a stubborn program would.
+DEAF = 'trap "" TERM HUP; exec sleep 1000'
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within the timeout")
+        time.sleep(0.02)
+
+
+def processes_of(uid: int) -> dict[int, str]:
+    """pid → state of the live processes whose real or effective uid is ``uid`` (ps, not /proc)."""
+    out = subprocess.run(
+        ["ps", "-U", str(uid), "-u", str(uid), "-o", "pid=,stat="],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    rows = (line.split() for line in out.splitlines() if line.strip())
+    return {int(pid): stat for pid, stat in rows if not stat.startswith("Z")}
+
+
+def alive(proc: subprocess.Popen[bytes]) -> bool:
+    return proc.poll() is None
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start processes with Popen and make sure the test reaps and stops them all."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*argv: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def start_resident_leftovers(
+    guest: GuestAccount, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    as_guest = ["runuser", "-u", guest.name, "--"]
+    spawn(*as_guest, "sleep", "1000")
+    spawn(*as_guest, "setsid", "-f", "sleep", "1000").wait(10)  # daemonised: parent is init
+    spawn(*as_guest, "setsid", "-f", "sh", "-c", DEAF).wait(10)
+    spawn(*as_guest, "nohup", "sleep", "1000")
+    spawn(*as_guest, "sh", "-c", FORKER)
+    # plain, setsid, deaf, nohup, the forker's shell and several of its children
+    wait_for(lambda: len(processes_of(guest.uid)) >= 8)
+
+
+def test_freeze_stops_every_guest_process_at_once(
+    guest: GuestAccount, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    start_resident_leftovers(guest, spawn)
+
+    frozen = freeze_guest_processes(guest)
+
+    states = processes_of(guest.uid)
+    assert set(states) <= frozen
+    assert states and all(stat.startswith("T") for stat in states.values())
+    # The forker is stopped: no new child appears.
+    assert set(processes_of(guest.uid)) == set(states)
+
+
+def test_end_leaves_no_guest_process_of_any_shape(
+    guest: GuestAccount, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    start_resident_leftovers(guest, spawn)
+    report = WipeReport()
+
+    freeze_guest_processes(guest)
+    end_guest_processes(guest, report)
+
+    assert processes_of(guest.uid) == {}
+    assert guest_processes_left(guest) == []
+    assert report.clean
+    assert any(action.startswith("ended ") for action in report.actions)
+
+
+def test_end_without_freeze_still_catches_a_forking_process(
+    guest: GuestAccount, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    spawn("runuser", "-u", guest.name, "--", "sh", "-c", FORKER)
+    wait_for(lambda: len(processes_of(guest.uid)) >= 4)
+
+    end_guest_processes(guest, WipeReport())
+
+    assert processes_of(guest.uid) == {}
+
+
+def test_other_accounts_and_root_keep_their_processes(
+    guest: GuestAccount, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    start_resident_leftovers(guest, spawn)
+    with throwaway_guest() as colleague:
+        colleagues_sleep = spawn("runuser", "-u", colleague.name, "--", "sleep", "1000")
+        roots_sleep = spawn("sleep", "1000")
+        wait_for(lambda: len(processes_of(colleague.uid)) == 1)
+
+        freeze_guest_processes(guest)
+        end_guest_processes(guest, WipeReport())
+
+        assert processes_of(guest.uid) == {}
+        assert alive(roots_sleep)
+        assert alive(colleagues_sleep)
+        [state] = processes_of(colleague.uid).values()
+        assert not state.startswith("T")  # not even stopped by the freeze
+
+
+def test_a_leftover_names_the_command_never_its_arguments(guest: GuestAccount) -> None:
+    # A process the kill cannot reach (a real one would be stuck in the kernel): simulated by
+    # listing before the end, which is what the scan after a reset does.
+    secret = "lettre-a-la-caf-de-madame-x.odt"
+    proc = subprocess.Popen(
+        # The document's name is in the shell's command line ($0), as in "soffice lettre.odt".
+        ["runuser", "-u", guest.name, "--", "sh", "-c", 'sleep 1000; : "$0"', secret],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(processes_of(guest.uid)) == 2)
+        leftovers = guest_processes_left(guest)
+        assert {leftover.area for leftover in leftovers} == {"processes"}
+        assert sorted(leftover.path for leftover in leftovers) == ["sh", "sleep"]
+        assert secret not in repr(leftovers)
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_system_account_is_refused(tmp_path: Path) -> None:
+    daemon = GuestAccount(name="daemon", uid=1, gid=1, home=tmp_path)
+    with pytest.raises(ValueError):
+        freeze_guest_processes(daemon)
+    with pytest.raises(ValueError):
+        end_guest_processes(daemon, WipeReport())
