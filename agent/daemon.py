@@ -281,8 +281,14 @@ def build_agent(
         wol_broadcast=settings.wol_broadcast,
         wol_port=settings.wol_port,
     )
-    if isinstance(role, PcRole) and settings.actions == ActionsMode.SYSTEM:
-        public_pc = build_public_pc(settings, spool, actions, wake=lambda: agent.wake())
+    if isinstance(role, PcRole):
+        public_pc = build_public_pc(
+            settings,
+            spool,
+            actions,
+            wake=lambda: agent.wake(),
+            simulated=settings.actions == ActionsMode.SIMULATED,
+        )
         actions.session = public_pc
         agent.services.append(public_pc)
         role.session_active = lambda: public_pc.tracker.active
@@ -303,7 +309,12 @@ def build_agent(
 
 
 def build_public_pc(
-    settings: AgentSettings, spool: Spool, actions: Actions, *, wake: Callable[[], None]
+    settings: AgentSettings,
+    spool: Spool,
+    actions: Actions,
+    *,
+    wake: Callable[[], None],
+    simulated: bool = False,
 ) -> PublicPc:
     """The real public PC: the guest's sessions watched, and reset and wiped at each end.
 
@@ -317,6 +328,22 @@ def build_public_pc(
     from agent.pc.sessions import GuestPresence, NoPresence
 
     state_dir = Path(settings.state_dir)
+    holder: list[PublicPc] = []
+    if simulated:  # the demo: no account is touched, the reports look like real ones
+        from agent.pc.public_pc import SimulatedGuestReset
+
+        simulated_pc = PublicPc(
+            presence=NoPresence(),
+            resetter=SimulatedGuestReset(lambda report: holder[0].report_wipe(report)),
+            events=spool,
+            warn=lambda text: None,
+            state_dir=state_dir,
+            login=MemoryLogin(),
+            idle_timeout_s=settings.idle_timeout_s,
+            on_event=wake,
+        )
+        holder.append(simulated_pc)
+        return simulated_pc
     try:
         guest = resolve_guest(settings.guest_user)
     except GuestRefused as exc:
@@ -330,7 +357,6 @@ def build_public_pc(
     def warn(text: str) -> None:
         actions.screen.show_message(text, 60)
 
-    holder: list[PublicPc] = []
     resetter = GuestReset(
         guest_name=settings.guest_user,
         skeleton=settings.guest_skeleton,

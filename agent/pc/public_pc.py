@@ -187,3 +187,18 @@ def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> p
         login_locked=bool(report.leftovers),
         ended_by=how,
     )
+
+
+class SimulatedGuestReset:
+    """The demo's and tests' public PC: answers like a real reset and reports a clean wipe."""
+
+    def __init__(self, on_report: Callable[[WipeReport], None]) -> None:
+        self.on_report = on_report
+        self.resets = 0
+
+    def reset(self) -> Outcome:
+        self.resets += 1
+        report = WipeReport(ready_ms=140, wipe_ms=1900, removed_files=3120, removed_bytes=87 << 20)
+        report.did("simulated: ended 23 processes, swapped in a fresh home")
+        self.on_report(report)
+        return Outcome(True, "simulated: ready in 140 ms; the wipe report follows")

@@ -25,7 +25,7 @@ from agent_testkit import (
 
 from agent.actions import Call, SimulatedDevice
 from agent.daemon import Agent, build_agent
-from agent.protocol import DeviceKind
+from agent.protocol import DeviceKind, SessionEnd, WipeReport, from_builtins
 from agent.settings import AgentSettings, remote_settings_path
 from agent.transport import HttpChannel
 
@@ -278,3 +278,24 @@ def test_update_config_changes_the_heartbeat_interval_live_and_it_survives_a_res
     finally:
         restarted.link.close()
         restarted.spool.close()
+
+
+def test_reset_of_a_pc_answers_ready_and_the_wipe_report_follows(
+    socketio_controller: SocketIOController, state_dir: Path
+) -> None:
+    command = make_command("reset_session")
+    with connected_agent(socketio_controller, state_dir) as agent:
+        socketio_controller.push(command)
+        result = result_of(socketio_controller, command)
+        report = wait_for(
+            lambda: next(
+                (e for e in socketio_controller.received.events if e["type"] == "wipe_report"),
+                None,
+            ),
+            what="the wipe report",
+        )
+        assert agent.commands is not None
+    assert result["ok"] is True and "ready in 140 ms" in result["output"]
+    wipe = from_builtins(report, WipeReport)
+    assert isinstance(wipe, WipeReport)
+    assert wipe.ended_by is SessionEnd.COMMAND and wipe.removed_files == 3120
