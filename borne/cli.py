@@ -15,7 +15,7 @@ PARTS = {
     "agent": ("agent.cli:agent", "Run a device's agent: enrol it, then run it."),
     "controller": ("controller.cli:controller", "Run and administer the controller."),
     "demo": ("controller.demo:demo", "Run the whole system locally with simulated devices."),
-    "portal": ("captive_portal.cli:portal", "Run the wifi captive portal, write its config, try it in a lab."),
+    "portal": ("captive_portal.cli:portal", "Run the wifi captive portal; write its config."),
 }
 
 

@@ -10,6 +10,7 @@ import click
 from captive_portal.lab import lab
 from captive_portal.render import render
 from captive_portal.server import run
+from captive_portal.tickets import tickets
 
 
 @click.group()
@@ -20,3 +21,4 @@ def portal() -> None:
 portal.add_command(run)
 portal.add_command(render)
 portal.add_command(lab)
+portal.add_command(tickets)

@@ -107,7 +107,7 @@ class PortalSettings:
             if not 1 <= getattr(self, name) <= 65535:
                 raise ImproperlyConfigured(f"setting {name} must be between 1 and 65535")
         if not 1 <= self.channel <= 196:
-            raise ImproperlyConfigured(f"setting channel must be a wifi channel, got {self.channel}")
+            raise ImproperlyConfigured(f"setting channel must be a wifi channel: {self.channel}")
         if not 1 <= len(self.ssid.encode()) <= 32:
             raise ImproperlyConfigured("setting ssid must be 1 to 32 bytes long")
         if (self.tls_cert is None) != (self.tls_key is None):

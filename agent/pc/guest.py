@@ -8,6 +8,7 @@ with a clear error instead of deleting a colleague's home.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -60,8 +61,6 @@ def resolve_guest(name: str = DEFAULT_GUEST) -> GuestAccount:
 
 def _group_names(entry: pwd.struct_passwd) -> list[str]:
     names = [g.gr_name for g in grp.getgrall() if entry.pw_name in g.gr_mem]
-    try:
+    with contextlib.suppress(KeyError):
         names.append(grp.getgrgid(entry.pw_gid).gr_name)
-    except KeyError:
-        pass
     return names

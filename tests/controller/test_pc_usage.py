@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from agent import protocol
-import pytest
-
 from controller import alerts, enrolment, pc_usage, signals
 from controller.choices import AlertKind, CommandName, DeviceKind, Role, SessionEnd
 from controller.errors import DomainError, PermissionDenied

@@ -1,0 +1,118 @@
+"""How the portal knows a device without knowing it: a hash of its MAC, salted anew each day.
+
+A device is HMAC-SHA256(day's salt, MAC address). The MAC comes from the kernel's neighbour
+table (the client is on our link); when it is not there (IPv6 privacy address not yet
+resolved, a test on loopback), the IP address stands in. The salt is 32 random bytes made at
+the first connection of each local day, kept in memory and in ``<state_dir>/today.json`` (mode
+0600) with the day's hashes, so a restart the same day neither recounts devices nor loses them.
+At day change the file is replaced: yesterday's salt is gone and its hashes cannot be linked to
+today's. A randomised MAC is simply another device. No MAC or IP is ever written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import subprocess
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from captive_portal.access import ClientAddress
+
+LEDGER_FILE = "today.json"
+_LLADDR = re.compile(r"\blladdr ((?:[0-9a-f]{2}:){5}[0-9a-f]{2})\b")
+
+
+class NeighbourTable(Protocol):
+    def hardware_address(self, address: ClientAddress) -> str | None:
+        """The MAC address of a client on our link, or None when the kernel does not know it."""
+        ...
+
+
+class KernelNeighbours:
+    """Asks the kernel: ``ip neigh show <address>`` (IPv4 and IPv6 alike)."""
+
+    def hardware_address(self, address: ClientAddress) -> str | None:
+        try:
+            shown = subprocess.run(
+                ["ip", "neigh", "show", str(address)],
+                capture_output=True,
+                text=True,
+                timeout=2,
+                check=False,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        match = _LLADDR.search(shown.lower())
+        return match.group(1) if match else None
+
+
+class DailyLedger:
+    """The day's salt and the salted hashes of the devices that connected that day."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._path = Path(state_dir) / LEDGER_FILE
+        self._lock = threading.Lock()
+        self._day: date | None = None
+        self._salt = b""
+        self._devices: set[str] = set()
+        self._load()
+
+    def device_id(self, identifier: str, day: date) -> str:
+        """The anonymous id of a device (its MAC, or IP) on ``day``."""
+        with self._lock:
+            self._turn_to(day)
+            return hmac.new(self._salt, identifier.encode(), hashlib.sha256).hexdigest()
+
+    def note_connected(self, device_id: str, day: date) -> None:
+        with self._lock:
+            self._turn_to(day)
+            if device_id not in self._devices:
+                self._devices.add(device_id)
+                self._save()
+
+    def unique_devices(self, day: date) -> int:
+        with self._lock:
+            self._turn_to(day)
+            return len(self._devices)
+
+    def _turn_to(self, day: date) -> None:
+        if day == self._day:
+            return
+        # A new day: a new salt, and yesterday's salt and hashes are overwritten on disk.
+        self._day, self._salt, self._devices = day, secrets.token_bytes(32), set()
+        self._save()
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self._path.read_text())
+            self._day = date.fromisoformat(data["day"])
+            self._salt = bytes.fromhex(data["salt"])
+            self._devices = {str(d) for d in data["devices"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            self._day = None  # nothing usable: the next use starts a fresh day
+
+    def _save(self) -> None:
+        assert self._day is not None
+        data = {
+            "day": self._day.isoformat(),
+            "salt": self._salt.hex(),
+            "devices": sorted(self._devices),
+        }
+        tmp = self._path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        tmp.replace(self._path)
+
+
+def device_identifier(address: ClientAddress, neighbours: NeighbourTable) -> str:
+    """What a device is known by before hashing: its MAC, else its IP address."""
+    mac = neighbours.hardware_address(address)
+    return f"mac:{mac}" if mac else f"ip:{address}"

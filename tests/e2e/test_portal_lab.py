@@ -1,0 +1,242 @@
+"""The captive portal end to end, in the lab: curl from the client namespace, through the real
+gateway (dnsmasq, nftables, ``borne portal run``), to the lab's internet."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import secrets
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from captive_portal.lab import (
+    CLIENT_IF,
+    GARDEN_DOMAIN,
+    GARDEN_SITE4,
+    PUBLIC_SITE,
+    PUBLIC_SITE4,
+    PUBLIC_SITE6,
+    Lab,
+    lab_down,
+    lab_up,
+    restart_portal,
+)
+from captive_portal.lab_internet import PROBE_ANSWERS, PUBLIC_SITE_MARK
+from captive_portal.nft import NftClientAccess, in_netns
+
+pytestmark = pytest.mark.e2e
+
+PROBES = {
+    "http://connectivitycheck.gstatic.com/generate_204": "/generate_204",
+    "http://captive.apple.com/hotspot-detect.html": "/hotspot-detect.html",
+    "http://www.msftconnecttest.com/connecttest.txt": "/connecttest.txt",
+    "http://www.msftncsi.com/ncsi.txt": "/ncsi.txt",
+    "http://detectportal.firefox.com/success.txt": "/success.txt",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    exit_code: int  # curl's: 0 ok, 7 connection refused (a TCP reset to our SYN), 28 timeout
+    status: int
+    body: str
+    redirect: str
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    the_lab = Lab(prefix=f"bte-{secrets.token_hex(3)}", run_dir=tmp_path_factory.mktemp("lab"))
+    try:
+        lab_up(the_lab)
+        yield the_lab
+    finally:
+        lab_down(the_lab)
+    assert not any(Path("/run/netns", ns).exists() for ns in the_lab.namespaces)
+
+
+@pytest.fixture
+def access(lab: Lab) -> Iterator[NftClientAccess]:
+    """The gateway's authorised clients, starting each test with the client not connected."""
+    client_access = NftClientAccess(lab.settings(), netns=lab.gw_ns)
+    client_access.revoke(ipaddress.ip_address(lab.client_address()))
+    yield client_access
+    client_access.close()
+
+
+def curl(lab: Lab, *args: str, timeout: float = 5) -> Answer:
+    started = time.monotonic()
+    result = subprocess.run(
+        ["ip", "netns", "exec", lab.client_ns, "curl", "-s", "-k", "-m", str(timeout),
+         "-w", "\n%{http_code} %{redirect_url}", *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    body, _, last = result.stdout.rpartition("\n")
+    status, _, redirect = last.partition(" ")
+    return Answer(result.returncode, int(status or 0), body, redirect, time.monotonic() - started)
+
+
+def online_answer(path: str) -> tuple[int, str]:
+    status, _, body = PROBE_ANSWERS[path]
+    return status, body.decode()
+
+
+def connect(lab: Lab) -> Answer:
+    settings = lab.settings()
+    return curl(lab, "-d", "accept=1", f"http://{settings.hostname}:{settings.http_port}/connect")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def test_before_connecting_the_web_leads_to_the_portal_and_probes_fail(
+    lab: Lab, access: NftClientAccess
+) -> None:
+    settings = lab.settings()
+    portal = f"http://{settings.gateway_address}:{settings.http_port}/"
+    lab.internet_log.write_text("")
+
+    site = curl(lab, f"http://{PUBLIC_SITE}/some/page")
+    assert (site.status, site.redirect) == (302, portal)
+    splash = curl(lab, "-L", f"http://{PUBLIC_SITE}/")
+    assert splash.status == 200 and "accept" in splash.body  # the portal's form
+    for url, path in PROBES.items():
+        probe = curl(lab, url)
+        assert (probe.status, probe.body) != online_answer(path), url
+        assert probe.redirect == portal, url
+    assert lab.internet_log.read_text() == ""  # nothing reached the internet
+
+
+def test_before_connecting_everything_else_is_refused_at_once(
+    lab: Lab, access: NftClientAccess
+) -> None:
+    for url in (f"https://{PUBLIC_SITE4}/", f"https://[{PUBLIC_SITE6}]/"):
+        refused = curl(lab, url)
+        assert refused.exit_code == 7, url  # connection refused: a TCP reset, not a timeout
+        assert refused.seconds < 1.0, url
+
+
+def test_walled_garden_answers_before_connecting(lab: Lab, access: NftClientAccess) -> None:
+    garden = curl(lab, f"http://{GARDEN_DOMAIN}/")
+
+    assert garden.status == 200
+    assert f"{PUBLIC_SITE_MARK} {GARDEN_DOMAIN}" in garden.body
+    # dnsmasq put the address it resolved into the portal's garden set.
+    listing = subprocess.run(
+        ["ip", "netns", "exec", lab.gw_ns, "nft", "list", "set", "inet",
+         lab.settings().nft_table, "garden4"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert GARDEN_SITE4 in listing
+
+
+def test_after_connecting_sites_and_probes_succeed(lab: Lab, access: NftClientAccess) -> None:
+    tapped = connect(lab)
+    assert tapped.status == 303, tapped.body
+
+    site = curl(lab, f"http://{PUBLIC_SITE}/")
+    assert site.status == 200 and f"{PUBLIC_SITE_MARK} {PUBLIC_SITE}" in site.body
+    for url, path in PROBES.items():
+        probe = curl(lab, url)
+        assert (probe.status, probe.body) == online_answer(path), url
+    assert curl(lab, f"https://{PUBLIC_SITE4}/").status == 200
+    remaining = access.remaining(ipaddress.ip_address(lab.client_address()))
+    assert remaining is not None and remaining > lab.settings().session_s - 60
+
+
+def test_captive_api_over_https_says_the_client_is_captive_then_not(
+    lab: Lab, access: NftClientAccess
+) -> None:
+    settings = lab.settings()
+    api = f"https://{settings.hostname}:{settings.https_port}/api/captive"
+
+    before = curl(lab, api)
+    connect(lab)
+    after = curl(lab, api)
+
+    assert '"captive":true' in before.body.replace(" ", "")
+    assert '"captive":false' in after.body.replace(" ", "")
+
+
+def test_session_expiry_blocks_the_client_again(lab: Lab, access: NftClientAccess) -> None:
+    client = ipaddress.ip_address(lab.client_address())
+    access.grant(client, 2)  # a two-second session, through the portal's own interface
+    assert curl(lab, f"http://{PUBLIC_SITE}/").status == 200
+
+    assert wait_for(lambda: curl(lab, f"http://{PUBLIC_SITE}/").status == 302, timeout=8)
+    assert curl(lab, f"https://{PUBLIC_SITE4}/").exit_code == 7
+
+
+def test_restarting_the_portal_keeps_the_client_connected(
+    lab: Lab, access: NftClientAccess
+) -> None:
+    assert connect(lab).status == 303
+
+    restart_portal(lab)  # stops it, re-applies the nftables table, starts it again
+
+    site = curl(lab, f"http://{PUBLIC_SITE}/")
+    assert site.status == 200 and PUBLIC_SITE_MARK in site.body
+    assert access.remaining(ipaddress.ip_address(lab.client_address())) is not None
+
+
+def test_dhcp_offer_points_at_the_captive_api_rfc8910(lab: Lab) -> None:
+    settings = lab.settings()
+
+    options = dhcp_discover(lab.client_ns, CLIENT_IF)
+
+    assert options[114].decode() == (
+        f"https://{settings.hostname}:{settings.https_port}/api/captive"
+    )
+    assert socket.inet_ntoa(options[3]) == settings.gateway_address  # router
+
+
+def dhcp_discover(netns: str, interface: str, timeout: float = 5) -> dict[int, bytes]:
+    """Send one DHCPDISCOVER (RFC 2131) from ``interface`` and return the OFFER's options."""
+    xid = secrets.randbits(32)
+    mac = bytes.fromhex("02" + secrets.token_hex(5))
+    discover = (
+        struct.pack("!BBBBIHH4s4s4s4s16s192s", 1, 1, 6, 0, xid, 0, 0x8000,
+                    bytes(4), bytes(4), bytes(4), bytes(4), mac.ljust(16, b"\0"), bytes(192))
+        + b"\x63\x82\x53\x63"  # magic cookie
+        + bytes([53, 1, 1])  # DHCPDISCOVER
+        + bytes([55, 3, 1, 3, 114])  # ask for netmask, router, captive portal
+        + b"\xff"
+    )  # fmt: skip
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+        sock.bind(("0.0.0.0", 68))  # noqa: S104  # a DHCP client has no address yet
+        sock.settimeout(timeout)
+        sock.sendto(discover, ("255.255.255.255", 67))
+        while True:
+            reply, _ = sock.recvfrom(4096)
+            if len(reply) > 240 and struct.unpack("!I", reply[4:8])[0] == xid:
+                return _dhcp_options(reply[240:])
+
+
+def _dhcp_options(data: bytes) -> dict[int, bytes]:
+    options: dict[int, bytes] = {}
+    i = 0
+    while i < len(data) and data[i] != 255:
+        if data[i] == 0:
+            i += 1
+            continue
+        code, length = data[i], data[i + 1]
+        options[code] = data[i + 2 : i + 2 + length]
+        i += 2 + length
+    return options
