@@ -19,11 +19,12 @@ from typing import Any, Protocol
 from agent.actions import Actions, RecentLog, actions_for
 from agent.commands import CommandRunner
 from agent.credentials import Credentials, ensure_state_dir
+from agent.hotspot import PortalWatch
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
 from agent.pc.public_pc import PublicPc
 from agent.protocol import COMMAND_EVENT, Heartbeat, InventoryReport, UpdateConfigArgs
-from agent.roles import PcRole, Role, role_for
+from agent.roles import HotspotRole, PcRole, Role, role_for
 from agent.settings import (
     ActionsMode,
     AgentSettings,
@@ -293,6 +294,15 @@ def build_agent(
         agent.services.append(public_pc)
         role.session_active = lambda: public_pc.tracker.active
         role.login_locked = public_pc.login_locked_reason
+    if isinstance(role, HotspotRole):
+        watch = PortalWatch(
+            portal_state_dir=settings.portal_state_dir,
+            state_dir=state_dir,
+            events=spool,
+            on_event=lambda: agent.wake(),
+        )
+        agent.services.append(watch)
+        role.portal_state = watch.state
     agent.commands = CommandRunner(
         spool=spool,
         role=role,

@@ -74,13 +74,20 @@ class KioskRole:
 
 
 class HotspotRole:
-    """A wifi hotspot gateway (later: supervision of the captive portal)."""
+    """A wifi hotspot gateway: supervises the captive portal (:mod:`agent.hotspot`)."""
 
     kind = DeviceKind.HOTSPOT
     commands: ClassVar[frozenset[CommandName]] = _EVERY_DEVICE
 
+    def __init__(self) -> None:
+        # Set by the daemon: the portal's state as the last statistics showed it.
+        self.portal_state: Callable[[], dict[str, str]] | None = None
+
     def state(self) -> dict[str, str]:
-        return {"role": self.kind.value}
+        state = {"role": self.kind.value}
+        if self.portal_state is not None:
+            state.update(self.portal_state())
+        return state
 
 
 def role_for(kind: DeviceKind) -> Role:

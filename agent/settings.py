@@ -67,6 +67,8 @@ class AgentSettings:
     guest_skeleton: Path = Path("/etc/borne/guest-skel")
     idle_timeout_s: int = 900
     max_session_s: int = 0  # 0: no limit
+    # Hotspots: where the captive portal writes its statistics (stats.json).
+    portal_state_dir: Path = Path("/var/lib/borne-portal")
 
     def __post_init__(self) -> None:
         if self.actions not in {m.value for m in ActionsMode}:

@@ -1,9 +1,11 @@
 """``borne demo``: the whole system on one machine, on the embedded default (SQLite).
 
-A controller on 127.0.0.1:8000 and six real agent processes in sandbox directories (three public
+A controller on 127.0.0.1:8000, six real agent processes in sandbox directories (three public
 PCs, one charging kiosk, two hotspots, on two sites of two organisations) that enrol with tokens
-and send heartbeats. Everything lives in one directory (``var/demo`` by default), made anew at
-each start. Ctrl-C stops every process.
+and send heartbeats, and the first hotspot's captive portal on 127.0.0.1:8080 (clients kept in
+memory: no nftables on a developer's machine), whose statistics its agent forwards. Everything
+lives in one directory (``var/demo`` by default), made anew at each start. Ctrl-C stops every
+process.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ DEVICES = [
     help="Where the demo keeps its files.",
 )
 @click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--portal-port", type=int, default=8080, show_default=True)
 @click.option(
     "--heartbeat",
     type=int,
@@ -59,7 +62,7 @@ DEVICES = [
     show_default=True,
     help="Seconds between the simulated devices' heartbeats.",
 )
-def demo(demo_dir: Path, port: int, heartbeat: int) -> None:
+def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
     """Run a controller and six simulated devices; Ctrl-C stops everything."""
     demo_dir = demo_dir.resolve()
     if demo_dir.exists():
@@ -97,6 +100,24 @@ def demo(demo_dir: Path, port: int, heartbeat: int) -> None:
         )
         _wait_healthy(url, children[0], demo_dir / "controller.log")
 
+        portal_dir = demo_dir / "portal"
+        portal_dir.mkdir()
+        portal_env = {
+            **env,
+            "BORNE_PORTAL_LISTEN_ADDRESS": "127.0.0.1",
+            "BORNE_PORTAL_HTTP_PORT": str(portal_port),
+            "BORNE_PORTAL_STATE_DIR": str(portal_dir),
+            "BORNE_PORTAL_HOSTNAME": "127.0.0.1",
+        }
+        children.append(
+            subprocess.Popen(
+                [borne, "portal", "run", "--memory"],
+                env=portal_env,
+                stdout=(portal_dir / "portal.log").open("ab"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+
         for device, token in zip(DEVICES, tokens, strict=True):
             state_dir = demo_dir / "agents" / device.name
             agent_env = {
@@ -105,6 +126,7 @@ def demo(demo_dir: Path, port: int, heartbeat: int) -> None:
                 "BORNE_AGENT_ACTIONS": "simulated",
                 "BORNE_AGENT_HEARTBEAT_INTERVAL_S": str(heartbeat),
                 "BORNE_AGENT_DEVICE_NAME": device.name,
+                "BORNE_AGENT_PORTAL_STATE_DIR": str(portal_dir),
             }
             subprocess.run(
                 [
@@ -134,7 +156,7 @@ def demo(demo_dir: Path, port: int, heartbeat: int) -> None:
                 )
             )
 
-        _print_welcome(url, admin_password, mediator_password, demo_dir)
+        _print_welcome(url, admin_password, mediator_password, demo_dir, portal_port)
         signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C when asked to
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -221,9 +243,12 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise click.ClickException(f"the controller did not answer on {url} within 30 s")
 
 
-def _print_welcome(url: str, admin_password: str, mediator_password: str, demo_dir: Path) -> None:
+def _print_welcome(
+    url: str, admin_password: str, mediator_password: str, demo_dir: Path, portal_port: int
+) -> None:
     click.echo(f"""
 borne demo is running: {url}
+The wifi portal as a resident sees it: http://127.0.0.1:{portal_port}/
 
   Sign in as city IT:      admin / {admin_password}
   or as a mediator:        mediateur / {mediator_password}   (sees MDH Teisseire only)
@@ -235,6 +260,9 @@ What to try:
       .venv/bin/borne agent enrol --controller {url} --token <token> --state-dir /tmp/my-agent
       .venv/bin/borne agent run --state-dir /tmp/my-agent
   - stop one agent (kill it): after three missed heartbeats it turns offline on the page;
+  - a public PC: "Reset now" (as the mediator too): the result, then the wipe report, live;
+  - the portal: tap Connect in any language; within a minute the hotspot
+    bib-centre-wifi's page counts the connection (no address is ever sent);
   - the API:        curl {url}/api/v1/openapi.json
   - the metrics:    curl {url}/metrics
   - the audit log:  Audit, signed in as admin.

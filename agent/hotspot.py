@@ -1,0 +1,165 @@
+"""The ``hotspot`` role's job: supervise the captive portal and forward its statistics.
+
+The portal writes aggregates to ``<portal state dir>/stats.json`` (:mod:`captive_portal.snapshot`:
+clients now, connections per hour, the day's distinct devices, ended sessions' lengths — never an
+address). This module reads it every half minute and spools a
+:class:`~agent.protocol.PortalStats` event with what changed since the last one it sent, so the
+controller's counts stay right across lost connections and restarts of either side:
+
+* hourly counts are running totals ("12 so far this hour"): resending one is harmless;
+* ended sessions are sent once: a cursor (the newest ``ended_at`` sent, and how many sessions
+  ended at that minute) is kept in the agent's state directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from agent import protocol
+from agent.protocol import AgentEvent
+from captive_portal.snapshot import EndedSession, PortalSnapshot, read_snapshot
+
+log = logging.getLogger(__name__)
+
+WATCH_EVERY_S = 30.0
+CURSOR_FILE = "portal-cursor.json"
+# A snapshot older than this means the portal is not running (it rewrites it every 10 s).
+STALE_AFTER = timedelta(seconds=60)
+MAX_HOURS = 48
+MAX_SESSIONS = 2000
+
+
+class EventSink(Protocol):
+    def append(self, build: Callable[[int], AgentEvent]) -> AgentEvent: ...
+
+
+class PortalWatch:
+    """Reads the portal's snapshot and spools what is new for the controller."""
+
+    def __init__(
+        self,
+        *,
+        portal_state_dir: Path,
+        state_dir: Path,
+        events: EventSink,
+        on_event: Callable[[], None] = lambda: None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.portal_state_dir = Path(portal_state_dir)
+        self.cursor_path = Path(state_dir) / CURSOR_FILE
+        self.events = events
+        self.on_event = on_event
+        self._now = now
+        self._sent_hours: dict[datetime, int] = {}
+        self._sent: tuple[str, int, int] | None = None  # (day, clients now, unique) last sent
+        self.last: PortalSnapshot | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def state(self) -> dict[str, str]:
+        """For heartbeats: is the portal running, and how many devices are online through it."""
+        snapshot = self.last
+        if snapshot is None or self._now() - snapshot.at > STALE_AFTER:
+            return {"portal": "not running"}
+        return {"portal": "running", "portal_clients": str(snapshot.clients_now)}
+
+    def tick(self) -> protocol.PortalStats | None:
+        """Read the snapshot once; spool and return an event if anything changed."""
+        snapshot = read_snapshot(self.portal_state_dir)
+        self.last = snapshot
+        if snapshot is None:
+            return None
+        cursor_at, cursor_n = self._load_cursor()
+        hours = {
+            hour: count
+            for hour, count in sorted(snapshot.connections_by_hour.items())[-MAX_HOURS:]
+            if self._sent_hours.get(hour) != count
+        }
+        sessions = sorted(snapshot.ended_sessions, key=lambda s: s.ended_at)
+        new_sessions, new_cursor = _after_cursor(sessions, cursor_at, cursor_n)
+        summary = (snapshot.day.isoformat(), snapshot.clients_now, snapshot.unique_devices_today)
+        if not hours and not new_sessions and summary == self._sent:
+            return None
+        lengths = [s.seconds for s in new_sessions][:MAX_SESSIONS]
+        event = self.events.append(
+            lambda seq: protocol.PortalStats(
+                seq=seq,
+                at=self._now(),
+                day=snapshot.day,
+                clients_now=snapshot.clients_now,
+                unique_devices_today=snapshot.unique_devices_today,
+                connections_by_hour=[
+                    protocol.PortalHour(hour=hour, connections=count)
+                    for hour, count in hours.items()
+                ],
+                session_lengths_s=lengths,
+            )
+        )
+        # Spooled (durable): only now is it safe to move the cursor.
+        self._sent_hours.update(hours)
+        self._sent = summary
+        if new_cursor is not None:
+            self._save_cursor(*new_cursor)
+        self.on_event()
+        assert isinstance(event, protocol.PortalStats)
+        return event
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="borne-portal", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:
+                log.exception("reading the portal's statistics failed")
+            if self._stop.wait(WATCH_EVERY_S):
+                return
+
+    def _load_cursor(self) -> tuple[datetime | None, int]:
+        try:
+            data = json.loads(self.cursor_path.read_text(encoding="utf-8"))
+            return datetime.fromisoformat(data["ended_at"]), int(data["count"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, 0
+
+    def _save_cursor(self, ended_at: datetime, count: int) -> None:
+        temporary = self.cursor_path.with_suffix(".tmp")
+        temporary.write_text(
+            json.dumps({"ended_at": ended_at.isoformat(), "count": count}), encoding="utf-8"
+        )
+        temporary.replace(self.cursor_path)
+
+
+def _after_cursor(
+    sessions: list[EndedSession], cursor_at: datetime | None, cursor_n: int
+) -> tuple[list[EndedSession], tuple[datetime, int] | None]:
+    """Sessions not sent yet, given that ``cursor_n`` of those ending at ``cursor_at`` were."""
+    new = []
+    seen_at_cursor = 0
+    for session in sessions:
+        ended_at = session.ended_at
+        if cursor_at is not None and ended_at < cursor_at:
+            continue
+        if cursor_at is not None and ended_at == cursor_at:
+            seen_at_cursor += 1
+            if seen_at_cursor <= cursor_n:
+                continue
+        new.append(session)
+    if not new:
+        return [], None
+    last_at = new[-1].ended_at
+    at_last = sum(1 for s in sessions if s.ended_at == last_at)
+    return new, (last_at, at_last)
