@@ -56,6 +56,7 @@ def end_guest_processes(guest: GuestAccount, report: WipeReport) -> None:
     """SIGKILL every process of the guest until none is left or :data:`END_DEADLINE_S` passed."""
     _check(guest)
     _terminate_logind_user(guest)
+    waiting_parents = _other_users_parents(guest.uid)
     seen: set[int] = set()
     deadline = time.monotonic() + END_DEADLINE_S
     while True:
@@ -68,6 +69,7 @@ def end_guest_processes(guest: GuestAccount, report: WipeReport) -> None:
             _kill_if_still_guest(pid, guest.uid)
         time.sleep(SWEEP_PAUSE_S)
     report.did(f"ended {len(seen)} processes")
+    _resume_stopped(waiting_parents)
     for leftover in guest_processes_left(guest):
         report.left(leftover.area, leftover.path, leftover.reason)
 
@@ -134,6 +136,42 @@ def _kill_if_still_guest(pid: int, uid: int) -> None:
         pass
     finally:
         os.close(pidfd)
+
+
+def _other_users_parents(uid: int) -> set[int]:
+    """Parents of the guest's processes that are not the guest's (``runuser``, ``su``, sshd).
+
+    ``runuser`` and ``su`` stop themselves when their child is stopped (job control): the freeze
+    stops them too, and they would stay stopped for good once their child is killed. The agent's
+    own ``runuser`` that shows a message on the guest's screen is one of them.
+    """
+    guest_pids = {pid for pid, _ in _guest_processes(uid)}
+    parents = set()
+    for pid in guest_pids:
+        status = _status(pid)
+        if status is not None and status.get("PPid", "0").isdigit():
+            parent = int(status["PPid"])
+            if parent > 1 and parent not in guest_pids and uid not in _owner_uids(parent):
+                parents.add(parent)
+    return parents
+
+
+def _resume_stopped(pids: set[int]) -> None:
+    """SIGCONT those of ``pids`` that are stopped, so they see their child's end and exit."""
+    for pid in pids:
+        status = _status(pid)
+        if status is None or not status.get("State", "").startswith("T"):
+            continue
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGCONT)
+        except OSError:
+            pass
+        finally:
+            os.close(pidfd)
 
 
 def _terminate_logind_user(guest: GuestAccount) -> None:

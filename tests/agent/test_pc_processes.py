@@ -174,3 +174,18 @@ def test_a_system_account_is_refused(tmp_path: Path) -> None:
         freeze_guest_processes(daemon)
     with pytest.raises(ValueError):
         end_guest_processes(daemon, WipeReport())
+
+
+def test_a_root_runuser_stopped_with_its_child_is_resumed_and_ends(guest: GuestAccount) -> None:
+    # runuser (root) stops itself when its child is stopped: it must not stay stopped for good.
+    parent = subprocess.Popen(["runuser", "-u", guest.name, "--", "sleep", "1000"])
+    try:
+        wait_for(lambda: bool(processes_of(guest.uid)))
+        freeze_guest_processes(guest)
+        end_guest_processes(guest, WipeReport())
+        parent.wait(timeout=10)  # resumed, it saw its child killed and exited
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    assert parent.returncode != 0
