@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -122,8 +123,31 @@ class Admission:
         if code is not None and not self._code_opens(code):
             return ConnectResult(ConnectOutcome.WRONG_CODE)
         self.access.grant(address, self.settings.session_s)
+        self._grant_other_addresses(address)
         self._count_connection(address, now)
         return ConnectResult(ConnectOutcome.GRANTED, remaining=self.settings.session_s)
+
+    def _grant_other_addresses(self, address: ClientAddress) -> None:
+        """A dual-stack phone taps once over IPv4 or IPv6: its other addresses go online too.
+
+        The kernel's neighbour table links them by MAC address; only addresses of the client
+        networks are granted (never the gateway's own, never another link's).
+        """
+        mac = self._neighbours.hardware_address(address)
+        if mac is None:
+            return
+        for other in self._neighbours.addresses_of(mac):
+            if other != address and self._on_client_network(other):
+                self.access.grant(other, self.settings.session_s)
+
+    def _on_client_network(self, address: ClientAddress) -> bool:
+        networks = [ipaddress.ip_network(self.settings.client_subnet)]
+        if self.settings.client_subnet6:
+            networks.append(ipaddress.ip_network(self.settings.client_subnet6))
+        gateway = ipaddress.ip_address(self.settings.gateway_address)
+        return address != gateway and any(
+            address.version == n.version and address in n for n in networks
+        )
 
     def refresh_statistics(self) -> None:
         """Close expired sessions and rewrite the snapshot the agent reads (every few seconds)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import re
@@ -34,6 +35,10 @@ class NeighbourTable(Protocol):
         """The MAC address of a client on our link, or None when the kernel does not know it."""
         ...
 
+    def addresses_of(self, mac: str) -> list[ClientAddress]:
+        """Every address the kernel knows for ``mac`` (a phone's IPv4 and IPv6 alike)."""
+        ...
+
 
 class KernelNeighbours:
     """Asks the kernel: ``ip neigh show <address>`` (IPv4 and IPv6 alike)."""
@@ -51,6 +56,26 @@ class KernelNeighbours:
             return None
         match = _LLADDR.search(shown.lower())
         return match.group(1) if match else None
+
+    def addresses_of(self, mac: str) -> list[ClientAddress]:
+        try:
+            shown = subprocess.run(
+                ["ip", "neigh", "show"], capture_output=True, text=True, timeout=2, check=False
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        found: list[ClientAddress] = []
+        for line in shown.lower().splitlines():
+            match = _LLADDR.search(line)
+            if match is None or match.group(1) != mac.lower():
+                continue
+            try:
+                address = ipaddress.ip_address(line.split()[0])
+            except ValueError:
+                continue
+            if not address.is_link_local:  # fe80:: never leaves the link: nothing to grant
+                found.append(address)
+        return found
 
 
 class DailyLedger:

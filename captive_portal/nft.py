@@ -30,7 +30,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +348,7 @@ def apply_ruleset(script: str, *, netns: str | None = None) -> None:
 
 
 _EXPIRES = re.compile(r"\bexpires (\d+)s\b")
+SYNC_EVERY_S = 60.0
 
 
 class NftClientAccess:
@@ -356,10 +358,24 @@ class NftClientAccess:
     ``netns`` is for tests and the lab, which drive a gateway namespace from outside it.
     """
 
-    def __init__(self, settings: PortalSettings, *, netns: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: PortalSettings,
+        *,
+        netns: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._table = f"inet {_checked_name('nft_table', settings.nft_table)}"
         self._nft = Nftables(netns)
         self._lock = threading.Lock()
+        # The kernel's sets are the truth; this mirror of their expiry times spares listing
+        # 10,000 elements (28 ms for one lookup, 110 ms for a count with nft 1.0.6) on every
+        # probe of a captive device and every tap. The portal is the sets' only writer; the
+        # mirror is read back from the kernel at start and every SYNC_EVERY_S, in case staff
+        # changed a set by hand.
+        self._clock = clock
+        self._until: dict[ClientAddress, float] = {}
+        self._synced_at: float | None = None
 
     def grant(self, address: ClientAddress, seconds: int) -> None:
         """Let ``address`` out for ``seconds``; a renewal replaces the remaining time.
@@ -376,13 +392,42 @@ class NftClientAccess:
             f"delete element {element} }}\n"
             f"add element {element} timeout {int(seconds)}s }}\n"
         )
+        with self._lock:
+            self._until[_client_address(address)] = self._clock() + int(seconds)
 
     def revoke(self, address: ClientAddress) -> None:
         element = self._element(address)
         # Added first so that revoking a client who is not (or no longer) there is not an error.
         self._run(f"add element {element} }}\ndelete element {element} }}\n")
+        with self._lock:
+            self._until.pop(_client_address(address), None)
 
     def remaining(self, address: ClientAddress) -> int | None:
+        """Seconds left: a client the mirror does not know is answered at once (captive
+        devices probe often); one it knows is confirmed with the kernel, so a client revoked
+        by hand is captive again at once."""
+        self._sync_if_due()
+        address = _client_address(address)
+        with self._lock:
+            until = self._until.get(address)
+        if until is None or until <= self._clock():
+            return None
+        left = self.remaining_in_kernel(address)
+        with self._lock:
+            if left is None:
+                self._until.pop(address, None)
+            else:
+                self._until[address] = self._clock() + left
+        return left
+
+    def count(self) -> int:
+        self._sync_if_due()
+        now = self._clock()
+        with self._lock:
+            return sum(1 for until in self._until.values() if until > now)
+
+    def remaining_in_kernel(self, address: ClientAddress) -> int | None:
+        """What the kernel says now (tests, and checks of the mirror)."""
         # nft 1.0.6 prints `get element` as text even in JSON mode: "... timeout 200s expires 196s".
         try:
             output = self._run(f"get element {self._element(address)} }}")
@@ -393,12 +438,25 @@ class NftClientAccess:
         found = _EXPIRES.search(output)
         return int(found.group(1)) if found else None
 
-    def count(self) -> int:
-        total = 0
+    def sync(self) -> None:
+        """Read the authorised clients and their time left back from the kernel."""
+        now = self._clock()
+        until: dict[ClientAddress, float] = {}
         for name in (ALLOWED4, ALLOWED6):
             output = self._run(f"list set {self._table} {name}", json_output=True)
-            total += len(_elements(json.loads(output)))
-        return total
+            for item in _elements(json.loads(output)):
+                element = item.get("elem") if isinstance(item, dict) else None
+                if not isinstance(element, dict) or "expires" not in element:
+                    continue  # an element without a timeout is not one the portal granted
+                until[_client_address(element["val"])] = now + int(element["expires"])
+        with self._lock:
+            self._until = until
+            self._synced_at = now
+
+    def _sync_if_due(self) -> None:
+        synced_at = self._synced_at
+        if synced_at is None or self._clock() - synced_at >= SYNC_EVERY_S:
+            self.sync()
 
     def close(self) -> None:
         with self._lock:

@@ -20,9 +20,11 @@ import logging
 import os
 import signal
 import socket
+import socketserver
 import ssl
 import sys
 import threading
+import time
 from typing import Any
 
 import click
@@ -39,6 +41,7 @@ from captive_portal.views import EXTENSION, make_context, register_views
 
 log = logging.getLogger(__name__)
 STATS_EVERY_S = 10.0
+STOP_CHECK_S = 0.2
 CONNECTION_TIMEOUT_S = 30
 # Forms hold two short fields; anything bigger is not our form (413, not a 500 or a slow read).
 MAX_CONTENT_LENGTH = 4096
@@ -119,6 +122,14 @@ class PortalServer(ThreadedWSGIServer):
         # werkzeug reads ssl_context to set wsgi.url_scheme; the socket itself stays plain.
         self.ssl_context = tls
 
+    def server_bind(self) -> None:
+        # http.server asks the resolver for the address's full name (getfqdn), which on a
+        # hotspot whose uplink is down hangs for the resolver's timeouts: the address is enough.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
         if isinstance(error, ssl.SSLError | ConnectionError | socket.timeout):
@@ -141,14 +152,39 @@ def tls_context(settings: PortalSettings) -> ssl.SSLContext | None:
     return context
 
 
+def listen_addresses(settings: PortalSettings) -> list[str]:
+    """The gateway's IPv4 address, and its IPv6 one when clients get IPv6 (the table sends
+    each family's web traffic to the portal's address of that family)."""
+    hosts = [settings.gateway_address]
+    if settings.client_subnet6 and not settings.listen_address:
+        from captive_portal.ipplan import plan_client_network
+
+        gateway6 = plan_client_network(settings).gateway6
+        if gateway6 is not None:
+            hosts.append(str(gateway6))
+    return hosts
+
+
+def apply_portal_table(settings: PortalSettings) -> None:
+    """Load the portal's nftables table before serving: created if missing, rules replaced,
+    authorised clients kept (a restart of the portal disconnects nobody)."""
+    from captive_portal.ipplan import plan_client_network
+    from captive_portal.nft import apply_ruleset, portal_ruleset
+
+    gateway6 = plan_client_network(settings).gateway6
+    apply_ruleset(portal_ruleset(settings, gateway6=str(gateway6) if gateway6 else ""))
+
+
 def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
     """Serve until ``stop`` is set, refreshing the statistics every :data:`STATS_EVERY_S`."""
     admission = app.extensions[EXTENSION].admission
-    host = settings.gateway_address
-    servers = [PortalServer(host, settings.http_port, app)]
+    hosts = listen_addresses(settings)
     tls = tls_context(settings)
-    if tls is not None:
-        servers.append(PortalServer(host, settings.https_port, app, tls))
+    servers = []
+    for host in hosts:
+        servers.append(PortalServer(host, settings.http_port, app))
+        if tls is not None:
+            servers.append(PortalServer(host, settings.https_port, app, tls))
     threads = [
         threading.Thread(target=server.serve_forever, name=f"portal-{i}", daemon=True)
         for i, server in enumerate(servers)
@@ -157,10 +193,14 @@ def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
         thread.start()
     schemes = "HTTP and HTTPS" if tls is not None else "HTTP"
     ports = ", ".join(str(s.server_port) for s in servers)
-    log.warning("portal serving %s on %s port(s) %s", schemes, host, ports)
+    log.warning("portal serving %s on %s port(s) %s", schemes, " and ".join(hosts), ports)
     try:
-        while not stop.wait(STATS_EVERY_S):
-            admission.refresh_statistics()
+        next_refresh = time.monotonic() + STATS_EVERY_S
+        # Short waits: the stop signal is seen at once, whichever thread the signal landed on.
+        while not stop.wait(STOP_CHECK_S):
+            if time.monotonic() >= next_refresh:
+                admission.refresh_statistics()
+                next_refresh = time.monotonic() + STATS_EVERY_S
     finally:
         for server in servers:
             server.shutdown()
@@ -187,6 +227,8 @@ def run(config_file: str | None, memory: bool) -> None:
         settings = load_portal_settings(
             config_file=config_file, env=os.environ, overrides=overrides
         )
+        if settings.enforcement == Enforcement.NFT:
+            apply_portal_table(settings)
         app = create_portal_app(settings)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -196,3 +238,5 @@ def run(config_file: str | None, memory: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # port taken, address not on this host …
         raise click.ClickException(f"cannot serve the portal: {exc}") from exc
+    except RuntimeError as exc:  # nft refused the table (no nftables, not root …)
+        raise click.ClickException(f"cannot load the portal's nftables table: {exc}") from exc

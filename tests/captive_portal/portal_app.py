@@ -53,6 +53,9 @@ class FakeNeighbours:
     def hardware_address(self, address: ClientAddress) -> str | None:
         return self.macs.get(str(address))
 
+    def addresses_of(self, mac: str) -> list[ClientAddress]:
+        return [ipaddress.ip_address(a) for a, m in self.macs.items() if m == mac]
+
 
 class GatewayClient(FlaskClient):
     """Requests as a resident's browser sends them: to the gateway, from a client address."""

@@ -113,8 +113,27 @@ def test_session_expires_in_the_kernel_without_any_daemon(access: NftClientAcces
     access.grant(CLIENT, 1)
     assert access.count() == 1
 
-    assert wait_until(lambda: access.remaining(CLIENT) is None, timeout=4)
-    assert access.count() == 0
+    assert wait_until(lambda: access.remaining_in_kernel(CLIENT) is None, timeout=4)
+    assert access.remaining(CLIENT) is None and access.count() == 0
+
+
+def test_a_restarted_portal_reads_its_clients_back_from_the_kernel(gateway: str) -> None:
+    before = NftClientAccess(make_settings(), netns=gateway)
+    before.grant(CLIENT, 600)
+    before.close()
+    subprocess.run(  # staff added one by hand
+        ["ip", "netns", "exec", gateway, "nft", "add element inet borne_portal_test allowed4",
+         "{ 10.42.0.77 timeout 300s }"],
+        check=True,
+    )  # fmt: skip
+
+    after = NftClientAccess(make_settings(), netns=gateway)
+    try:
+        assert after.count() == 2
+        assert 590 <= (after.remaining(CLIENT) or 0) <= 600
+        assert after.remaining(ipaddress.ip_address("10.42.0.77")) is not None
+    finally:
+        after.close()
 
 
 def test_reapplying_the_ruleset_keeps_connected_clients_and_the_garden(

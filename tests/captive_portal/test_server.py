@@ -151,3 +151,23 @@ def test_memory_enforcement_builds_its_own_access_list(tmp_path):
         environ_overrides={"REMOTE_ADDR": RESIDENT},
     )
     assert status.get_json()["captive"] is False
+
+
+def test_one_tap_lets_a_dual_stack_phone_out_on_ipv4_and_ipv6(tmp_path):
+    portal = make_portal(tmp_path, client_subnet6="2001:db8:42::/64")
+    phone = "3c:52:82:1a:2b:3c"
+    portal.neighbours.macs.update(
+        {
+            RESIDENT: phone,
+            "2001:db8:42::23": phone,
+            "2001:db8:99::5": phone,  # not a client network: never granted
+            "10.42.0.24": "aa:bb:cc:dd:ee:ff",  # someone else
+        }
+    )
+
+    portal.tap_connect()
+
+    assert portal.remaining() is not None
+    assert portal.remaining("2001:db8:42::23") is not None
+    assert portal.remaining("2001:db8:99::5") is None
+    assert portal.remaining("10.42.0.24") is None

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from captive_portal.lab import (
+    CLIENT6,
     CLIENT_IF,
     GARDEN_DOMAIN,
     GARDEN_SITE4,
@@ -65,7 +66,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def access(lab: Lab) -> Iterator[NftClientAccess]:
     """The gateway's authorised clients, starting each test with the client not connected."""
     client_access = NftClientAccess(lab.settings(), netns=lab.gw_ns)
+    # Both of the client's addresses: one tap lets a dual-stack device out on both.
     client_access.revoke(ipaddress.ip_address(lab.client_address()))
+    client_access.revoke(ipaddress.ip_address(CLIENT6))
     yield client_access
     client_access.close()
 
@@ -124,8 +127,9 @@ def test_before_connecting_everything_else_is_refused_at_once(
 ) -> None:
     for url in (f"https://{PUBLIC_SITE4}/", f"https://[{PUBLIC_SITE6}]/"):
         refused = curl(lab, url)
-        assert refused.exit_code == 7, url  # connection refused: a TCP reset, not a timeout
-        assert refused.seconds < 1.0, url
+        # curl's 7 is "connection refused": the gateway answered with a TCP reset (a dropped
+        # packet would end in curl's 28, a timeout), so the phone notices the portal at once.
+        assert refused.exit_code == 7, url
 
 
 def test_walled_garden_answers_before_connecting(lab: Lab, access: NftClientAccess) -> None:
