@@ -53,12 +53,14 @@ format: install
 vendor: ## refresh front-end assets from the npm registry into controller/web/static/vendor
 	controller/web/vendor.sh
 
-bench: install install-test-services ## benchmarks: print their figures (about 15 minutes)
+bench: install install-test-services ## benchmarks: print their figures (about 20 minutes)
 	@dpkg -s prometheus-node-exporter >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-node-exporter; }
 	$(BIN)/python bench/agent_footprint.py
 	$(BIN)/python bench/heartbeats.py
 	$(BIN)/python bench/commands.py
+	$(BIN)/python bench/reset.py
+	$(BIN)/python bench/portal.py
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache
