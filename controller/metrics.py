@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from controller.db import Database
-from controller.models import Device, Site, utcnow
+from controller.models import Alert, Device, Site, utcnow
 
 
 class FleetCollector(Collector):
@@ -32,8 +32,20 @@ class FleetCollector(Collector):
             "Seconds since each device's last heartbeat",
             labels=["device", "name", "site", "kind"],
         )
+        alerts = GaugeMetricFamily(
+            "borne_alerts_open",
+            "Open alerts by site and kind (wipe_incomplete: a public PC kept a resident's data)",
+            labels=["site", "kind"],
+        )
         now = utcnow()
         with self._database.session() as session:
+            for slug, kind, count in session.execute(
+                select(Site.slug, Alert.kind, func.count())
+                .join(Site, Site.id == Alert.site_id)
+                .where(Alert.resolved_at.is_(None))
+                .group_by(Site.slug, Alert.kind)
+            ):
+                alerts.add_metric([slug, kind], count)
             for slug, kind, status, count in session.execute(
                 select(Site.slug, Device.kind, Device.status, func.count())
                 .join(Site)
@@ -48,6 +60,7 @@ class FleetCollector(Collector):
                 age.add_metric([device_id, name, slug, kind], (now - last_seen).total_seconds())
         yield devices
         yield age
+        yield alerts
 
 
 def init_metrics(app: Flask) -> CollectorRegistry:

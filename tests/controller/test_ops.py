@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.choices import DeviceStatus
+from controller import alerts
+from controller.choices import AlertKind, DeviceStatus
 from controller.models import utcnow
 from tests.factories import make_device, make_site
 
@@ -51,6 +52,21 @@ def test_metrics_give_each_devices_heartbeat_age(client, db):
         s.labels["device"]: s.value for s in samples(client, "borne_device_heartbeat_age_seconds")
     }
     assert 41 < ages[device.id] < 60
+
+
+def test_metrics_count_open_alerts_by_site(client, db):
+    site = make_site(db, slug="mdh-teisseire")
+    pc = make_device(db, site)
+    alerts.raise_alert(db, pc, AlertKind.WIPE_INCOMPLETE, "left a file", utcnow())
+    other = make_device(db, site)
+    alerts.raise_alert(db, other, AlertKind.WIPE_INCOMPLETE, "left a file", utcnow())
+    alerts.resolve_alert(db, other.id, AlertKind.WIPE_INCOMPLETE, "clean", utcnow())
+    db.flush()
+
+    counts = {
+        (s.labels["site"], s.labels["kind"]): s.value for s in samples(client, "borne_alerts_open")
+    }
+    assert counts == {("mdh-teisseire", "wipe_incomplete"): 1}
 
 
 def test_metrics_time_http_requests_by_route_not_by_path(client):
