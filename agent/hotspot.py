@@ -14,18 +14,15 @@ controller's counts stay right across lost connections and restarts of either si
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from agent import protocol
+from agent.periodic import Periodic
 from agent.protocol import AgentEvent
 from captive_portal.snapshot import EndedSession, PortalSnapshot, read_snapshot
-
-log = logging.getLogger(__name__)
 
 WATCH_EVERY_S = 30.0
 CURSOR_FILE = "portal-cursor.json"
@@ -59,8 +56,7 @@ class PortalWatch:
         self._sent_hours: dict[datetime, int] = {}
         self._sent: tuple[str, int, int] | None = None  # (day, clients now, unique) last sent
         self.last: PortalSnapshot | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("borne-portal", WATCH_EVERY_S, self.tick)
 
     def state(self) -> dict[str, str]:
         """For heartbeats: is the portal running, and how many devices are online through it."""
@@ -111,22 +107,10 @@ class PortalWatch:
         return event
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._watch, name="borne-portal", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _watch(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception:
-                log.exception("reading the portal's statistics failed")
-            if self._stop.wait(WATCH_EVERY_S):
-                return
+        self._periodic.stop()
 
     def _load_cursor(self) -> tuple[datetime | None, int]:
         try:

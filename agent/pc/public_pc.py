@@ -22,6 +22,7 @@ from agent.actions import Outcome
 from agent.pc.login import GuestLogin
 from agent.pc.report import WipeReport
 from agent.pc.sessions import EndedSession, Presence, SessionTracker
+from agent.periodic import Periodic
 from agent.protocol import AgentEvent, SessionEnd
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,7 @@ class PublicPc:
         self._now = now
         self._lock = threading.RLock()
         self._ending: SessionEnd = SessionEnd.COMMAND
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("borne-sessions", TICK_S, self.tick)
         self.tracker = SessionTracker(
             presence,
             idle_timeout_s=idle_timeout_s,
@@ -113,20 +113,10 @@ class PublicPc:
                 self.tracker.max_session_s = max_session_s
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._watch, name="borne-sessions", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(TICK_S):
-            try:
-                self.tick()
-            except Exception:  # a probe's hiccup must not stop the watching
-                log.exception("session watch failed")
+        self._periodic.stop()
 
     # -- what a reset leaves behind --------------------------------------------------------------
 

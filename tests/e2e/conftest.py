@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.controller_process import ControllerProcess
+
+CHROMIUM = "/usr/bin/chromium"
 
 DEMO_PLACES = Path(__file__).resolve().parents[2] / "controller" / "data" / "demo-places.csv"
 
@@ -22,3 +25,29 @@ def live_controller(tmp_path: Path) -> Iterator[ControllerProcess]:
     controller.start()
     yield controller
     controller.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless; Playwright downloads no browser of its own.
+
+    The flags keep it off the network: on this closed machine its background connections
+    (updates, sync, QUIC) would only be refused, many at a time.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()

@@ -8,15 +8,15 @@ full-page screenshot is kept in ``test-artifacts/`` for people to look at.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from tests.e2e.conftest import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
+pytest.importorskip("playwright")
+from playwright.sync_api import Page, expect
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "a long password for the browser test"
 TABLET = {"width": 768, "height": 1024}
@@ -26,26 +26,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="apt-get install chromium"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; Playwright downloads no browser of its own."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def sign_in(page: Page, base_url: str, username: str) -> None:

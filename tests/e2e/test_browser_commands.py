@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 import socketio
 
+from tests.e2e.conftest import CHROMIUM
 from tests.e2e.controller_process import wait_until
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, PASSWORD, TABLET, browser, sign_in
+from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
-
-__all__ = ["browser"]  # the fixture, shared with test_browser
 
 pytestmark = [
     pytest.mark.e2e,

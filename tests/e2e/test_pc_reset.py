@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from agent.pc.guest import GuestAccount
+from tests.e2e.conftest import CHROMIUM
 from tests.e2e.controller_process import BORNE, ControllerProcess, wait_until
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, PASSWORD, TABLET, browser, sign_in
+from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agent"))
 from guest_testkit import throwaway_guest
@@ -26,7 +27,6 @@ from guest_testkit import throwaway_guest
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
 
-__all__ = ["browser"]
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.browser,

@@ -24,12 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import CHROMIUM
+
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from captive_portal.i18n import LANGUAGES, Catalogues
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
@@ -169,26 +170,6 @@ def running_portal(directory: Path, extra_settings: str = "") -> Iterator[LivePo
 def live_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
     with running_portal(tmp_path_factory.mktemp("portal")) as portal:
         yield portal
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; Playwright downloads no browser of its own."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 CATALOGUES = Catalogues.load()
