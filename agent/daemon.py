@@ -300,6 +300,7 @@ def build_agent(
             state_dir=state_dir,
             events=spool,
             on_event=lambda: agent.wake(),
+            every_s=settings.portal_stats_interval_s,
         )
         agent.services.append(watch)
         role.portal_state = watch.state

@@ -47,6 +47,7 @@ class PortalWatch:
         events: EventSink,
         on_event: Callable[[], None] = lambda: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        every_s: float = WATCH_EVERY_S,
     ) -> None:
         self.portal_state_dir = Path(portal_state_dir)
         self.cursor_path = Path(state_dir) / CURSOR_FILE
@@ -56,7 +57,7 @@ class PortalWatch:
         self._sent_hours: dict[datetime, int] = {}
         self._sent: tuple[str, int, int] | None = None  # (day, clients now, unique) last sent
         self.last: PortalSnapshot | None = None
-        self._periodic = Periodic("borne-portal", WATCH_EVERY_S, self.tick)
+        self._periodic = Periodic("borne-portal", every_s, self.tick)
 
     def state(self) -> dict[str, str]:
         """For heartbeats: is the portal running, and how many devices are online through it."""

@@ -69,6 +69,7 @@ class AgentSettings:
     max_session_s: int = 0  # 0: no limit
     # Hotspots: where the captive portal writes its statistics (stats.json).
     portal_state_dir: Path = Path("/var/lib/borne-portal")
+    portal_stats_interval_s: float = 30.0  # how often its statistics are read and forwarded
 
     def __post_init__(self) -> None:
         if self.actions not in {m.value for m in ActionsMode}:
@@ -96,7 +97,12 @@ class AgentSettings:
                 f"setting heartbeat_interval_s must be between 1 and 3600 seconds, "
                 f"got {self.heartbeat_interval_s!r}"
             )
-        for name in ("inventory_interval_s", "backoff_min_s", "http_timeout_s"):
+        for name in (
+            "inventory_interval_s",
+            "backoff_min_s",
+            "http_timeout_s",
+            "portal_stats_interval_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ImproperlyConfigured(
                     f"setting {name} must be positive, got {getattr(self, name)!r}"
