@@ -333,6 +333,7 @@ def build_public_pc(
     set up later, or a wrong ``guest_user``, is reported by the reset rather than stopping the
     agent.
     """
+    from agent.pc.display_manager import check_autologin
     from agent.pc.guest import GuestRefused, resolve_guest
     from agent.pc.login import AccountExpiryLogin, MemoryLogin
     from agent.pc.reset import GuestReset
@@ -364,6 +365,8 @@ def build_public_pc(
     else:
         presence = GuestPresence(guest)
         login = AccountExpiryLogin(guest, state_dir)
+        for problem in check_autologin(guest.name).problems:
+            log.warning("the guest will not log in on its own after a reset: %s", problem)
 
     def warn(text: str) -> None:
         actions.screen.show_message(text, 60)
