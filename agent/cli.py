@@ -124,6 +124,10 @@ def enrol(
     )
     try:
         written = save_credentials(settings.state_dir, credentials, force=force)
+        if answer.remote_settings is not None:
+            from agent.settings import save_remote_settings
+
+            save_remote_settings(settings.state_dir, answer.remote_settings)
     except (CredentialsError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

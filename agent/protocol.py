@@ -321,6 +321,9 @@ class EnrolResponse(_Strict):
     site_id: int
     kind: DeviceKind
     heartbeat_interval_s: int
+    # Settings of the site the device starts with (a public PC: its session limits), kept like
+    # those of a later ``update_config``.
+    remote_settings: UpdateConfigArgs | None = None
 
 
 class ErrorBody(_Strict):

@@ -13,9 +13,9 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse
-from controller import access, audit, commands, pc_usage, signals
-from controller.choices import Action, CommandName, DeviceStatus
+from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse, UpdateConfigArgs
+from controller import access, audit, pc_usage, signals
+from controller.choices import Action, DeviceStatus
 from controller.errors import Conflict, DomainError, PermissionDenied, Unauthenticated
 from controller.models import Device, EnrolmentToken, Site, User, utcnow
 
@@ -134,16 +134,13 @@ def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int)
         site_id=record.site_id,
         token_id=record.id,
     )
-    if request.kind is DeviceKind.PC:
-        # The site's session limits, waiting for the PC's first connection.
+    remote_settings = None
+    if request.kind is DeviceKind.PC:  # the site's session limits, from the start
         site = session.get(Site, record.site_id)
         assert site is not None
-        commands.issue(
-            session,
-            "enrolment",
-            CommandName.UPDATE_CONFIG,
-            device_ids=[device.id],
-            args=pc_usage.session_limits_args(site),
+        limits = pc_usage.session_limits_args(site)
+        remote_settings = UpdateConfigArgs(
+            idle_timeout_s=limits["idle_timeout_s"], max_session_s=limits["max_session_s"]
         )
     signals.device_enrolled.send(device.id, site_id=device.site_id, kind=device.kind)
     return EnrolResponse(
@@ -152,6 +149,7 @@ def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int)
         site_id=device.site_id,
         kind=request.kind,
         heartbeat_interval_s=heartbeat_interval_s,
+        remote_settings=remote_settings,
     )
 
 

@@ -68,7 +68,11 @@ def test_enrol_answers_201_with_an_identity(client, db):
     )
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"device_id", "device_secret", "site_id", "kind", "heartbeat_interval_s"}
+    assert set(body) == {
+        "device_id", "device_secret", "site_id", "kind", "heartbeat_interval_s", "remote_settings"
+    }  # fmt: skip
+    # A public PC starts with its site's session limits.
+    assert body["remote_settings"] == {"idle_timeout_s": 900, "max_session_s": 0}
     assert db.get(Device, body["device_id"]).name == "pc-1"
 
 

@@ -113,5 +113,4 @@ def test_token_creation_and_enrolment_are_audited(db):
     enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
 
     actions = list(db.scalars(select(AuditLog.action).order_by(AuditLog.id)))
-    # The PC's session limits follow as a command (tests/controller/test_pc_usage.py).
-    assert actions[-3:] == ["token.create", "device.enrol", "command.issue"]
+    assert actions[-2:] == ["token.create", "device.enrol"]

@@ -134,6 +134,9 @@ def test_a_pc_enrolled_later_gets_its_sites_limits(db):
 
     answer = enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
 
-    command = db.scalars(select(Command).where(Command.device_id == answer.device_id)).one()
-    assert command.name == CommandName.UPDATE_CONFIG
-    assert command.args == {"idle_timeout_s": 1200, "max_session_s": 7200}
+    assert answer.remote_settings is not None
+    assert (answer.remote_settings.idle_timeout_s, answer.remote_settings.max_session_s) == (
+        1200,
+        7200,
+    )
+    assert db.scalars(select(Command)).all() == []  # nothing else in anyone's command list

@@ -65,6 +65,8 @@ def public_pc(
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     device_id = (state_dir / "credentials.json").read_text().split('"device_id": "')[1][:36]
+    # The PC starts with its site's session limits, given at enrolment.
+    assert '"idle_timeout_s":900' in (state_dir / "remote-settings.json").read_text()
     log = (tmp_path / "agent.log").open("wb")
     agent = subprocess.Popen(
         [BORNE, "agent", "run", "--state-dir", str(state_dir)],
