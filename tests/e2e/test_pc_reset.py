@@ -7,6 +7,7 @@ the wipe report comes back to the controller and appears live on the device page
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -66,7 +67,8 @@ def public_pc(
     )  # fmt: skip
     device_id = (state_dir / "credentials.json").read_text().split('"device_id": "')[1][:36]
     # The PC starts with its site's session limits, given at enrolment.
-    assert '"idle_timeout_s":900' in (state_dir / "remote-settings.json").read_text()
+    remote = json.loads((state_dir / "remote-settings.json").read_text())
+    assert remote == {"idle_timeout_s": 900, "max_session_s": 0}
     log = (tmp_path / "agent.log").open("wb")
     agent = subprocess.Popen(
         [BORNE, "agent", "run", "--state-dir", str(state_dir)],
