@@ -37,8 +37,12 @@ LAST_MINUTE_TEXT = (
 
 
 class Presence(Protocol):
-    def logged_in(self) -> bool:
-        """Whether the guest has a session open now."""
+    def session_key(self) -> str | None:
+        """What tells this login from the next one, or None when the guest is not logged in.
+
+        Comparing keys, not just "logged in or not", catches a logout followed by the display
+        manager's automatic login between two looks: the key changes, the session has ended.
+        """
         ...
 
     def idle_s(self) -> float | None:
@@ -81,6 +85,7 @@ class SessionTracker:
         self._clock = clock
         self._now = now
         self._started_at: datetime | None = None
+        self._key: str | None = None
         self._started_clock = 0.0
         self._idle_warned = False
         self._limit_warned = False
@@ -91,12 +96,12 @@ class SessionTracker:
 
     def tick(self) -> EndedSession | None:
         """Look at the PC once; returns the session if it just ended (``on_end`` was called)."""
-        logged_in = self.presence.logged_in()
+        key = self.presence.session_key()
         if self._started_at is None:
-            if logged_in:
-                self._start()
+            if key is not None:
+                self._start(key)
             return None
-        if not logged_in:
+        if key != self._key:  # logged out, and maybe already logged in again
             return self.end(SessionEnd.LOGOUT)
         elapsed = self._clock() - self._started_clock
         if self.max_session_s:
@@ -128,7 +133,8 @@ class SessionTracker:
         self.on_end(ended)
         return ended
 
-    def _start(self) -> None:
+    def _start(self, key: str) -> None:
+        self._key = key
         self._started_at = self._now()
         self._started_clock = self._clock()
         self._idle_warned = self._limit_warned = False
@@ -138,8 +144,8 @@ class SessionTracker:
 class NoPresence:
     """A PC whose guest account is missing: nobody can be logged in."""
 
-    def logged_in(self) -> bool:
-        return False
+    def session_key(self) -> str | None:
+        return None
 
     def idle_s(self) -> float | None:
         return None
@@ -159,15 +165,36 @@ class GuestPresence:
         self.uid = guest.uid
         self.proc = proc
 
-    def logged_in(self) -> bool:
+    def session_key(self) -> str | None:
+        """logind's session ids of the guest when logind runs; otherwise the guest's oldest
+        process (pid and start time), which a new login replaces since a reset kills them all."""
+        sessions = self._logind_sessions()
+        if sessions:
+            return "logind:" + ",".join(sorted(sessions))
+        oldest: tuple[int, int] | None = None
         for entry in self.proc.iterdir():
-            if entry.name.isdigit():
-                try:
-                    if entry.stat().st_uid == self.uid and not _exited(entry):
-                        return True
-                except (FileNotFoundError, ProcessLookupError):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != self.uid:
                     continue
-        return False
+                started = _start_time(entry)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if started is not None and (oldest is None or started < oldest[0]):
+                oldest = (started, int(entry.name))
+        return None if oldest is None else f"process:{oldest[1]}:{oldest[0]}"
+
+    def _logind_sessions(self) -> list[str]:
+        if shutil.which("loginctl") is None or not Path("/run/systemd/system").is_dir():
+            return []
+        try:
+            return subprocess.run(
+                ["loginctl", "show-user", str(self.uid), "--property=Sessions", "--value"],
+                capture_output=True, text=True, timeout=5, check=False,
+            ).stdout.split()  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return []
 
     def idle_s(self) -> float | None:
         return self._logind_idle_s() or self._x_idle_s()
@@ -212,10 +239,14 @@ class GuestPresence:
             return None
 
 
-def _exited(entry: Path) -> bool:
-    """A zombie (ended, not yet reaped by its parent) is not someone at the keyboard."""
+def _start_time(entry: Path) -> int | None:
+    """The process's start time in clock ticks since boot, or None for a zombie (ended, not yet
+    reaped by its parent: not someone at the keyboard)."""
     stat = (entry / "stat").read_text()
-    return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])  # field 22 of proc_pid_stat(5); fields[0] is field 3
 
 
 def _monotonic_ns() -> int:

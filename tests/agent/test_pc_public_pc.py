@@ -21,8 +21,8 @@ class Presence:
         self.in_ = False
         self.idle: float | None = 0.0
 
-    def logged_in(self) -> bool:
-        return self.in_
+    def session_key(self) -> str | None:
+        return "login" if self.in_ else None
 
     def idle_s(self) -> float | None:
         return self.idle

@@ -15,10 +15,11 @@ from agent.protocol import SessionEnd
 class FakePresence:
     def __init__(self) -> None:
         self.in_ = False
+        self.login = 1  # which login it is, when logged in
         self.idle: float | None = 0.0
 
-    def logged_in(self) -> bool:
-        return self.in_
+    def session_key(self) -> str | None:
+        return f"login-{self.login}" if self.in_ else None
 
     def idle_s(self) -> float | None:
         return self.idle
@@ -64,6 +65,17 @@ def test_session_starts_at_login_and_ends_at_logout_with_its_times():
 
     assert len(ended) == 1 and ended[0].ended_by is SessionEnd.LOGOUT
     assert ended[0].ended_at - ended[0].started_at == timedelta(seconds=600)
+
+
+def test_logout_and_automatic_login_between_two_looks_still_ends_the_session():
+    presence, clock = FakePresence(), Clock()
+    t, _, ended = tracker(presence, clock)
+    presence.in_ = True
+    t.tick()
+    presence.login = 2  # the display manager logged the guest in again at once
+    t.tick()
+
+    assert [e.ended_by for e in ended] == [SessionEnd.LOGOUT]
 
 
 def test_idle_session_is_warned_a_minute_before_and_input_dismisses_the_warning():
@@ -126,13 +138,21 @@ def test_command_ends_the_open_session_and_is_harmless_without_one():
 
 def test_real_presence_sees_the_guest_log_in_and_out(guest):
     presence = GuestPresence(guest)
-    assert not presence.logged_in()
+    assert presence.session_key() is None
 
-    process = subprocess.Popen(["sleep", "60"], user=guest.uid, group=guest.gid, extra_groups=[])
+    first = subprocess.Popen(["sleep", "60"], user=guest.uid, group=guest.gid, extra_groups=[])
     try:
         run_as(guest, "true")  # the guest account works
-        assert presence.logged_in()
+        key = presence.session_key()
+        assert key is not None
+        later = subprocess.Popen(["sleep", "60"], user=guest.uid, group=guest.gid, extra_groups=[])
+        assert presence.session_key() == key  # more programs: the same login
+        first.kill()
+        first.wait()
+        assert presence.session_key() not in (None, key)  # what a new login looks like
+        later.kill()
+        later.wait()
     finally:
-        process.kill()
-        process.wait()
-    assert not presence.logged_in()
+        first.kill()
+        first.wait()
+    assert presence.session_key() is None
