@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import fcntl
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 600.0
 LAST_REPORT = "last-wipe.json"
+RESET_LOCK = "reset.lock"
 GuestArea = Callable[[GuestAccount, WipeReport], None]
 T = TypeVar("T")
 
@@ -122,6 +124,8 @@ class GuestReset:
         self.last_report: WipeReport | None = None
         # Held from the start of a reset to the end of its background wipe.
         self._busy = threading.Lock()
+        # The same, across processes: the agent's daemon and `borne agent reset` at the PC.
+        self._machine_lock = ResetLock(self.state_dir / RESET_LOCK)
         self._background: threading.Thread | None = None
         self._spares: dict[GuestAccount, SpareHome] = {}
 
@@ -131,6 +135,9 @@ class GuestReset:
         """Make the PC ready for the next resident; the old data is deleted in the background."""
         if not self._busy.acquire(timeout=self.busy_timeout_s):
             return Outcome(False, "already resetting: try again in a moment")
+        if not self._machine_lock.acquire(self.busy_timeout_s):
+            self._busy.release()
+            return Outcome(False, "already resetting (borne agent reset?): try again in a moment")
         handed_over = False
         try:
             try:
@@ -151,6 +158,7 @@ class GuestReset:
             return outcome
         finally:
             if not handed_over:
+                self._machine_lock.release()
                 self._busy.release()
 
     def reset_and_wait(self, timeout_s: float | None = None) -> Outcome:
@@ -251,6 +259,7 @@ class GuestReset:
             log.exception("the background wipe failed")
             self.login.lock("the background wipe failed: see the agent's log")
         finally:
+            self._machine_lock.release()
             self._busy.release()
 
     def _lock_or_unlock(self, report: WipeReport) -> None:
@@ -267,6 +276,36 @@ class GuestReset:
         temporary = target.with_suffix(".tmp")
         temporary.write_text(json.dumps(dataclasses.asdict(report), indent=1), encoding="utf-8")
         os.replace(temporary, target)
+
+
+class ResetLock:
+    """An exclusive ``flock`` on a file of the agent's state directory, held from the start of a
+    reset to the end of its background wipe (released by the thread that finishes it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, timeout_s: float) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.05)
+                continue
+            self._fd = fd
+            return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor releases the flock
 
 
 def _step(report: WipeReport, area: str, action: Callable[[], T]) -> T | None:

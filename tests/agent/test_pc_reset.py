@@ -235,6 +235,26 @@ def test_a_second_reset_while_one_is_wiping_reports_already_resetting(build: Bui
     assert reset.wait(30)
 
 
+def test_a_reset_at_the_pc_waits_for_the_agents_reset_in_another_process(build: Builder) -> None:
+    # Two GuestReset objects on one state directory: the daemon's and `borne agent reset`'s.
+    release = threading.Event()
+    daemon = build(on_report=lambda report: release.wait(30))
+    at_the_pc = build(busy_timeout_s=0.2)
+
+    first = daemon.reset()
+    second = at_the_pc.reset()
+    release.set()
+    assert daemon.wait(30)
+    third = at_the_pc.reset_and_wait(60)
+
+    assert first.ok
+    assert (second.ok, second.output) == (
+        False,
+        "already resetting (borne agent reset?): try again in a moment",
+    )
+    assert third.ok, third.output
+
+
 def test_trash_of_an_interrupted_wipe_is_deleted_by_the_next_reset(
     build: Builder, guest: GuestAccount
 ) -> None:
