@@ -170,42 +170,18 @@ def reset(state_dir: Path | None, config: Path | None, verbose: bool) -> None:
     and queued for the controller when this PC is enrolled. Exit status 1 if anything was left
     (the guest login is then locked).
     """
-    from agent.pc.guest import GuestRefused, resolve_guest
-    from agent.pc.login import AccountExpiryLogin
-    from agent.pc.public_pc import mark_reset, wipe_event
-    from agent.pc.reset import GuestReset
+    from agent.pc.guest import GuestRefused
+    from agent.pc.public_pc import local_reset, mark_reset
     from agent.protocol import SessionEnd
-    from agent.spool import SPOOL_FILE, Spool
 
     _setup_logging(verbose)
     settings = _settings(config, state_dir=state_dir)
     try:
-        guest = resolve_guest(settings.guest_user)
+        _, resetter = local_reset(settings, SessionEnd.LOCAL)
     except GuestRefused as exc:
         raise click.ClickException(f"reset refused: {exc}") from exc
-    state = Path(settings.state_dir)
-    state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    spool_path = state / SPOOL_FILE
-    reports = []
-
-    def keep(report: Any) -> None:
-        reports.append(report)
-        if spool_path.exists():  # enrolled: the controller gets the proof too
-            spool = Spool(spool_path, max_events=settings.spool_max_events)
-            try:
-                spool.append(lambda seq: wipe_event(seq, report, SessionEnd.LOCAL, _utcnow()))
-            finally:
-                spool.close()
-
-    resetter = GuestReset(
-        guest_name=guest.name,
-        skeleton=settings.guest_skeleton,
-        login=AccountExpiryLogin(guest, state),
-        state_dir=state,
-        on_report=keep,
-    )
     outcome = resetter.reset_and_wait()
-    mark_reset(state)
+    mark_reset(Path(settings.state_dir))
     click.echo(outcome.output)
     if not outcome.ok:
         sys.exit(1)
@@ -248,7 +224,8 @@ def setup(config: Path | None) -> None:
     if not skeleton.exists():
         shutil.copytree("/etc/skel", skeleton, symlinks=True)
         click.echo(f"created the guest's skeleton {skeleton} from /etc/skel: customise it there")
-    written = write_autologin(name)
+    borne = shutil.which("borne") or str(Path(sys.argv[0]).resolve())
+    written = write_autologin(name, borne)
     if written:
         click.echo(f"automatic login configured in {written}")
     check = check_autologin(name)
@@ -256,6 +233,43 @@ def setup(config: Path | None) -> None:
         click.echo(f"problem: {problem}", err=True)
     if not check.ok:
         sys.exit(1)
+
+
+@pc.command("before-login")
+@click.option(
+    "--user",
+    "user",
+    envvar="USER",
+    default="",
+    help="Who is logging in (LightDM passes it as $USER); other accounts pass untouched.",
+)
+@_config_option
+def before_login(user: str, config: Path | None) -> None:
+    """Run by the display manager (as root) before each login: the guest only ever logs in to
+    a fresh home; a used one is reset first. Exit status 1 refuses the login."""
+    from agent.pc.fresh_home import before_login as check_home
+    from agent.pc.guest import GuestRefused
+    from agent.pc.public_pc import local_reset, mark_reset
+    from agent.protocol import SessionEnd
+
+    settings = _settings(config)
+    if user != settings.guest_user:
+        return  # staff logging in on the PC: not the guest's business
+    state = Path(settings.state_dir)
+    try:
+        guest, resetter = local_reset(settings, SessionEnd.LOGOUT)
+    except GuestRefused as exc:
+        raise click.ClickException(f"login refused: {exc}") from exc
+    outcome = check_home(state, guest, resetter.reset)
+    click.echo(outcome.output, err=True)
+    if not outcome.ok:
+        sys.exit(1)
+    if resetter.wait(0):
+        return
+    # The agent did not reset in time (not running?): this process did, and finishes the
+    # deletion before leaving; the login waits for it this once.
+    resetter.wait(None)
+    mark_reset(state)
 
 
 @pc.command()
@@ -284,12 +298,6 @@ def check(config: Path | None) -> None:
     if problems:
         sys.exit(1)
     click.echo("ready: the guest logs in on its own and is reset after each session")
-
-
-def _utcnow() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def _keep_server_backends_out() -> None:

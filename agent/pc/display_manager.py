@@ -11,6 +11,10 @@ fresh one in the fresh home. That needs:
   per start, ``TimedLoginEnable=true``, ``TimedLogin=<guest>`` and ``TimedLoginDelay=1`` so it logs
   the guest in again one second after each reset.
 
+Before each login, the display manager also runs ``borne agent pc before-login`` as root
+(:mod:`agent.pc.fresh_home`): LightDM's ``session-setup-script``, GDM's ``PreSession/Default``.
+It lets the guest in only to a fresh home, and a failure refuses the login.
+
 A locked guest (a wipe left something, :mod:`agent.pc.login`) is refused by PAM at that automatic
 login: the screen then stays on the greeter, and nobody sees the last resident's data.
 """
@@ -24,6 +28,8 @@ from pathlib import Path
 LIGHTDM_DIR = Path("etc/lightdm")
 LIGHTDM_DROP_IN = LIGHTDM_DIR / "lightdm.conf.d" / "50-borne-guest.conf"
 GDM_CONF = Path("etc/gdm3/daemon.conf")
+GDM_PRESESSION = Path("etc/gdm3/PreSession/Default")
+BEFORE_LOGIN = "agent pc before-login"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ def check_autologin(guest: str, root: Path = Path("/")) -> AutologinCheck:
             )
         if seat.get("autologin-user-timeout", "0") != "0":
             problems.append("LightDM: autologin-user-timeout must be 0")
+        if not seat.get("session-setup-script", "").endswith(BEFORE_LOGIN):
+            problems.append(f"LightDM: session-setup-script must run borne {BEFORE_LOGIN}")
         return AutologinCheck("lightdm", problems)
     if (root / GDM_CONF).is_file():
         daemon = _read_ini(root / GDM_CONF).get("daemon", {})
@@ -61,6 +69,9 @@ def check_autologin(guest: str, root: Path = Path("/")) -> AutologinCheck:
             for key, value in wanted.items()
             if (daemon.get(key) or "").lower() != value.lower()
         ]
+        presession = root / GDM_PRESESSION
+        if not presession.is_file() or BEFORE_LOGIN not in presession.read_text(errors="replace"):
+            problems.append(f"GDM: {GDM_PRESESSION} must run borne {BEFORE_LOGIN}")
         return AutologinCheck("gdm", problems)
     return AutologinCheck(
         "none",
@@ -68,14 +79,19 @@ def check_autologin(guest: str, root: Path = Path("/")) -> AutologinCheck:
     )
 
 
-def write_autologin(guest: str, root: Path = Path("/")) -> Path | None:
-    """Configure the installed display manager for ``guest``; returns the file written."""
+def write_autologin(guest: str, borne: str, root: Path = Path("/")) -> Path | None:
+    """Configure the installed display manager for ``guest``; returns the file written.
+
+    ``borne`` is the absolute path of the ``borne`` program the display manager runs.
+    """
     if (root / LIGHTDM_DIR).is_dir():
         target = root / LIGHTDM_DROP_IN
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(
-            "# Written by borne agent pc setup: the public session logs in on its own.\n"
-            f"[Seat:*]\nautologin-user={guest}\nautologin-user-timeout=0\n",
+            "# Written by borne agent pc setup: the public session logs in on its own, and\n"
+            "# only ever to a fresh home (LightDM passes the account as $USER).\n"
+            f"[Seat:*]\nautologin-user={guest}\nautologin-user-timeout=0\n"
+            f"session-setup-script={borne} {BEFORE_LOGIN}\n",
             encoding="utf-8",
         )
         return target
@@ -96,8 +112,23 @@ def write_autologin(guest: str, root: Path = Path("/")) -> Path | None:
             config.set("daemon", key, value)
         with path.open("w", encoding="utf-8") as fh:
             config.write(fh)
+        _add_gdm_presession(root / GDM_PRESESSION, borne)
         return path
     return None
+
+
+def _add_gdm_presession(script: Path, borne: str) -> None:
+    """Run the check first in GDM's PreSession script (a failure there aborts the login)."""
+    text = script.read_text(encoding="utf-8") if script.is_file() else "#!/bin/sh\n"
+    if BEFORE_LOGIN in text:
+        return
+    first, _, rest = text.partition("\n")
+    if not first.startswith("#!"):
+        first, rest = "#!/bin/sh", text
+    line = f'"{borne}" {BEFORE_LOGIN} --user "$USER" || exit 1'
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"{first}\n{line}\n{rest}", encoding="utf-8")
+    script.chmod(0o755)
 
 
 def _lightdm_seat(root: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agent import protocol
 from agent.actions import Outcome
@@ -24,6 +24,11 @@ from agent.pc.report import WipeReport
 from agent.pc.sessions import EndedSession, Presence, SessionTracker
 from agent.periodic import Periodic
 from agent.protocol import AgentEvent, SessionEnd
+
+if TYPE_CHECKING:
+    from agent.pc.guest import GuestAccount
+    from agent.pc.reset import GuestReset
+    from agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
@@ -192,3 +197,38 @@ class SimulatedGuestReset:
         report.did("simulated: ended 23 processes, swapped in a fresh home")
         self.on_report(report)
         return Outcome(True, "simulated: ready in 140 ms; the wipe report follows")
+
+
+def local_reset(settings: AgentSettings, how: SessionEnd) -> tuple[GuestAccount, GuestReset]:
+    """A reset run outside the daemon (``borne agent reset``, the display manager's check): its
+    report is queued in the agent's spool when the PC is enrolled, so the controller gets it.
+
+    Raises :class:`~agent.pc.guest.GuestRefused` when the configured account is not a guest's.
+    """
+    from agent.pc.guest import resolve_guest
+    from agent.pc.login import AccountExpiryLogin
+    from agent.pc.reset import GuestReset
+    from agent.spool import SPOOL_FILE, Spool
+
+    guest = resolve_guest(settings.guest_user)
+    state = Path(settings.state_dir)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    spool_path = state / SPOOL_FILE
+
+    def keep(report: WipeReport) -> None:
+        if not spool_path.exists():
+            return  # not enrolled: the printed output is the only report
+        spool = Spool(spool_path, max_events=settings.spool_max_events)
+        try:
+            spool.append(lambda seq: wipe_event(seq, report, how, datetime.now(UTC)))
+        finally:
+            spool.close()
+
+    resetter = GuestReset(
+        guest_name=guest.name,
+        skeleton=settings.guest_skeleton,
+        login=AccountExpiryLogin(guest, state),
+        state_dir=state,
+        on_report=keep,
+    )
+    return guest, resetter

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from agent.actions import Outcome
+from agent.pc.fresh_home import mark_fresh
 from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
 from agent.pc.home import HomeError, SpareHome
 from agent.pc.login import GuestLogin
@@ -214,6 +215,8 @@ class GuestReset:
             # Locked before the display manager can log anyone in to what is left.
             self.login.lock(lock_reason(report.leftovers))
             return Outcome(False, f"{summary(report)}\nthe guest login is locked"), trashes
+        # For the display manager's check before the next login (agent/pc/fresh_home.py).
+        _step(report, "home", lambda: mark_fresh(self.state_dir, guest))
         return Outcome(True, f"ready in {report.ready_ms} ms"), trashes
 
     def _swap_home(self, guest: GuestAccount, report: WipeReport) -> Path | None:
