@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +228,33 @@ class StaffClient:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
+
+
+@contextlib.contextmanager
+def agent_process(
+    controller: ControllerProcess, site: str, kind: str, state_dir: Path, settings: dict[str, str]
+) -> Iterator[str]:
+    """A real agent, enrolled with a fresh token then run as ``borne agent run`` with
+    ``settings`` (``BORNE_AGENT_*`` variables) until the block ends; yields its device id.
+
+    Its log is ``state_dir/agent.log``.
+    """
+    env = {**os.environ, **settings}
+    subprocess.run(
+        [BORNE, "agent", "enrol", "--controller", controller.url, "--kind", kind,
+         "--token", controller.token(site, kind), "--state-dir", str(state_dir)],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    device_id = json.loads((state_dir / "credentials.json").read_text())["device_id"]
+    with (state_dir / "agent.log").open("wb") as log:
+        agent = subprocess.Popen(
+            [BORNE, "agent", "run", "--state-dir", str(state_dir)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield device_id
+        finally:
+            agent.terminate()
+            agent.wait(timeout=15)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from agent.pc.guest import GuestAccount
 from tests.e2e.conftest import CHROMIUM
-from tests.e2e.controller_process import BORNE, ControllerProcess, wait_until
+from tests.e2e.controller_process import ControllerProcess, agent_process, wait_until
 from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agent"))
@@ -53,34 +52,17 @@ def public_pc(
     (skeleton / "Desktop").mkdir(parents=True)
     (skeleton / "Desktop" / "Bienvenue.txt").write_text("Bienvenue à la médiathèque\n")
     state_dir = tmp_path / "agent"
-    env = {
-        **os.environ,
+    settings = {
         "BORNE_AGENT_GUEST_USER": guest.name,
         "BORNE_AGENT_GUEST_SKELETON": str(skeleton),
         "BORNE_AGENT_HEARTBEAT_INTERVAL_S": "2",
         "BORNE_AGENT_DEVICE_NAME": "pc-accueil",
     }
-    subprocess.run(
-        [BORNE, "agent", "enrol", "--controller", live_controller.url, "--kind", "pc",
-         "--token", live_controller.token(SITE, "pc"), "--state-dir", str(state_dir)],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    device_id = (state_dir / "credentials.json").read_text().split('"device_id": "')[1][:36]
-    # The PC starts with its site's session limits, given at enrolment.
-    remote = json.loads((state_dir / "remote-settings.json").read_text())
-    assert remote == {"idle_timeout_s": 900, "max_session_s": 0}
-    log = (tmp_path / "agent.log").open("wb")
-    agent = subprocess.Popen(
-        [BORNE, "agent", "run", "--state-dir", str(state_dir)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with agent_process(live_controller, SITE, "pc", state_dir, settings) as device_id:
+        # The PC starts with its site's session limits, given at enrolment.
+        remote = json.loads((state_dir / "remote-settings.json").read_text())
+        assert remote == {"idle_timeout_s": 900, "max_session_s": 0}
         yield device_id
-    finally:
-        agent.terminate()
-        agent.wait(timeout=15)
 
 
 def leave_resident_traces(guest: GuestAccount) -> Path:

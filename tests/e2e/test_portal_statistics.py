@@ -3,8 +3,6 @@ a real portal, a real agent process and a real controller, on loopback."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -12,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.controller_process import BORNE, ControllerProcess, StaffClient, wait_until
+from tests.e2e.controller_process import (
+    ControllerProcess,
+    StaffClient,
+    agent_process,
+    wait_until,
+)
 from tests.e2e.test_portal_browser import LivePortal, running_portal
 
 pytestmark = pytest.mark.e2e
@@ -31,31 +34,14 @@ def hotspot(
     live_controller: ControllerProcess, portal: LivePortal, tmp_path: Path
 ) -> Iterator[str]:
     """The hotspot's agent, reading the portal's statistics every second; yields its id."""
-    state_dir = tmp_path / "agent"
-    env = {
-        **os.environ,
+    settings = {
         "BORNE_AGENT_ACTIONS": "simulated",
         "BORNE_AGENT_PORTAL_STATE_DIR": str(portal.directory / "state"),
         "BORNE_AGENT_PORTAL_STATS_INTERVAL_S": "1",
         "BORNE_AGENT_HEARTBEAT_INTERVAL_S": "2",
     }
-    subprocess.run(
-        [BORNE, "agent", "enrol", "--controller", live_controller.url, "--kind", "hotspot",
-         "--token", live_controller.token(SITE, "hotspot"), "--state-dir", str(state_dir)],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    device_id = (state_dir / "credentials.json").read_text().split('"device_id": "')[1][:36]
-    agent = subprocess.Popen(
-        [BORNE, "agent", "run", "--state-dir", str(state_dir)],
-        env=env,
-        stdout=(tmp_path / "agent.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield device_id
-    finally:
-        agent.terminate()
-        agent.wait(timeout=15)
+    with agent_process(live_controller, SITE, "hotspot", tmp_path / "agent", settings) as device:
+        yield device
 
 
 def tap_connect(portal: LivePortal) -> None:
