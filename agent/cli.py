@@ -56,7 +56,7 @@ _verbose_option = click.option("--verbose", "-v", is_flag=True, help="Log debug 
 
 @click.group()
 def agent() -> None:
-    """Run a device's agent: enrol it, then run it."""
+    """Run a device's agent: enrol it, run it; reset and set up a public PC."""
 
 
 @agent.command()

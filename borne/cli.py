@@ -12,10 +12,10 @@ import click
 
 # command name -> "module:attribute" of a click command or group
 PARTS = {
-    "agent": ("agent.cli:agent", "Run a device's agent: enrol it, then run it."),
+    "agent": ("agent.cli:agent", "Run a device's agent; reset and set up a public PC."),
     "controller": ("controller.cli:controller", "Run and administer the controller."),
     "demo": ("controller.demo:demo", "Run the whole system locally with simulated devices."),
-    "portal": ("captive_portal.cli:portal", "Run the wifi captive portal; write its config."),
+    "portal": ("captive_portal.cli:portal", "Run the wifi captive portal; configure it; lab."),
 }
 
 
