@@ -274,6 +274,38 @@ def before_login(user: str, config: Path | None) -> None:
 
 @pc.command()
 @_config_option
+def status(config: Path | None) -> None:
+    """Say whether residents may log in, and how the last wipe went."""
+    import json
+
+    from agent.pc.guest import GuestRefused, resolve_guest
+    from agent.pc.login import AccountExpiryLogin
+    from agent.pc.report import printable_path
+    from agent.pc.reset import LAST_REPORT
+
+    settings = _settings(config)
+    state = Path(settings.state_dir)
+    try:
+        guest = resolve_guest(settings.guest_user)
+    except GuestRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    reason = AccountExpiryLogin(guest, state).locked_reason()
+    click.echo(f"guest login: {'LOCKED, ' + reason if reason else 'open'}")
+    try:
+        last = json.loads((state / LAST_REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        click.echo("last wipe: none recorded on this PC")
+        return
+    click.echo(
+        f"last wipe: ready in {last['ready_ms']} ms, data gone in {last['wipe_ms']} ms, "
+        f"{last['removed_files']} entries removed"
+    )
+    for left in last.get("leftovers", []):
+        click.echo(f"  LEFT [{left['area']}] {printable_path(left['path'])}: {left['reason']}")
+
+
+@pc.command()
+@_config_option
 def check(config: Path | None) -> None:
     """Say whether this PC is ready to serve residents (exit status 1 if not)."""
     from agent.pc.display_manager import check_autologin
