@@ -171,3 +171,11 @@ def test_one_tap_lets_a_dual_stack_phone_out_on_ipv4_and_ipv6(tmp_path):
     assert portal.remaining("2001:db8:42::23") is not None
     assert portal.remaining("2001:db8:99::5") is None
     assert portal.remaining("10.42.0.24") is None
+
+
+def test_the_gateways_ipv6_address_is_the_portal_not_a_foreign_host(tmp_path):
+    portal = make_portal(tmp_path, client_subnet6="2001:db8:42::/64")
+
+    page = portal.client.get("/", base_url="http://[2001:db8:42::1]:8080")
+
+    assert page.status_code == 200
