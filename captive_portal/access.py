@@ -31,6 +31,10 @@ class ClientAccess(Protocol):
         """How many clients are authorised now."""
         ...
 
+    def remaining_all(self) -> dict[ClientAddress, int]:
+        """Every authorised client and its seconds left, in one read (statistics)."""
+        ...
+
 
 class MemoryClientAccess:
     """Authorised addresses in a dict, with the same expiry rule as the nftables set."""
@@ -60,8 +64,11 @@ class MemoryClientAccess:
             return int(left)
 
     def count(self) -> int:
+        return len(self.remaining_all())
+
+    def remaining_all(self) -> dict[ClientAddress, int]:
         now = self._clock()
         with self._lock:
             for address in [a for a, until in self._until.items() if until <= now]:
                 del self._until[address]
-            return len(self._until)
+            return {a: int(until - now) for a, until in self._until.items()}

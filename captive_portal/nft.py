@@ -426,6 +426,14 @@ class NftClientAccess:
         with self._lock:
             return sum(1 for until in self._until.values() if until > now)
 
+    def remaining_all(self) -> dict[ClientAddress, int]:
+        """Read from the kernel (one listing of both sets), so the statistics see revocations
+        and expiries as they are."""
+        self.sync()
+        now = self._clock()
+        with self._lock:
+            return {a: int(until - now) for a, until in self._until.items() if until > now}
+
     def remaining_in_kernel(self, address: ClientAddress) -> int | None:
         """What the kernel says now (tests, and checks of the mirror)."""
         # nft 1.0.6 prints `get element` as text even in JSON mode: "... timeout 200s expires 196s".
@@ -439,17 +447,21 @@ class NftClientAccess:
         return int(found.group(1)) if found else None
 
     def sync(self) -> None:
-        """Read the authorised clients and their time left back from the kernel."""
-        now = self._clock()
-        until: dict[ClientAddress, float] = {}
-        for name in (ALLOWED4, ALLOWED6):
-            output = self._run(f"list set {self._table} {name}", json_output=True)
-            for item in _elements(json.loads(output)):
-                element = item.get("elem") if isinstance(item, dict) else None
-                if not isinstance(element, dict) or "expires" not in element:
-                    continue  # an element without a timeout is not one the portal granted
-                until[_client_address(element["val"])] = now + int(element["expires"])
+        """Read the authorised clients and their time left back from the kernel.
+
+        The lock is held from the listing to the replacement, so a grant cannot fall between
+        them and vanish from the mirror.
+        """
         with self._lock:
+            now = self._clock()
+            until: dict[ClientAddress, float] = {}
+            for name in (ALLOWED4, ALLOWED6):
+                output = self._nft.run(f"list set {self._table} {name}", json_output=True)
+                for item in _elements(json.loads(output)):
+                    element = item.get("elem") if isinstance(item, dict) else None
+                    if not isinstance(element, dict) or "expires" not in element:
+                        continue  # an element without a timeout is not one the portal granted
+                    until[_client_address(element["val"])] = now + int(element["expires"])
             self._until = until
             self._synced_at = now
 

@@ -63,9 +63,10 @@ class PortalStats:
 
     def observe(self, access: ClientAccess, now: datetime) -> None:
         """Close the sessions whose access has expired; see the module's note on accuracy."""
+        authorised = access.remaining_all()  # one read, whatever the number of clients
         with self._lock:
             for address, session in list(self._open.items()):
-                remaining = access.remaining(address)
+                remaining = authorised.get(address)
                 if remaining is not None:
                     session.expected_end = now + timedelta(seconds=remaining)
                     continue

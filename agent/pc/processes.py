@@ -27,6 +27,7 @@ With systemd-logind, ``loginctl terminate-user`` first ends the guest's sessions
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -41,6 +42,7 @@ PROC = Path("/proc")
 # Present only when systemd is PID 1 (sd_booted(3)); logind then tracks the guest's sessions.
 SYSTEMD_RUNTIME = Path("/run/systemd/system")
 END_DEADLINE_S = 5.0
+HELPER_TIMEOUT_S = 2.0
 LOGINCTL_TIMEOUT_S = 10
 SWEEP_PAUSE_S = 0.02
 
@@ -112,8 +114,27 @@ def _signal_all_as_guest(guest: GuestAccount, signum: signal.Signals) -> None:
             os._exit(0)
         finally:
             os._exit(1)
-    # A hostile guest process can kill the child before it signals (it runs as the guest):
-    # the root sweep in end_guest_processes is what guarantees the end, this is the fast path.
+    # A hostile guest process can kill or stop the child (it runs as the guest): it is given
+    # HELPER_TIMEOUT_S, then killed by root. The root sweep in end_guest_processes is what
+    # guarantees the end; this is the fast path, and it must never hang the reset.
+    _reap_within(pid, HELPER_TIMEOUT_S)
+
+
+def _reap_within(pid: int, timeout_s: float) -> None:
+    """Wait for our child ``pid`` at most ``timeout_s``, then SIGKILL it (a stopped child never
+    exits: waitpid alone would wait forever)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # already gone
+        os.waitpid(pid, 0)
+        return
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)  # readable once the process has exited
+        if not poller.poll(int(timeout_s * 1000)):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
     os.waitpid(pid, 0)
 
 

@@ -127,8 +127,9 @@ class PublicPc:
 
     def _reset(self, how: SessionEnd) -> Outcome:
         self._ending = how
+        # No mark_reset here: the mark is for resets made by other processes; marking our own
+        # would spare the next short session its reset.
         outcome = self.resetter.reset()
-        mark_reset(self.state_dir)
         log.info("reset after %s: %s", how.value, outcome.output.splitlines()[:1])
         return outcome
 

@@ -7,7 +7,10 @@ while another account's process and root's survive.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -189,3 +192,25 @@ def test_a_root_runuser_stopped_with_its_child_is_resumed_and_ends(guest: GuestA
             parent.kill()
             parent.wait()
     assert parent.returncode != 0
+
+
+def test_a_guest_stopping_the_freeze_helper_does_not_hang_the_reset(
+    guest: GuestAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The helper runs as the guest: a hostile process may stop it between its setuid and its
+    # exit. Simulated here by a helper that stops itself: the reset must go on regardless.
+    real_kill = os.kill
+
+    def stopped_helper(pid: int, signum: int) -> None:
+        if pid == -1:
+            real_kill(os.getpid(), signal.SIGSTOP)
+        else:
+            real_kill(pid, signum)
+
+    monkeypatch.setattr(os, "kill", stopped_helper)
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (freeze_guest_processes(guest), done.set()))
+    worker.start()
+    worker.join(timeout=20)
+
+    assert done.is_set()

@@ -117,3 +117,18 @@ def test_site_limits_apply_from_the_next_look(tmp_path: Path) -> None:
     pc.tick()
 
     assert resetter.resets == 1 and spooled(spool)[0].ended_by is SessionEnd.IDLE
+
+
+def test_a_short_session_right_after_the_agents_own_reset_is_reset_too(tmp_path: Path) -> None:
+    presence, resetter = Presence(), Resetter()
+    pc, _ = build(tmp_path, presence, resetter)
+    presence.in_ = True
+    pc.tick()
+    presence.in_ = False
+    pc.tick()  # reset 1
+    presence.in_ = True  # the next resident, logged in at once, leaves within seconds
+    pc.tick()
+    presence.in_ = False
+    pc.tick()
+
+    assert resetter.resets == 2

@@ -219,3 +219,20 @@ def test_a_bad_walled_garden_address_is_refused() -> None:
 def test_granting_for_no_time_is_refused(access: NftClientAccess) -> None:
     with pytest.raises(ValueError, match="at least one second"):
         access.grant(CLIENT, 0)
+
+
+def test_statistics_read_every_client_at_once_from_the_kernel(gateway: str) -> None:
+    portal = NftClientAccess(make_settings(), netns=gateway)
+    by_hand = NftClientAccess(make_settings(), netns=gateway)
+    try:
+        portal.grant(CLIENT, 600)
+        portal.grant(ipaddress.ip_address("2001:db8:42::23"), 300)
+        by_hand.revoke(CLIENT)  # staff, from another process
+
+        left = portal.remaining_all()
+
+        assert list(left) == [ipaddress.ip_address("2001:db8:42::23")]
+        assert 290 <= left[ipaddress.ip_address("2001:db8:42::23")] <= 300
+    finally:
+        portal.close()
+        by_hand.close()
