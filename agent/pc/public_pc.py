@@ -10,6 +10,7 @@ session the same way.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -164,6 +165,34 @@ def mark_reset(state_dir: Path) -> None:
     mark.touch()
 
 
+# Path components that say where a leftover is without saying anything of the resident.
+_PLAIN_NAMES = frozenset(
+    {
+        "home", "tmp", "var", "dev", "shm", "run", "user", "media", "mnt",
+        "Documents", "Downloads", "Desktop", "Pictures", "Music", "Videos", "Public",
+        "Templates", "Bureau", "Téléchargements", "Images", "Musique", "Vidéos",
+        ".cache", ".config", ".local", ".mozilla", "share", "Trash", "files", "keyrings",
+        "thumbnails", "chromium", "google-chrome", "firefox", "Default",
+    }
+)  # fmt: skip
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+
+
+def redacted(path: str) -> str:
+    """A leftover's path as the controller gets it: where, never what.
+
+    A resident's file and folder names (``releve-CAF-Mme-X.pdf``) would tell staff what the
+    resident did; the controller gets ``/home/…/Documents/….pdf``. The full path stays on the PC
+    (``last-wipe.json``, root-only) for the technician at the terminal.
+    """
+    parts = path.split("/")
+    shown = [part if part in _PLAIN_NAMES or part == "" else "…" for part in parts]
+    extension = _EXTENSION.search(parts[-1]) if parts else None
+    if shown and shown[-1] == "…" and extension:
+        shown[-1] = "…" + extension.group()
+    return "/".join(shown)
+
+
 def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> protocol.WipeReport:
     """The agent's report as the wire schema carries it (bounded lists, escaped paths)."""
     return protocol.WipeReport(
@@ -176,7 +205,9 @@ def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> p
         removed_bytes=report.removed_bytes,
         actions=[a[:200] for a in report.actions[:32]],
         leftovers=[
-            protocol.Leftover(area=item.area[:64], path=item.path[:200], reason=item.reason[:200])
+            protocol.Leftover(
+                area=item.area[:64], path=redacted(item.path)[:200], reason=item.reason[:200]
+            )
             for item in report.leftovers[:MAX_LEFTOVERS]
         ],
         leftovers_total=len(report.leftovers),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.actions import Outcome
 from agent.pc.login import MemoryLogin
-from agent.pc.public_pc import PublicPc, mark_reset
+from agent.pc.public_pc import PublicPc, mark_reset, redacted
 from agent.pc.report import WipeReport
 from agent.protocol import SessionEnd, SessionRecord
 from agent.protocol import WipeReport as WipeEvent
@@ -84,7 +84,7 @@ def test_mediator_reset_ends_the_session_as_a_command_and_the_report_follows(tmp
     session, wipe = spooled(spool)
     assert isinstance(session, SessionRecord) and session.ended_by is SessionEnd.COMMAND
     assert isinstance(wipe, WipeEvent) and wipe.ended_by is SessionEnd.COMMAND
-    assert wipe.leftovers[0].path == "/tmp/a\\nb\\xff" and wipe.login_locked
+    assert wipe.leftovers[0].path == "/tmp/…" and wipe.login_locked  # never the name
     assert wipe.started_at <= datetime.now(UTC)
     presence.in_ = False
     pc.tick()
@@ -132,3 +132,11 @@ def test_a_short_session_right_after_the_agents_own_reset_is_reset_too(tmp_path:
     pc.tick()
 
     assert resetter.resets == 2
+
+
+def test_leftovers_reach_the_controller_without_the_residents_names() -> None:
+    assert redacted("/home/borne-guest/Documents/releve-CAF-Mme-X.pdf") == "/home/…/Documents/….pdf"
+    assert redacted("/home/borne-guest/.mozilla/firefox/x.default/places.sqlite") == (
+        "/home/…/.mozilla/firefox/…/….sqlite"
+    )
+    assert redacted("/tmp/Dossier Mme X") == "/tmp/…"
