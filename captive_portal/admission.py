@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]  # aware "now"
 
 
+MAX_OTHER_ADDRESSES = 4
+
+
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -136,9 +139,15 @@ class Admission:
         mac = self._neighbours.hardware_address(address)
         if mac is None:
             return
-        for other in self._neighbours.addresses_of(mac):
-            if other != address and self._on_client_network(other):
-                self.access.grant(other, self.settings.session_s)
+        others = [
+            other
+            for other in self._neighbours.addresses_of(mac)
+            if other != address and self._on_client_network(other)
+        ]
+        # A phone has one IPv4 and a few IPv6 addresses; a device that made the gateway learn
+        # hundreds must not fill the hotspot with one tap.
+        for other in others[:MAX_OTHER_ADDRESSES]:
+            self.access.grant(other, self.settings.session_s)
 
     def _on_client_network(self, address: ClientAddress) -> bool:
         networks = [ipaddress.ip_network(self.settings.client_subnet)]

@@ -54,6 +54,8 @@ TRANSIT_NET4, TRANSIT_GW4 = "198.51.100.1", "198.51.100.2"  # TEST-NET-2, RFC 57
 TRANSIT_NET6, TRANSIT_GW6 = "2001:db8:ff::1", "2001:db8:ff::2"
 PUBLIC_SITE4, PUBLIC_SITE6 = "203.0.113.10", "2001:db8:cafe::10"  # TEST-NET-3
 GARDEN_SITE4 = "203.0.113.20"
+# A host of "the city's network" behind the uplink, which residents must never reach.
+CITY_HOST4 = "10.99.0.10"
 CLIENT_SUBNET6 = "2001:db8:42::/64"
 CLIENT6 = "2001:db8:42::100"
 PORTAL_HOSTNAME = "portail.lab.test"
@@ -253,7 +255,7 @@ def build_network(lab: Lab, settings: PortalSettings) -> None:
         (gw, UPLINK, f"{TRANSIT_GW4}/24"), (gw, UPLINK, f"{TRANSIT_GW6}/64"),
         (net, NET_IF, f"{TRANSIT_NET4}/24"), (net, NET_IF, f"{TRANSIT_NET6}/64"),
         (net, "lo", f"{PUBLIC_SITE4}/32"), (net, "lo", f"{GARDEN_SITE4}/32"),
-        (net, "lo", f"{PUBLIC_SITE6}/128"),
+        (net, "lo", f"{PUBLIC_SITE6}/128"), (net, "lo", f"{CITY_HOST4}/32"),
     )  # fmt: skip
     for netns, dev, address in addresses:
         _run(

@@ -120,7 +120,7 @@ def portal_ruleset(
             f'iifname "{wifi}" ip daddr @{GARDEN4} return',
             f'iifname "{wifi}" ip6 daddr @{GARDEN6} return',
             "# Before connecting, any DNS server is the gateway's: the walled garden set is",
-            "# filled from its answers, and DNS cannot be used as a tunnel around the portal.",
+            "# filled from its answers (which still resolve any name: see the README's limits).",
             f'iifname "{wifi}" meta l4proto {{ tcp, udp }} th dport 53 redirect to :53',
             "# Before connecting, every web site is the portal's splash page.",
             f'iifname "{wifi}" tcp dport 80 dnat ip to {gateway}:{settings.http_port}',
@@ -148,12 +148,13 @@ def portal_ruleset(
             f'oifname "{wifi}" jump to_clients',
         ],
         "from_clients": [
+            f'ip daddr @{GARDEN4} oifname "{uplink}" accept',
+            f'ip6 daddr @{GARDEN6} oifname "{uplink}" accept',
+            *_blocked_network_rules(settings),
             "# Every packet is checked, not only new connections: when a session ends, its",
             "# open connections stop too.",
             f'ip saddr @{ALLOWED4} oifname "{uplink}" accept',
             f'ip6 saddr @{ALLOWED6} oifname "{uplink}" accept',
-            f'ip daddr @{GARDEN4} oifname "{uplink}" accept',
-            f'ip6 daddr @{GARDEN6} oifname "{uplink}" accept',
             "# Refused at once so the device notices the portal (no silent drop).",
             "meta l4proto tcp reject with tcp reset",
             "reject with icmpx admin-prohibited",
@@ -173,6 +174,19 @@ def portal_ruleset(
         for rule in chain_rules:
             lines.append(rule if rule.startswith("#") else f"add rule {t} {name} {rule}")
     return "\n".join(lines) + "\n"
+
+
+def _blocked_network_rules(settings: PortalSettings) -> list[str]:
+    """The city's own networks are not the internet: no resident's device reaches them
+    (the controller, kiosks, staff PCs), connected or not."""
+    v4 = [str(n) for n in map(ipaddress.ip_network, settings.blocked_networks) if n.version == 4]
+    v6 = [str(n) for n in map(ipaddress.ip_network, settings.blocked_networks) if n.version == 6]
+    rules = ["# Internal networks (setting blocked_networks): refused, connected or not."]
+    for family, networks in (("ip", v4), ("ip6", v6)):
+        if networks:
+            wanted = f"{family} daddr {{ {', '.join(networks)} }}"
+            rules += [f"{wanted} meta l4proto tcp reject with tcp reset", f"{wanted} reject"]
+    return rules if len(rules) > 1 else []
 
 
 _METERS = (

@@ -27,6 +27,18 @@ DEFAULT_WALLED_GARDEN = (
 )
 
 
+# Private, shared (CGNAT) and link-local ranges: where a city's internal services live.
+DEFAULT_BLOCKED_NETWORKS = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
+
+
 class PortalMode(enum.StrEnum):
     CLICK = "click"  # one tap, nothing to type (the default)
     CODE = "code"  # a short code of the day or a printed ticket, still no email and no phone
@@ -70,6 +82,8 @@ class PortalSettings:
     session_s: int = 4 * 3600
     bandwidth_kbit: int = 0  # per client, each direction; 0 is no limit
     walled_garden: tuple[str, ...] = DEFAULT_WALLED_GARDEN
+    # Never reachable from the client network, connected or not: the city's own networks.
+    blocked_networks: tuple[str, ...] = DEFAULT_BLOCKED_NETWORKS
     max_clients: int = 250
     connects_per_minute: int = 10  # per client address: taps on Connect (and code guesses)
     # -- files ---------------------------------------------------------------------------------
@@ -110,6 +124,13 @@ class PortalSettings:
             raise ImproperlyConfigured(f"setting channel must be a wifi channel: {self.channel}")
         if not 1 <= len(self.ssid.encode()) <= 32:
             raise ImproperlyConfigured("setting ssid must be 1 to 32 bytes long")
+        for network in self.blocked_networks:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as exc:
+                raise ImproperlyConfigured(
+                    f"setting blocked_networks: {network!r} is not a network such as 10.0.0.0/8"
+                ) from exc
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ImproperlyConfigured("settings tls_cert and tls_key go together: set both")
         if not 60 <= self.session_s <= 7 * 86400:

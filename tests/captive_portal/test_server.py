@@ -179,3 +179,15 @@ def test_the_gateways_ipv6_address_is_the_portal_not_a_foreign_host(tmp_path):
     page = portal.client.get("/", base_url="http://[2001:db8:42::1]:8080")
 
     assert page.status_code == 200
+
+
+def test_one_tap_lets_out_a_few_other_addresses_of_the_device_not_hundreds(tmp_path):
+    portal = make_portal(tmp_path, client_subnet6="2001:db8:42::/64")
+    device = "3c:52:82:1a:2b:3c"
+    portal.neighbours.macs[RESIDENT] = device
+    for n in range(1, 301):
+        portal.neighbours.macs[f"2001:db8:42::{n:x}"] = device
+
+    portal.tap_connect()
+
+    assert portal.access.count() == 1 + 4

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from captive_portal.lab import (
+    CITY_HOST4,
     CLIENT6,
     CLIENT_IF,
     GARDEN_DOMAIN,
@@ -158,6 +159,19 @@ def test_after_connecting_sites_and_probes_succeed(lab: Lab, access: NftClientAc
     assert curl(lab, f"https://{PUBLIC_SITE4}/").status == 200
     remaining = access.remaining(ipaddress.ip_address(lab.client_address()))
     assert remaining is not None and remaining > lab.settings().session_s - 60
+
+
+def test_a_connected_client_never_reaches_the_citys_own_network(
+    lab: Lab, access: NftClientAccess
+) -> None:
+    connect(lab)
+    before = lab.internet_log.read_text()
+
+    refused = curl(lab, f"http://{CITY_HOST4}/")
+
+    assert refused.exit_code == 7  # reset by the gateway
+    assert lab.internet_log.read_text() == before  # nothing reached the host
+    assert curl(lab, f"http://{PUBLIC_SITE}/").status == 200  # the internet still is
 
 
 def test_captive_api_over_https_says_the_client_is_captive_then_not(
