@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from agent.actions import Actions, RecentLog, actions_for
 from agent.commands import CommandRunner
@@ -335,9 +335,9 @@ def build_public_pc(
     """
     from agent.pc.display_manager import check_autologin
     from agent.pc.guest import GuestRefused, resolve_guest
-    from agent.pc.login import AccountExpiryLogin, MemoryLogin
+    from agent.pc.login import GuestLoginByName, MemoryLogin
     from agent.pc.reset import GuestReset
-    from agent.pc.sessions import GuestPresence, NoPresence
+    from agent.pc.sessions import GuestPresenceByName, NoPresence
 
     state_dir = Path(settings.state_dir)
     holder: list[PublicPc] = []
@@ -359,14 +359,14 @@ def build_public_pc(
     try:
         guest = resolve_guest(settings.guest_user)
     except GuestRefused as exc:
-        log.error("public PC without its guest account: %s", exc)
-        presence: Any = NoPresence()
-        login: Any = MemoryLogin()
+        log.error("public PC without its guest account (yet): %s", exc)
     else:
-        presence = GuestPresence(guest)
-        login = AccountExpiryLogin(guest, state_dir)
         for problem in check_autologin(guest.name).problems:
             log.warning("the guest will not log in on its own after a reset: %s", problem)
+    # Looked up at each use: a guest account created after the agent started is watched, and
+    # locked for real.
+    presence = GuestPresenceByName(settings.guest_user)
+    login = GuestLoginByName(settings.guest_user, state_dir)
 
     def warn(text: str) -> None:
         actions.screen.show_message(text, 60)

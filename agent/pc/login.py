@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Protocol
 
-from agent.pc.guest import GuestAccount
+from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
 
 LOCK_FILE = "guest-locked"
 SHADOW = Path("/etc/shadow")
@@ -60,6 +60,30 @@ class AccountExpiryLogin:
             if fields[0] == self.guest.name and len(fields) > 7:
                 return fields[7] not in ("", "-1") and int(fields[7]) <= 1
         return False
+
+
+class GuestLoginByName:
+    """:class:`AccountExpiryLogin` of the account named ``name``, looked up at each use, so a
+    guest created after the agent started is locked for real (never an in-memory stand-in)."""
+
+    def __init__(self, name: str, state_dir: Path) -> None:
+        self.name = name
+        self.state_dir = Path(state_dir)
+
+    def lock(self, reason: str) -> None:
+        self._login().lock(reason)  # GuestRefused propagates: a lock must never silently fail
+
+    def unlock(self) -> None:
+        self._login().unlock()
+
+    def locked_reason(self) -> str | None:
+        try:
+            return self._login().locked_reason()
+        except GuestRefused:
+            return None  # no guest account yet: nobody can log in as it
+
+    def _login(self) -> AccountExpiryLogin:
+        return AccountExpiryLogin(resolve_guest(self.name), self.state_dir)
 
 
 class MemoryLogin:

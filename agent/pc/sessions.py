@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from agent.pc.guest import GuestAccount
+from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
 from agent.protocol import SessionEnd
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,31 @@ class NoPresence:
 
     def idle_s(self) -> float | None:
         return None
+
+
+class GuestPresenceByName:
+    """:class:`GuestPresence` of the account named ``name``, looked up until it exists, so a
+    PC whose guest is created after the agent started (``borne agent pc setup``) is watched."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._presence: GuestPresence | None = None
+
+    def session_key(self) -> str | None:
+        presence = self._resolved()
+        return presence.session_key() if presence else None
+
+    def idle_s(self) -> float | None:
+        presence = self._resolved()
+        return presence.idle_s() if presence else None
+
+    def _resolved(self) -> GuestPresence | None:
+        if self._presence is None:
+            try:
+                self._presence = GuestPresence(resolve_guest(self.name))
+            except GuestRefused:
+                return None
+        return self._presence
 
 
 class GuestPresence:

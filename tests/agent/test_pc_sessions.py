@@ -156,3 +156,27 @@ def test_real_presence_sees_the_guest_log_in_and_out(guest):
         first.kill()
         first.wait()
     assert presence.session_key() is None
+
+
+def test_the_guest_is_looked_up_by_name_at_each_use_and_locked_for_real(tmp_path):
+    from guest_testkit import throwaway_guest
+
+    from agent.pc.login import GuestLoginByName
+    from agent.pc.sessions import GuestPresenceByName
+
+    with throwaway_guest() as guest:
+        presence = GuestPresenceByName(guest.name)
+        login = GuestLoginByName(guest.name, tmp_path)
+        assert presence.session_key() is None and login.locked_reason() is None
+
+        sleeper = subprocess.Popen(["sleep", "60"], user=guest.uid, group=guest.gid)
+        try:
+            assert presence.session_key() is not None
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        login.lock("the wipe left a file")
+        assert login.locked_reason() == "the wipe left a file"
+        login.unlock()
+        assert login.locked_reason() is None
+    assert GuestLoginByName("no-such-guest", tmp_path).locked_reason() is None
