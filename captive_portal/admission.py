@@ -77,7 +77,8 @@ class Admission:
         self._state_dir = settings.state_dir
         self._state_dir.mkdir(parents=True, exist_ok=True)
         self._limit = ConnectRateLimit(settings.connects_per_minute)
-        self._ledger = DailyLedger(self._state_dir)
+        settings.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._ledger = DailyLedger(settings.runtime_dir)
         self._stats = PortalStats()
         self._stats.resume(read_snapshot(self._state_dir), clock())
         self._tickets = (

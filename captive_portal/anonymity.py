@@ -3,8 +3,10 @@
 A device is HMAC-SHA256(day's salt, MAC address). The MAC comes from the kernel's neighbour
 table (the client is on our link); when it is not there (IPv6 privacy address not yet
 resolved, a test on loopback), the IP address stands in. The salt is 32 random bytes made at
-the first connection of each local day, kept in memory and in ``<state_dir>/today.json`` (mode
-0600) with the day's hashes, so a restart the same day neither recounts devices nor loses them.
+the first connection of each local day, kept in memory and in ``<runtime_dir>/today.json`` (mode
+0600, on tmpfs: never on a disk nor in a backup, where a vendor's few million possible MACs could
+be tried against the salt) with the day's hashes, so a restart of the portal the same day
+neither recounts devices nor loses them.
 At day change the file is replaced: yesterday's salt is gone and its hashes cannot be linked to
 today's. A randomised MAC is simply another device. No MAC or IP is ever written anywhere.
 """

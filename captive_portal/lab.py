@@ -173,6 +173,7 @@ def _write_lab_config(lab: Lab, base_config: Path | None) -> PortalSettings:
         "enforcement": "nft",
         "walled_garden": garden,
         "state_dir": str(lab.run_dir / "state"),
+        "runtime_dir": str(lab.run_dir / "run"),
     }
     (lab.run_dir / "state").mkdir(exist_ok=True)
     lab.config_file.write_text("[portal]\n" + "".join(_toml_line(k, v) for k, v in values.items()))

@@ -17,6 +17,7 @@ from borne.settings import ImproperlyConfigured, load_settings
 
 ENV_PREFIX = "BORNE_PORTAL_"
 DEFAULT_STATE_DIR = Path("/var/lib/borne-portal")
+DEFAULT_RUNTIME_DIR = Path("/run/borne-portal")
 # Public-service sites a resident may need before connecting (or without connecting at all).
 DEFAULT_WALLED_GARDEN = (
     "caf.fr",  # family allowances
@@ -88,6 +89,10 @@ class PortalSettings:
     connects_per_minute: int = 10  # per client address: taps on Connect (and code guesses)
     # -- files ---------------------------------------------------------------------------------
     state_dir: Path = DEFAULT_STATE_DIR
+    # The day's salt and the day's device hashes: in memory and on tmpfs only, never on a disk
+    # or in a backup, where the few million possible MACs of a vendor could be tried against
+    # them. A reboot forgets them (the day's distinct devices are counted anew).
+    runtime_dir: Path = DEFAULT_RUNTIME_DIR
 
     def __post_init__(self) -> None:
         _one_of("mode", self.mode, PortalMode)

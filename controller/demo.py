@@ -107,6 +107,7 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
             "BORNE_PORTAL_LISTEN_ADDRESS": "127.0.0.1",
             "BORNE_PORTAL_HTTP_PORT": str(portal_port),
             "BORNE_PORTAL_STATE_DIR": str(portal_dir),
+            "BORNE_PORTAL_RUNTIME_DIR": str(portal_dir / "run"),
             "BORNE_PORTAL_HOSTNAME": "127.0.0.1",
         }
         children.append(

@@ -89,6 +89,7 @@ def portal_settings(tmp_path: Path, **overrides: Any) -> PortalSettings:
     values: dict[str, Any] = {
         "enforcement": "memory",
         "state_dir": str(tmp_path / "state"),
+        "runtime_dir": str(tmp_path / "run"),
         "http_port": HTTP_PORT,
         "timezone": "Europe/Paris",
     }

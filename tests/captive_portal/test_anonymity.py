@@ -7,8 +7,10 @@ import ipaddress
 import json
 import stat
 from datetime import date
+from pathlib import Path
 
 from captive_portal.anonymity import DailyLedger, KernelNeighbours
+from captive_portal.settings import load_portal_settings
 from tests.captive_portal.portal_app import make_portal
 
 PHONE_MAC = "3c:28:6d:aa:bb:cc"
@@ -27,20 +29,25 @@ def test_no_mac_or_ip_address_is_written_in_clear(tmp_path):
     portal.clock.advance(hours=5)
     portal.app.extensions["borne_portal"].admission.refresh_statistics()
 
-    written = everything_written(portal.settings.state_dir).lower()
+    written = (
+        everything_written(portal.settings.state_dir)
+        + everything_written(portal.settings.runtime_dir)
+    ).lower()
 
     assert PHONE_MAC not in written
     assert PHONE_MAC.replace(":", "") not in written
     assert "10.42.0.23" not in written and "10.42.0.77" not in written
 
 
-def test_the_days_salt_and_hashes_are_readable_by_the_portal_only(tmp_path):
+def test_the_days_salt_and_hashes_are_readable_by_the_portal_only_and_never_on_disk(tmp_path):
     portal = make_portal(tmp_path)
     portal.tap_connect()
 
-    ledger = portal.settings.state_dir / "today.json"
+    ledger = portal.settings.runtime_dir / "today.json"
 
     assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+    assert not (portal.settings.state_dir / "today.json").exists()
+    assert load_portal_settings().runtime_dir == Path("/run/borne-portal")  # tmpfs
 
 
 def test_the_same_device_is_the_same_id_all_day_and_another_one_the_next_day(tmp_path):

@@ -113,7 +113,8 @@ class LivePortal:
             f"https_port = {self.https_port}\n"
             f'tls_cert = "{self.cert}"\n'
             f'tls_key = "{key}"\n'
-            f'state_dir = "{self.directory / "state"}"\n' + self.extra_settings
+            f'state_dir = "{self.directory / "state"}"\n'
+            f'runtime_dir = "{self.directory / "run"}"\n' + self.extra_settings
         )
         borne = Path(sys.executable).with_name("borne")
         self.process = subprocess.Popen(
