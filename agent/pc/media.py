@@ -48,9 +48,11 @@ def unmount_guest_media(guest: GuestAccount, report: WipeReport) -> None:
     """Unmount (never wipe) every mount in the guest's areas and every FUSE mount of the guest."""
     _check(guest)
     for mount in sorted(_guest_mounts(guest), key=_depth, reverse=True):
-        if _umount(["umount", "--", mount.path]):
+        # --no-canonicalize: umount must not stat the path, which would hang on a guest's FUSE
+        # mount whose server the reset froze.
+        if _umount(["umount", "--no-canonicalize", "--", mount.path]):
             report.did(f"unmounted {printable_path(mount.path)}")
-        elif _umount(["umount", "--lazy", "--", mount.path]):
+        elif _umount(["umount", "--no-canonicalize", "--lazy", "--", mount.path]):
             report.did(f"detached {printable_path(mount.path)} (busy: lazy unmount)")
     for leftover in guest_mounts_left(guest):
         report.left(leftover.area, leftover.path, leftover.reason)

@@ -193,6 +193,19 @@ def redacted(path: str) -> str:
     return "/".join(shown)
 
 
+_ACTION_PATHS = (
+    re.compile(r"(?<=^unmounted )(?P<path>/.*)$"),
+    re.compile(r"(?<=^detached )(?P<path>/.*)(?= \(busy: lazy unmount\)$)"),
+)
+
+
+def _redacted_action(action: str) -> str:
+    """An action line without the resident's names (a USB stick's label is one)."""
+    for pattern in _ACTION_PATHS:
+        action = pattern.sub(lambda match: redacted(match.group("path")), action)
+    return action
+
+
 def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> protocol.WipeReport:
     """The agent's report as the wire schema carries it (bounded lists, escaped paths)."""
     return protocol.WipeReport(
@@ -203,7 +216,7 @@ def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> p
         wipe_ms=report.wipe_ms,
         removed_files=report.removed_files,
         removed_bytes=report.removed_bytes,
-        actions=[a[:200] for a in report.actions[:32]],
+        actions=[_redacted_action(a)[:200] for a in report.actions[:32]],
         leftovers=[
             protocol.Leftover(
                 area=item.area[:64], path=redacted(item.path)[:200], reason=item.reason[:200]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.actions import Outcome
 from agent.pc.login import MemoryLogin
-from agent.pc.public_pc import PublicPc, mark_reset, redacted
+from agent.pc.public_pc import PublicPc, mark_reset, redacted, wipe_event
 from agent.pc.report import WipeReport
 from agent.protocol import SessionEnd, SessionRecord
 from agent.protocol import WipeReport as WipeEvent
@@ -140,3 +140,13 @@ def test_leftovers_reach_the_controller_without_the_residents_names() -> None:
         "/home/…/.mozilla/firefox/…/….sqlite"
     )
     assert redacted("/tmp/Dossier Mme X") == "/tmp/…"
+    report = WipeReport()
+    report.did("unmounted /media/borne-guest/CLÉ de Mme X")
+    report.did("detached /media/borne-guest/PHOTOS (busy: lazy unmount)")
+    report.did("ended 12 processes")
+    event = wipe_event(1, report, SessionEnd.COMMAND, datetime.now(UTC))
+    assert event.actions == [
+        "unmounted /media/…/…",
+        "detached /media/…/… (busy: lazy unmount)",
+        "ended 12 processes",
+    ]
