@@ -72,6 +72,7 @@ def end_guest_processes(guest: GuestAccount, report: WipeReport) -> None:
         time.sleep(SWEEP_PAUSE_S)
     report.did(f"ended {len(seen)} processes")
     _resume_stopped(waiting_parents)
+    _remove_ipc(guest, report)
     for leftover in guest_processes_left(guest):
         report.left(leftover.area, leftover.path, leftover.reason)
 
@@ -86,6 +87,9 @@ def guest_processes_left(guest: GuestAccount) -> list[Leftover]:
     return [
         Leftover("processes", comm, f"process {pid} still running")
         for pid, comm in _guest_processes(guest.uid)
+    ] + [
+        Leftover("ipc", f"{kind} {ident}", "System V IPC object of the guest still there")
+        for kind, ident in _guest_ipc(guest.uid)
     ]
 
 
@@ -157,6 +161,45 @@ def _kill_if_still_guest(pid: int, uid: int) -> None:
         pass
     finally:
         os.close(pidfd)
+
+
+# System V IPC outlives the processes that made it (shared memory can hold a page of what the
+# resident typed): logind removes it at logout when RemoveIPC=yes, which is not everywhere.
+# /proc/sysvipc/<kind>: its id column, its owner's uid column, and the ipcrm option.
+_IPC_TABLES = (("shm", 1, 7, "-m"), ("msg", 1, 7, "-q"), ("sem", 1, 4, "-s"))
+SYSVIPC = PROC / "sysvipc"
+
+
+def _guest_ipc(uid: int) -> list[tuple[str, str]]:
+    found = []
+    for kind, id_column, uid_column, _ in _IPC_TABLES:
+        try:
+            lines = (SYSVIPC / kind).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > uid_column and fields[uid_column] == str(uid):
+                found.append((kind, fields[id_column]))
+    return found
+
+
+def _remove_ipc(guest: GuestAccount, report: WipeReport) -> None:
+    """``ipcrm`` every System V shared memory segment, message queue and semaphore set the
+    guest owns (their ids come from /proc, the command is run without a shell)."""
+    options = {kind: option for kind, _, _, option in _IPC_TABLES}
+    removed = 0
+    for kind, ident in _guest_ipc(guest.uid):
+        done = subprocess.run(
+            ["ipcrm", options[kind], ident],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=LOGINCTL_TIMEOUT_S,
+            check=False,
+        )
+        removed += done.returncode == 0
+    if removed:
+        report.did(f"removed {removed} shared memory or IPC objects")
 
 
 def _other_users_parents(uid: int) -> set[int]:

@@ -1,7 +1,7 @@
 """The guest's files in the shared temporary directories, moved away in one rename each.
 
-``/tmp``, ``/var/tmp`` and ``/dev/shm`` are shared by every account: only what the guest owns is
-theirs. A top-level entry owned by the guest uid is moved whole into a root-only trash in the same
+``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/var/crash`` and ``/run/lock`` are shared by every
+account: only what the guest owns is theirs. A top-level entry owned by the guest uid is moved whole into a root-only trash in the same
 directory (same filesystem, one ``rename``) and deleted later in the background. A directory that
 someone else owns but anyone may write to (a sticky ``/tmp/.X11-unix``, a world-writable
 ``/tmp/shared``) is left in place, and only the guest's entries one level down in it are moved.
@@ -25,7 +25,15 @@ from agent.pc.guest import GuestAccount
 from agent.pc.report import WipeReport
 from agent.pc.wipe import Trash, TreeWiper, WipeError, place_of
 
-DEFAULT_TEMP_DIRS = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # noqa: S108 - the real ones
+# The shared directories any account may write to: temporary files, and where crash reports
+# (with a core dump of, say, the browser) and lock files land.
+DEFAULT_TEMP_DIRS = (
+    Path("/tmp"),  # noqa: S108 - the real ones
+    Path("/var/tmp"),  # noqa: S108
+    Path("/dev/shm"),  # noqa: S108
+    Path("/var/crash"),
+    Path("/run/lock"),
+)
 RUN_USER = Path("/run/user")
 AREA = "tmp"
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -214,3 +214,21 @@ def test_a_guest_stopping_the_freeze_helper_does_not_hang_the_reset(
     worker.join(timeout=20)
 
     assert done.is_set()
+
+
+def test_the_guests_shared_memory_and_ipc_objects_go_with_its_processes(
+    guest: GuestAccount,
+) -> None:
+    for option in ("-M", "-Q", "-S"):
+        subprocess.run(
+            ["runuser", "-u", guest.name, "--", "ipcmk", option, "1" if option == "-S" else "4096"],
+            check=True,
+            capture_output=True,
+        )
+    assert len(guest_processes_left(guest)) == 3  # reported while they are there
+
+    report = WipeReport()
+    end_guest_processes(guest, report)
+
+    assert guest_processes_left(guest) == []
+    assert "removed 3 shared memory or IPC objects" in report.actions
