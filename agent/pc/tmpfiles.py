@@ -1,13 +1,13 @@
 """The guest's files in the shared temporary directories, moved away in one rename each.
 
 ``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/var/crash`` and ``/run/lock`` are shared by every
-account: only what the guest owns is theirs. A top-level entry owned by the guest uid is moved whole into a root-only trash in the same
-directory (same filesystem, one ``rename``) and deleted later in the background. A directory that
-someone else owns but anyone may write to (a sticky ``/tmp/.X11-unix``, a world-writable
-``/tmp/shared``) is left in place, and only the guest's entries one level down in it are moved.
-Nothing owned by another user is ever moved: a guest cannot get a colleague's file deleted by
-naming it, since ownership is read with ``lstat`` relative to the directory we hold, and links
-are never followed.
+account: only what the guest owns is theirs. A top-level entry owned by the guest uid is moved
+whole into a root-only trash in the same directory (same filesystem, one ``rename``) and
+deleted later in the background. A directory that someone else owns but anyone may write to (a
+sticky ``/tmp/.X11-unix``, a world-writable ``/tmp/shared``) is left in place, and only the
+guest's entries one level down in it are moved. Nothing owned by another user is ever moved: a
+guest cannot get a colleague's file deleted by naming it, since ownership is read with ``lstat``
+relative to the directory we hold, and links are never followed.
 
 ``/run/user/<uid>`` is the guest's own runtime directory (a per-user tmpfs made by logind): it is
 emptied in place, since a mount cannot be renamed.
