@@ -201,6 +201,7 @@ def setup(config: Path | None) -> None:
 
     from agent.pc.display_manager import check_autologin, write_autologin
     from agent.pc.guest import GuestRefused, resolve_guest
+    from agent.pc.lockdown import check_lockdown, write_lockdown
 
     settings = _settings(config)
     name = settings.guest_user
@@ -224,14 +225,16 @@ def setup(config: Path | None) -> None:
     if not skeleton.exists():
         shutil.copytree("/etc/skel", skeleton, symlinks=True)
         click.echo(f"created the guest's skeleton {skeleton} from /etc/skel: customise it there")
+    for done in write_lockdown(name):
+        click.echo(f"lockdown: {done}")
     borne = shutil.which("borne") or str(Path(sys.argv[0]).resolve())
     written = write_autologin(name, borne)
     if written:
         click.echo(f"automatic login configured in {written}")
-    check = check_autologin(name)
-    for problem in check.problems:
+    problems = check_autologin(name).problems + check_lockdown(name)
+    for problem in problems:
         click.echo(f"problem: {problem}", err=True)
-    if not check.ok:
+    if problems:
         sys.exit(1)
 
 
@@ -310,6 +313,7 @@ def check(config: Path | None) -> None:
     """Say whether this PC is ready to serve residents (exit status 1 if not)."""
     from agent.pc.display_manager import check_autologin
     from agent.pc.guest import GuestRefused, resolve_guest
+    from agent.pc.lockdown import check_lockdown
     from agent.pc.login import AccountExpiryLogin
 
     settings = _settings(config)
@@ -325,6 +329,7 @@ def check(config: Path | None) -> None:
     if not Path(settings.guest_skeleton).is_dir():
         problems.append(f"the guest's skeleton {settings.guest_skeleton} does not exist")
     problems += check_autologin(settings.guest_user).problems
+    problems += check_lockdown(settings.guest_user)
     for problem in problems:
         click.echo(f"problem: {problem}")
     if problems:

@@ -8,7 +8,7 @@ VPN, and the secret would stay on the disk of a shared PC.
 A connection added from a guest's desktop is private to the guest: NetworkManager records it as
 ``permissions=user:<guest>;`` in the ``[connection]`` section, and only such files are deleted.
 Connections without permissions (the library's Wi-Fi, set by city IT) and other users' are kept.
-The public-PC lockdown (Ansible role ``public_pc``) adds a polkit rule that forbids the guest
+``borne agent pc setup`` (:mod:`agent.pc.lockdown`) adds a polkit rule that forbids the guest
 ``org.freedesktop.NetworkManager.settings.modify.system``, so the guest cannot add a
 system-wide connection that this module would not recognise as theirs.
 
