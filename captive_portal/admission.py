@@ -32,6 +32,10 @@ Clock = Callable[[], datetime]  # aware "now"
 
 
 MAX_OTHER_ADDRESSES = 4
+# Code attempts a hotspot takes per minute, all devices together: 10^6 codes at this pace take
+# more than eleven days, and a day's code lasts one day.
+CODE_ATTEMPTS_PER_MINUTE = 60
+HOTSPOT = "*"
 
 
 def system_clock() -> datetime:
@@ -77,6 +81,7 @@ class Admission:
         self._state_dir = settings.state_dir
         self._state_dir.mkdir(parents=True, exist_ok=True)
         self._limit = ConnectRateLimit(settings.connects_per_minute)
+        self._code_attempts = ConnectRateLimit(CODE_ATTEMPTS_PER_MINUTE)
         settings.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._ledger = DailyLedger(settings.runtime_dir)
         self._stats = PortalStats()
@@ -124,8 +129,16 @@ class Admission:
         renewing = self.access.remaining(address) is not None
         if not renewing and self.access.count() >= self.settings.max_clients:
             return ConnectResult(ConnectOutcome.FULL, retry_after=FULL_RETRY_AFTER_S)
-        if code is not None and not self._code_opens(code):
-            return ConnectResult(ConnectOutcome.WRONG_CODE)
+        if code is not None:
+            # Per hotspot too: a device that changes its (IPv6) address at will gets a fresh
+            # allowance per address, and a day's code must not fall to guessing within the day.
+            if not self._code_attempts.allow(HOTSPOT, now.timestamp()):
+                return ConnectResult(
+                    ConnectOutcome.RATE_LIMITED,
+                    retry_after=self._code_attempts.retry_after(HOTSPOT, now.timestamp()),
+                )
+            if not self._code_opens(code):
+                return ConnectResult(ConnectOutcome.WRONG_CODE)
         self.access.grant(address, self.settings.session_s)
         self._grant_other_addresses(address)
         self._count_connection(address, now)

@@ -156,3 +156,14 @@ def test_an_ipv4_client_on_a_dual_stack_socket_is_granted_as_ipv4(tmp_path):
     portal.tap_connect("::ffff:10.42.0.23")
 
     assert portal.remaining("10.42.0.23") is not None
+
+
+def test_code_guesses_are_limited_per_hotspot_not_only_per_address(tmp_path):
+    portal = make_portal(tmp_path, mode="code", code_secret="s3cret", connects_per_minute=5)
+    answers = [
+        portal.tap_connect(f"2001:db8:42::{n:x}", code="000001").status_code
+        for n in range(1, 80)  # a device changing its address for every guess
+    ]
+
+    assert 429 in answers
+    assert answers.count(429) >= 79 - 60
