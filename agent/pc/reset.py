@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from agent.actions import Outcome
+from agent.pc.account_traces import remove_account_traces
 from agent.pc.fresh_home import mark_fresh
 from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
 from agent.pc.home import HomeError, SpareHome
@@ -203,6 +204,7 @@ class GuestReset:
             trashes.append(_Trash(path, "tmp"))
         _step(report, "print", lambda: areas.cancel_print_jobs(guest, report))
         _step(report, "network", lambda: areas.remove_connections(guest, report))
+        _step(report, "account", lambda: remove_account_traces(guest, report))
         found = _step(
             report,
             "scan",
