@@ -335,49 +335,41 @@ def build_public_pc(
     """
     from agent.pc.display_manager import check_autologin
     from agent.pc.guest import GuestRefused, resolve_guest
-    from agent.pc.login import GuestLoginByName, MemoryLogin
+    from agent.pc.login import GuestLogin, GuestLoginByName, MemoryLogin
+    from agent.pc.public_pc import SimulatedGuestReset
     from agent.pc.reset import GuestReset
-    from agent.pc.sessions import GuestPresenceByName, NoPresence
+    from agent.pc.sessions import GuestPresenceByName, NoPresence, Presence
 
     state_dir = Path(settings.state_dir)
-    holder: list[PublicPc] = []
+    resetter: GuestReset | SimulatedGuestReset
     if simulated:  # the demo: no account is touched, the reports look like real ones
-        from agent.pc.public_pc import SimulatedGuestReset
-
-        simulated_pc = PublicPc(
-            presence=NoPresence(),
-            resetter=SimulatedGuestReset(lambda report: holder[0].report_wipe(report)),
-            events=spool,
-            warn=lambda text: None,
-            state_dir=state_dir,
-            login=MemoryLogin(),
-            idle_timeout_s=settings.idle_timeout_s,
-            on_event=wake,
-        )
-        holder.append(simulated_pc)
-        return simulated_pc
-    try:
-        guest = resolve_guest(settings.guest_user)
-    except GuestRefused as exc:
-        log.error("public PC without its guest account (yet): %s", exc)
+        presence: Presence = NoPresence()
+        login: GuestLogin = MemoryLogin()
+        resetter = SimulatedGuestReset(on_report=_not_yet)
+        warn: Callable[[str], None] = lambda text: None  # noqa: E731
     else:
-        for problem in check_autologin(guest.name).problems:
-            log.warning("the guest will not log in on its own after a reset: %s", problem)
-    # Looked up at each use: a guest account created after the agent started is watched, and
-    # locked for real.
-    presence = GuestPresenceByName(settings.guest_user)
-    login = GuestLoginByName(settings.guest_user, state_dir)
+        try:
+            guest = resolve_guest(settings.guest_user)
+        except GuestRefused as exc:
+            log.error("public PC without its guest account (yet): %s", exc)
+        else:
+            for problem in check_autologin(guest.name).problems:
+                log.warning("the guest will not log in on its own after a reset: %s", problem)
+        # Looked up at each use: a guest account created after the agent started is watched,
+        # and locked for real.
+        presence = GuestPresenceByName(settings.guest_user)
+        login = GuestLoginByName(settings.guest_user, state_dir)
+        resetter = GuestReset(
+            guest_name=settings.guest_user,
+            skeleton=settings.guest_skeleton,
+            login=login,
+            state_dir=state_dir,
+            on_report=_not_yet,
+        )
 
-    def warn(text: str) -> None:
-        actions.screen.show_message(text, 60)
+        def warn(text: str) -> None:
+            actions.screen.show_message(text, 60)
 
-    resetter = GuestReset(
-        guest_name=settings.guest_user,
-        skeleton=settings.guest_skeleton,
-        login=login,
-        state_dir=state_dir,
-        on_report=lambda report: holder[0].report_wipe(report),
-    )
     public_pc = PublicPc(
         presence=presence,
         resetter=resetter,
@@ -389,8 +381,12 @@ def build_public_pc(
         on_event=wake,
         login=login,
     )
-    holder.append(public_pc)
+    resetter.on_report = public_pc.report_wipe  # the reports go where the sessions go
     return public_pc
+
+
+def _not_yet(report: object) -> None:
+    raise RuntimeError("a wipe report before the public PC was wired")
 
 
 def run(settings: AgentSettings, credentials: Credentials) -> int:
