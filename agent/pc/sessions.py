@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,9 @@ from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
 from agent.protocol import SessionEnd
 
 log = logging.getLogger(__name__)
+
+LOGIND_USERS = Path("/run/systemd/users")  # logind's state file per user: SESSIONS=…
+IDLE_REFRESH_S = 5.0
 
 WARNING_TEXT = (
     "Are you still there? Touch the mouse or the keyboard to keep your session. "
@@ -183,12 +187,26 @@ class GuestPresence:
     which desktop environments keep up to date) and, failing that, from the X server through
     ``xprintidle``. When neither answers, the idle timeout cannot apply: the session then ends
     on logout, on the longest-session limit or by a mediator.
+
+    Asked once a second, it must stay cheap (the agent's budget is 0.5 % of a core): logind's
+    sessions are read from its state file rather than by running ``loginctl``, and the idle time,
+    which needs a tool per look, is refreshed every :data:`IDLE_REFRESH_S` at most. A cached idle
+    time can only be lower than the truth, so a session may end a few seconds late, never early.
     """
 
-    def __init__(self, guest: GuestAccount, proc: Path = Path("/proc")) -> None:
+    def __init__(
+        self,
+        guest: GuestAccount,
+        proc: Path = Path("/proc"),
+        logind_users: Path = LOGIND_USERS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.guest = guest
         self.uid = guest.uid
         self.proc = proc
+        self.logind_users = logind_users
+        self._clock = clock
+        self._idle: tuple[float, float | None] | None = None  # (when read, idle seconds)
 
     def session_key(self) -> str | None:
         """logind's session ids of the guest when logind runs; otherwise the guest's oldest
@@ -211,28 +229,29 @@ class GuestPresence:
         return None if oldest is None else f"process:{oldest[1]}:{oldest[0]}"
 
     def _logind_sessions(self) -> list[str]:
-        if shutil.which("loginctl") is None or not Path("/run/systemd/system").is_dir():
-            return []
+        """The ``SESSIONS=`` of logind's state file for the user (what sd_uid_get_sessions
+        reads); none when logind does not run or the guest has no session."""
         try:
-            return subprocess.run(
-                ["loginctl", "show-user", str(self.uid), "--property=Sessions", "--value"],
-                capture_output=True, text=True, timeout=5, check=False,
-            ).stdout.split()  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
+            text = (self.logind_users / str(self.uid)).read_text(encoding="utf-8")
+        except OSError:
             return []
+        for line in text.splitlines():
+            if line.startswith("SESSIONS="):
+                return line.removeprefix("SESSIONS=").split()
+        return []
 
     def idle_s(self) -> float | None:
-        return self._logind_idle_s() or self._x_idle_s()
+        now = self._clock()
+        if self._idle is None or now - self._idle[0] >= IDLE_REFRESH_S:
+            idle = self._logind_idle_s()
+            self._idle = (now, idle if idle is not None else self._x_idle_s())
+        return self._idle[1]
 
     def _logind_idle_s(self) -> float | None:
         if shutil.which("loginctl") is None:
             return None
         try:
-            sessions = subprocess.run(
-                ["loginctl", "show-user", str(self.uid), "--property=Sessions", "--value"],
-                capture_output=True, text=True, timeout=5, check=True,
-            ).stdout.split()  # fmt: skip
-            for session in sessions:
+            for session in self._logind_sessions():
                 out = subprocess.run(
                     ["loginctl", "show-session", session,
                      "--property=IdleHint", "--property=IdleSinceHintMonotonic", "--value"],
@@ -275,6 +294,4 @@ def _start_time(entry: Path) -> int | None:
 
 
 def _monotonic_ns() -> int:
-    import time
-
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)

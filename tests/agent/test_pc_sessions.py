@@ -180,3 +180,30 @@ def test_the_guest_is_looked_up_by_name_at_each_use_and_locked_for_real(tmp_path
         login.unlock()
         assert login.locked_reason() is None
     assert GuestLoginByName("no-such-guest", tmp_path).locked_reason() is None
+
+
+def test_logind_sessions_are_read_from_its_state_file_without_running_a_tool(guest, tmp_path):
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / str(guest.uid)).write_text("NAME=x\nSTATE=active\nSESSIONS=5 3\n")
+
+    assert GuestPresence(guest, logind_users=users).session_key() == "logind:3,5"
+
+
+def test_the_idle_time_is_looked_up_at_most_every_few_seconds(guest):
+    class Counting(GuestPresence):
+        looks = 0
+
+        def _logind_idle_s(self):
+            Counting.looks += 1
+            return float(Counting.looks)
+
+    clock = Clock()
+    presence = Counting(guest, clock=clock)
+    first = presence.idle_s()
+    clock.t = 1
+    second = presence.idle_s()  # the cached value: lower than the truth, never higher
+    clock.t = 6
+    third = presence.idle_s()
+
+    assert (first, second, third) == (1.0, 1.0, 2.0) and Counting.looks == 2
