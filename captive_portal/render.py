@@ -115,11 +115,10 @@ def render_files(
 ) -> dict[str, str]:
     """Every file by name; raises :class:`ImproperlyConfigured` before anything is written."""
     plan = plan_client_network(settings)
-    gateway6 = str(plan.gateway6) if plan.gateway6 is not None else ""
     return {
         HOSTAPD_FILE: hostapd_conf(settings),
         DNSMASQ_FILE: dnsmasq_conf(settings, plan),
-        NFT_FILE: portal_ruleset(settings, garden_addresses, gateway6=gateway6),
+        NFT_FILE: portal_ruleset(settings, garden_addresses, gateway6=settings.gateway_address6),
     }
 
 

@@ -156,23 +156,17 @@ def listen_addresses(settings: PortalSettings) -> list[str]:
     """The gateway's IPv4 address, and its IPv6 one when clients get IPv6 (the table sends
     each family's web traffic to the portal's address of that family)."""
     hosts = [settings.gateway_address]
-    if settings.client_subnet6 and not settings.listen_address:
-        from captive_portal.ipplan import plan_client_network
-
-        gateway6 = plan_client_network(settings).gateway6
-        if gateway6 is not None:
-            hosts.append(str(gateway6))
+    if settings.gateway_address6 and not settings.listen_address:
+        hosts.append(settings.gateway_address6)
     return hosts
 
 
 def apply_portal_table(settings: PortalSettings) -> None:
     """Load the portal's nftables table before serving: created if missing, rules replaced,
     authorised clients kept (a restart of the portal disconnects nobody)."""
-    from captive_portal.ipplan import plan_client_network
     from captive_portal.nft import apply_ruleset, portal_ruleset
 
-    gateway6 = plan_client_network(settings).gateway6
-    apply_ruleset(portal_ruleset(settings, gateway6=str(gateway6) if gateway6 else ""))
+    apply_ruleset(portal_ruleset(settings, gateway6=settings.gateway_address6))
 
 
 def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:

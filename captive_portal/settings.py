@@ -156,6 +156,14 @@ class PortalSettings:
             return self.listen_address
         return str(next(ipaddress.IPv4Network(self.client_subnet).hosts()))
 
+    @property
+    def gateway_address6(self) -> str:
+        """The portal's IPv6 address on the client network (the prefix's ``::1``), or ``""``
+        when clients get no IPv6."""
+        if not self.client_subnet6:
+            return ""
+        return str(ipaddress.IPv6Network(self.client_subnet6)[1])
+
 
 def _one_of(name: str, value: str, choices: type[enum.StrEnum]) -> None:
     if value not in {c.value for c in choices}:

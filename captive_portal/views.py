@@ -64,12 +64,8 @@ def make_context(settings: PortalSettings, admission: Admission) -> PortalContex
     own = {settings.hostname.lower().rstrip("."), gateway, f"[{gateway}]"}
     if settings.listen_address:
         own.add(settings.listen_address)
-    if settings.client_subnet6 and not settings.listen_address:
-        from captive_portal.ipplan import plan_client_network
-
-        gateway6 = plan_client_network(settings).gateway6
-        if gateway6 is not None:  # the portal also listens there (server.listen_addresses)
-            own.add(f"[{gateway6}]")
+    if settings.gateway_address6 and not settings.listen_address:
+        own.add(f"[{settings.gateway_address6}]")  # it listens there too (listen_addresses)
     if settings.tls_cert is not None:
         user_portal_url = _url("https", settings.hostname, settings.https_port, 443)
     else:  # a preview without TLS: the only portal URL that works (RFC 8908 wants HTTPS)
