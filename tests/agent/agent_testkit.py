@@ -6,9 +6,7 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,21 +14,10 @@ from typing import Any
 from agent.credentials import Credentials
 from agent.protocol import DeviceKind, Heartbeat, Inventory, InventoryReport, Metrics
 from agent.spool import Spool
+from tests.polling import wait_for  # noqa: F401 - the agent tests import it from here
 
 DEVICE_ID = "dev-0001"
 SECRET = "s3cret-for-tests"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it is truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def make_credentials(controller_url: str, **overrides: Any) -> Credentials:

@@ -13,8 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from guest_testkit import run_as, throwaway_guest
 from agent.pc.guest import GuestAccount
 from agent.pc.printing import cancel_print_jobs, print_jobs_left
 from agent.pc.report import WipeReport
+from tests.polling import wait_for
 
 SYSTEM_CUPSD_CONF = Path("/etc/cups/cupsd.conf")
 
@@ -44,14 +44,6 @@ class PrintServer:
     def spool_files(self, job: str) -> list[Path]:
         number = int(job.rsplit("-", 1)[1])
         return [p for p in self.spool.iterdir() if re.fullmatch(rf"[cd]0*{number}(-\d+)?", p.name)]
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within the timeout")
-        time.sleep(0.05)
 
 
 def default_policy() -> str:
@@ -83,7 +75,7 @@ def cups() -> Iterator[PrintServer]:
         stdin=subprocess.DEVNULL,
     )
     try:
-        wait_for(sock.is_socket)
+        wait_for(sock.is_socket, timeout=10)
         for queue in ("borne-test", "borne-stopped"):
             subprocess.run(
                 ["lpadmin", "-h", str(sock), "-p", queue, "-E", "-v", "file:///dev/null"],
@@ -112,7 +104,7 @@ def test_every_guest_job_is_purged_with_its_document(
     printed = print_as(guest, cups, "borne-test")
     held = print_as(guest, cups, "borne-test", "-H", "hold")
     pending = print_as(guest, cups, "borne-stopped")
-    wait_for(lambda: printed in cups.lpstat("completed"))
+    wait_for(lambda: printed in cups.lpstat("completed"), timeout=10)
     jobs = (printed, held, pending)
     assert all(cups.spool_files(job) for job in jobs)  # CUPS keeps the documents
     report = WipeReport()

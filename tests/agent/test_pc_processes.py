@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,19 +24,12 @@ from agent.pc.processes import (
     guest_processes_left,
 )
 from agent.pc.report import WipeReport
+from tests.polling import wait_for
 
 # A bounded loop that forks a child every 5 ms: a reset must stop it in one go.
 FORKER = "i=0; while [ $i -lt 20000 ]; do sleep 1000 & i=$((i+1)); sleep 0.005; done"
 # SIG_IGN survives exec: this sleep ignores SIGTERM and SIGHUP, as a stubborn program would.
 DEAF = 'trap "" TERM HUP; exec sleep 1000'
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within the timeout")
-        time.sleep(0.02)
 
 
 def processes_of(uid: int) -> dict[int, str]:
@@ -89,7 +81,7 @@ def start_resident_leftovers(
     spawn(*as_guest, "nohup", "sleep", "1000")
     spawn(*as_guest, "sh", "-c", FORKER)
     # plain, setsid, deaf, nohup, the forker's shell and several of its children
-    wait_for(lambda: len(processes_of(guest.uid)) >= 8)
+    wait_for(lambda: len(processes_of(guest.uid)) >= 8, timeout=10)
 
 
 def test_freeze_stops_every_guest_process_at_once(
@@ -125,7 +117,7 @@ def test_end_without_freeze_still_catches_a_forking_process(
     guest: GuestAccount, spawn: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     spawn("runuser", "-u", guest.name, "--", "sh", "-c", FORKER)
-    wait_for(lambda: len(processes_of(guest.uid)) >= 4)
+    wait_for(lambda: len(processes_of(guest.uid)) >= 4, timeout=10)
 
     end_guest_processes(guest, WipeReport())
 
@@ -139,7 +131,7 @@ def test_other_accounts_and_root_keep_their_processes(
     with throwaway_guest() as colleague:
         colleagues_sleep = spawn("runuser", "-u", colleague.name, "--", "sleep", "1000")
         roots_sleep = spawn("sleep", "1000")
-        wait_for(lambda: len(processes_of(colleague.uid)) == 1)
+        wait_for(lambda: len(processes_of(colleague.uid)) == 1, timeout=10)
 
         freeze_guest_processes(guest)
         end_guest_processes(guest, WipeReport())
@@ -161,7 +153,7 @@ def test_a_leftover_names_the_command_never_its_arguments(guest: GuestAccount) -
         stdin=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: len(processes_of(guest.uid)) == 2)
+        wait_for(lambda: len(processes_of(guest.uid)) == 2, timeout=10)
         leftovers = guest_processes_left(guest)
         assert {leftover.area for leftover in leftovers} == {"processes"}
         assert sorted(leftover.path for leftover in leftovers) == ["sh", "sleep"]
@@ -183,7 +175,7 @@ def test_a_root_runuser_stopped_with_its_child_is_resumed_and_ends(guest: GuestA
     # runuser (root) stops itself when its child is stopped: it must not stay stopped for good.
     parent = subprocess.Popen(["runuser", "-u", guest.name, "--", "sleep", "1000"])
     try:
-        wait_for(lambda: bool(processes_of(guest.uid)))
+        wait_for(lambda: bool(processes_of(guest.uid)), timeout=10)
         freeze_guest_processes(guest)
         end_guest_processes(guest, WipeReport())
         parent.wait(timeout=10)  # resumed, it saw its child killed and exited

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,7 @@ from borne.settings import ImproperlyConfigured
 from captive_portal.nft import NftClientAccess, NftError, apply_ruleset, portal_ruleset
 from captive_portal.settings import PortalSettings
 from tests.captive_portal.netns import scratch_netns
+from tests.polling import wait_for as wait_until
 
 CLIENT = ipaddress.ip_address("10.42.0.50")
 CLIENT6 = ipaddress.ip_address("2001:db8:42::50")
@@ -51,15 +51,6 @@ def nft_list(netns: str, *what: str) -> str:
         capture_output=True,
         text=True,
     ).stdout
-
-
-def wait_until(condition, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_granted_client_is_in_the_set_with_the_session_as_timeout(

@@ -10,13 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.polling import wait_for
 from tests.postgres import free_port
 
 BORNE = str(Path(sys.executable).parent / "borne")
@@ -35,14 +35,7 @@ def wait_until(
     condition: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"
 ) -> Any:
     """Poll ``condition`` until it returns a truthy value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
+    return wait_for(condition, timeout, message, interval)
 
 
 class ControllerProcess:

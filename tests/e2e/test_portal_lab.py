@@ -10,7 +10,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from captive_portal.lab import (
 )
 from captive_portal.lab_internet import PROBE_ANSWERS, PUBLIC_SITE_MARK
 from captive_portal.nft import NftClientAccess, in_netns
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -94,15 +95,6 @@ def online_answer(path: str) -> tuple[int, str]:
 def connect(lab: Lab) -> Answer:
     settings = lab.settings()
     return curl(lab, "-d", "accept=1", f"http://{settings.hostname}:{settings.http_port}/connect")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 def test_before_connecting_the_web_leads_to_the_portal_and_probes_fail(
