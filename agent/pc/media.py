@@ -83,7 +83,11 @@ def _guest_mounts(guest: GuestAccount) -> list[Mount]:
 
 def _mounts() -> list[Mount]:
     """The mount table of the PC's mount namespace (see the module's docstring)."""
-    table = SELF_MOUNTINFO if _in_host_namespace() else HOST_MOUNTINFO
+    return read_mount_table(SELF_MOUNTINFO if _in_host_namespace() else HOST_MOUNTINFO)
+
+
+def read_mount_table(table: Path = SELF_MOUNTINFO) -> list[Mount]:
+    """The mounts of a ``mountinfo`` file, paths with their octal escapes decoded."""
     mounts = []
     # "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue"
     for line in table.read_bytes().splitlines():

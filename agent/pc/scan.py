@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agent.pc.guest import GuestAccount
 from agent.pc.home import tree_entries
+from agent.pc.media import read_mount_table
 from agent.pc.report import Leftover, printable_path
 from agent.pc.tmpfiles import TempAreas, guest_temp_entries
 from agent.pc.wipe import trash_left_in
@@ -29,26 +30,9 @@ MOUNTINFO = Path("/proc/self/mountinfo")
 
 
 def mount_points_under(directory: Path, mountinfo: Path = MOUNTINFO) -> list[Path]:
-    """Mount points at or below ``directory`` (``/proc/self/mountinfo``, octal escapes decoded)."""
-    found = []
-    for line in mountinfo.read_bytes().splitlines():
-        point = Path(os.fsdecode(_unescape(line.split()[4])))
-        if point == directory or directory in point.parents:
-            found.append(point)
-    return found
-
-
-def _unescape(field: bytes) -> bytes:
-    # mountinfo writes space, tab, newline and backslash in a path as \040, \011, \012, \134.
-    out, i = bytearray(), 0
-    while i < len(field):
-        if field[i : i + 1] == b"\\" and field[i + 1 : i + 4].isdigit():
-            out.append(int(field[i + 1 : i + 4], 8))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return bytes(out)
+    """Mount points at or below ``directory``."""
+    points = (Path(mount.path) for mount in read_mount_table(mountinfo))
+    return [point for point in points if point == directory or directory in point.parents]
 
 
 def home_leftovers(guest: GuestAccount, skeleton: Path) -> list[Leftover]:
