@@ -53,9 +53,14 @@ def open_alert(session: Session, device_id: str, kind: AlertKind) -> Alert | Non
     ).first()
 
 
-def open_alerts(session: Session, site_ids: set[int] | None = None) -> list[Alert]:
-    """Open alerts, newest first; ``site_ids`` limits them to the sites a person covers."""
+def open_alerts(
+    session: Session, site_ids: set[int] | None = None, device_id: str | None = None
+) -> list[Alert]:
+    """Open alerts, newest first; ``site_ids`` limits them to the sites a person covers,
+    ``device_id`` to one device."""
     query = select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.raised_at.desc())
     if site_ids is not None:
         query = query.where(Alert.site_id.in_(site_ids))
+    if device_id is not None:
+        query = query.where(Alert.device_id == device_id)
     return list(session.scalars(query))

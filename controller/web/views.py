@@ -464,9 +464,7 @@ def _device_page(
         recent_commands=commands.list_commands(db_session(), me, device_id=found.id, limit=20),
         wipes=pc_usage.recent_wipes(db_session(), found.id),
         sessions=pc_usage.recent_sessions(db_session(), found.id),
-        alerts=[
-            a for a in alerts.open_alerts(db_session(), {found.site_id}) if a.device_id == found.id
-        ],
+        alerts=alerts.open_alerts(db_session(), device_id=found.id),
         portal_day=portal_usage.latest_day(db_session(), found.id),
         command_form=form or CommandForm(formdata=None),
         command_error=error,
