@@ -182,10 +182,12 @@ def test_captive_api_over_https_says_the_client_is_captive_then_not(
 
 def test_session_expiry_blocks_the_client_again(lab: Lab, access: NftClientAccess) -> None:
     client = ipaddress.ip_address(lab.client_address())
-    access.grant(client, 2)  # a two-second session, through the portal's own interface
+    # A four-second session, through the portal's own interface: long enough that the first
+    # curl lands inside it even on a loaded machine.
+    access.grant(client, 4)
     assert curl(lab, f"http://{PUBLIC_SITE}/").status == 200
 
-    assert wait_for(lambda: curl(lab, f"http://{PUBLIC_SITE}/").status == 302, timeout=8)
+    assert wait_for(lambda: curl(lab, f"http://{PUBLIC_SITE}/").status == 302, timeout=12)
     assert curl(lab, f"https://{PUBLIC_SITE4}/").exit_code == 7
 
 
