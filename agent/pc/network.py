@@ -2,8 +2,11 @@
 
 A resident who joins their own Wi-Fi, phone hotspot or VPN from the desktop leaves a keyfile in
 ``/etc/NetworkManager/system-connections`` holding the password (``psk=``) and the network's
-name. Left behind, the next resident's session would join the previous resident's network or
-VPN, and the secret would stay on the disk of a shared PC.
+name; a connection made "volatile" or "in memory" (``nmcli --temporary``, some applets) lives
+in ``/run/NetworkManager/system-connections`` until the next boot, which a public PC may not
+see for weeks. Left behind, either would let the next resident's session join the previous
+resident's network or VPN, and the secret would stay on a shared PC: both directories are
+cleaned.
 
 A connection added from a guest's desktop is private to the guest: NetworkManager records it as
 ``permissions=user:<guest>;`` in the ``[connection]`` section, and only such files are deleted.
@@ -21,12 +24,16 @@ import configparser
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport, printable_path
 
-SYSTEM_CONNECTIONS = Path("/etc/NetworkManager/system-connections")
+SYSTEM_CONNECTIONS = (
+    Path("/etc/NetworkManager/system-connections"),
+    Path("/run/NetworkManager/system-connections"),  # in-memory connections, until reboot
+)
 NMCLI_TIMEOUT_S = 15
 
 
@@ -37,12 +44,12 @@ class UnreadableKeyfile(Exception):
 def remove_guest_connections(
     guest: GuestAccount,
     report: WipeReport,
-    connections_dir: Path = SYSTEM_CONNECTIONS,
+    connections_dirs: Sequence[Path] = SYSTEM_CONNECTIONS,
 ) -> None:
     """Delete the keyfiles of the connections private to the guest, then reload NetworkManager."""
     _check(guest)
     removed = 0
-    for path in _keyfiles(connections_dir):
+    for path in _keyfiles(connections_dirs):
         try:
             if not _belongs_to(path, guest.name):
                 continue
@@ -56,17 +63,17 @@ def remove_guest_connections(
     if removed:
         report.did(f"removed {removed} network connections")
         _reload_network_manager()
-    for leftover in guest_connections_left(guest, connections_dir):
+    for leftover in guest_connections_left(guest, connections_dirs):
         report.left(leftover.area, leftover.path, leftover.reason)
 
 
 def guest_connections_left(
-    guest: GuestAccount, connections_dir: Path = SYSTEM_CONNECTIONS
+    guest: GuestAccount, connections_dirs: Sequence[Path] = SYSTEM_CONNECTIONS
 ) -> list[Leftover]:
-    """Keyfiles still in ``connections_dir`` whose permissions name the guest."""
+    """Keyfiles still in ``connections_dirs`` whose permissions name the guest."""
     _check(guest)
     left = []
-    for path in _keyfiles(connections_dir):
+    for path in _keyfiles(connections_dirs):
         try:
             if _belongs_to(path, guest.name):
                 left.append(Leftover("network", printable_path(str(path)), "connection kept"))
@@ -75,13 +82,16 @@ def guest_connections_left(
     return left
 
 
-def _keyfiles(directory: Path) -> list[Path]:
-    """Regular files of ``directory``; symlinks are not followed (nor deleted through)."""
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:  # NetworkManager not installed
-        return []
-    return sorted(Path(e.path) for e in entries if e.is_file(follow_symlinks=False))
+def _keyfiles(directories: Sequence[Path]) -> list[Path]:
+    """Regular files of ``directories``; symlinks are not followed (nor deleted through)."""
+    found = []
+    for directory in directories:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:  # NetworkManager not installed, or no in-memory connection yet
+            continue
+        found += sorted(Path(e.path) for e in entries if e.is_file(follow_symlinks=False))
+    return found
 
 
 def _belongs_to(path: Path, user: str) -> bool:

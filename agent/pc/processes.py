@@ -35,6 +35,7 @@ import time
 import warnings
 from pathlib import Path
 
+from agent.pc import message_queues
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport
 
@@ -73,6 +74,7 @@ def end_guest_processes(guest: GuestAccount, report: WipeReport) -> None:
     report.did(f"ended {len(seen)} processes")
     _resume_stopped(waiting_parents)
     _remove_ipc(guest, report)
+    message_queues.remove_guest_queues(guest, report)
     for leftover in guest_processes_left(guest):
         report.left(leftover.area, leftover.path, leftover.reason)
 
@@ -84,13 +86,17 @@ def guest_processes_left(guest: GuestAccount) -> list[Leftover]:
     resident's data into the report sent to the controller.
     """
     _check(guest)
-    return [
-        Leftover("processes", comm, f"process {pid} still running")
-        for pid, comm in _guest_processes(guest.uid)
-    ] + [
-        Leftover("ipc", f"{kind} {ident}", "System V IPC object of the guest still there")
-        for kind, ident in _guest_ipc(guest.uid)
-    ]
+    return (
+        [
+            Leftover("processes", comm, f"process {pid} still running")
+            for pid, comm in _guest_processes(guest.uid)
+        ]
+        + [
+            Leftover("ipc", f"{kind} {ident}", "System V IPC object of the guest still there")
+            for kind, ident in _guest_ipc(guest.uid)
+        ]
+        + message_queues.guest_queues_left(guest)
+    )
 
 
 # -- the signals --------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ The order is deliberate (each step closes a way the last resident could keep or 
 3. remove their cron and at jobs: nothing scheduled comes back after the reset;
 4. unmount their media and anything mounted in the home: a mount is unmounted, never wiped;
 5. swap the home for a fresh one (:mod:`agent.pc.home`, two renames, constant time);
-6. end the frozen processes, and any other process of the guest;
+6. end the frozen processes, and any other process of the guest, and remove their System V
+   IPC objects and POSIX message queues;
 7. move their temporary files into root-only trash (:mod:`agent.pc.tmpfiles`);
 8. cancel their print jobs, remove the network connections they added;
 9. scan what is reachable (:func:`~agent.pc.scan.scan_live_areas`) — *before* declaring the PC

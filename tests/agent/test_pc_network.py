@@ -29,8 +29,17 @@ def keyfile(directory: Path, name: str, *, permissions: str | None, psk: str) ->
 
 @pytest.fixture
 def connections(tmp_path: Path) -> Path:
-    directory = tmp_path / "system-connections"
-    directory.mkdir(mode=0o700)
+    """Stands for /etc/NetworkManager/system-connections."""
+    directory = tmp_path / "etc" / "system-connections"
+    directory.mkdir(mode=0o700, parents=True)
+    return directory
+
+
+@pytest.fixture
+def in_memory(tmp_path: Path) -> Path:
+    """Stands for /run/NetworkManager/system-connections (``nmcli --temporary``)."""
+    directory = tmp_path / "run" / "system-connections"
+    directory.mkdir(mode=0o700, parents=True)
     return directory
 
 
@@ -40,13 +49,29 @@ def test_the_guests_connection_goes_with_its_password(
     mine = keyfile(connections, "Box-Madame-X", permissions=f"user:{guest.name}:;", psk="%ma;clé")
     report = WipeReport()
 
-    remove_guest_connections(guest, report, connections)
+    remove_guest_connections(guest, report, [connections])
 
     assert not mine.exists()
     assert not any("%ma;clé" in p.read_text() for p in connections.iterdir())
-    assert guest_connections_left(guest, connections) == []
+    assert guest_connections_left(guest, [connections]) == []
     assert report.actions == ["removed 1 network connections"]
     assert report.clean
+
+
+def test_an_in_memory_connection_goes_too(
+    guest: GuestAccount, connections: Path, in_memory: Path
+) -> None:
+    library = keyfile(connections, "Bibliotheque-Wifi", permissions=None, psk="library-key")
+    temporary = keyfile(in_memory, "Partage-4G", permissions=f"user:{guest.name}:;", psk="4g-key")
+    directories = [connections, in_memory]
+    assert [left.path for left in guest_connections_left(guest, directories)] == [str(temporary)]
+    report = WipeReport()
+
+    remove_guest_connections(guest, report, directories)
+
+    assert library.exists() and not temporary.exists()
+    assert guest_connections_left(guest, directories) == []
+    assert report.actions == ["removed 1 network connections"]
 
 
 def test_shared_and_other_users_connections_stay(guest: GuestAccount, connections: Path) -> None:
@@ -59,7 +84,7 @@ def test_shared_and_other_users_connections_stay(guest: GuestAccount, connection
         connections, "Shared", permissions=f"user:mediatrice:;user:{guest.name}:;", psk="k"
     )
 
-    remove_guest_connections(guest, WipeReport(), connections)
+    remove_guest_connections(guest, WipeReport(), [connections])
 
     assert library.exists() and staff.exists() and lookalike.exists()
     assert not both.exists()  # the guest could use it: it goes too
@@ -71,7 +96,7 @@ def test_a_malformed_keyfile_is_kept_and_reported(guest: GuestAccount, connectio
     mine = keyfile(connections, "Mine", permissions=f"user:{guest.name}:;", psk="secret")
     report = WipeReport()
 
-    remove_guest_connections(guest, report, connections)
+    remove_guest_connections(guest, report, [connections])
 
     assert broken.exists()
     assert not mine.exists()
@@ -82,12 +107,12 @@ def test_a_symlink_is_not_followed(guest: GuestAccount, connections: Path, tmp_p
     outside = keyfile(tmp_path, "Outside", permissions=f"user:{guest.name}:;", psk="x")
     (connections / "link.nmconnection").symlink_to(outside)
 
-    remove_guest_connections(guest, WipeReport(), connections)
+    remove_guest_connections(guest, WipeReport(), [connections])
 
     assert outside.exists()
 
 
 def test_no_networkmanager_is_not_an_error(guest: GuestAccount, tmp_path: Path) -> None:
     report = WipeReport()
-    remove_guest_connections(guest, report, tmp_path / "absent")
+    remove_guest_connections(guest, report, [tmp_path / "absent", tmp_path / "gone"])
     assert report.actions == [] and report.clean

@@ -224,3 +224,55 @@ def test_the_guests_shared_memory_and_ipc_objects_go_with_its_processes(
 
     assert guest_processes_left(guest) == []
     assert "removed 3 shared memory or IPC objects" in report.actions
+
+
+# mq_open(name, O_CREAT | O_RDWR, 0600, NULL), then one message the next resident must not read.
+MAKE_QUEUE = """
+import ctypes, os, sys
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+rt.mq_open.restype = ctypes.c_int
+queue = rt.mq_open(sys.argv[1].encode(), os.O_CREAT | os.O_RDWR, ctypes.c_uint(0o600), None)
+if queue < 0:
+    sys.exit(os.strerror(ctypes.get_errno()))
+message = b"code CAF 123456"
+sys.exit(rt.mq_send(queue, message, ctypes.c_size_t(len(message)), ctypes.c_uint(0)))
+"""
+
+
+def test_the_guests_posix_message_queues_go_and_others_stay(guest: GuestAccount) -> None:
+    python = "/usr/bin/python3"  # the system's: the guest cannot read the project's .venv
+    subprocess.run(
+        ["runuser", "-u", guest.name, "--", python, "-c", MAKE_QUEUE, "/borne-test-resident"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([python, "-c", MAKE_QUEUE, "/borne-test-root"], check=True)
+    try:
+        assert [left.reason for left in guest_processes_left(guest)] == [
+            "POSIX message queue of the guest still there"
+        ]
+        report = WipeReport()
+
+        end_guest_processes(guest, report)
+
+        assert guest_processes_left(guest) == []
+        assert "removed 1 message queues" in report.actions
+        assert queue_exists("/borne-test-root")
+        assert not queue_exists("/borne-test-resident")
+    finally:
+        subprocess.run([python, "-c", UNLINK_QUEUE, "/borne-test-root"], check=False)
+
+
+UNLINK_QUEUE = """
+import ctypes, sys
+sys.exit(ctypes.CDLL("librt.so.1").mq_unlink(sys.argv[1].encode()))
+"""
+OPEN_QUEUE = """
+import ctypes, os, sys
+queue = ctypes.CDLL("librt.so.1").mq_open(sys.argv[1].encode(), os.O_RDONLY)
+sys.exit(0 if queue >= 0 else 1)
+"""
+
+
+def queue_exists(name: str) -> bool:
+    return subprocess.run(["/usr/bin/python3", "-c", OPEN_QUEUE, name], check=False).returncode == 0
