@@ -7,6 +7,8 @@ the runner's own thread (:mod:`agent.commands`), never on this loop.
 
 from __future__ import annotations
 
+import enum
+import functools
 import logging
 import signal
 import threading
@@ -19,7 +21,7 @@ from typing import Protocol
 from agent.actions import Actions, RecentLog, actions_for
 from agent.commands import CommandRunner
 from agent.credentials import Credentials, ensure_state_dir
-from agent.hotspot import PortalWatch
+from agent.hotspot import PORTAL_SETTINGS, PortalWatch, hand_over_portal_settings
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
 from agent.pc.public_pc import PublicPc
@@ -174,6 +176,15 @@ class Agent:
             for name in ("idle_timeout_s", "max_session_s"):
                 if getattr(update, name) is not None:
                     changed.append(f"{name} = {getattr(update, name)}")
+        portal = [name for name in PORTAL_SETTINGS if getattr(update, name) is not None]
+        if portal and isinstance(self.role, HotspotRole):
+            changed += [
+                # The secret is not echoed: command outputs are shown to staff on the controller.
+                "portal_code_secret changed"
+                if name == "portal_code_secret"
+                else f"{name} = {_plain(getattr(update, name))!r}"
+                for name in portal
+            ]
         if update.device_name is not None:
             self.set_inventory_collector(
                 InventoryCollector(agent_version=agent_version(), name=update.device_name)
@@ -212,6 +223,10 @@ class Agent:
         except Exception:
             log.exception("%s failed", getattr(step, "__name__", step))
             return None
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def agent_version() -> str:
@@ -272,8 +287,17 @@ def build_agent(
         inventory_interval_s=settings.inventory_interval_s,
     )
 
+    hand_over: Callable[[UpdateConfigArgs], bool] | None = None
+    if isinstance(role, HotspotRole):
+        hand_over = functools.partial(hand_over_portal_settings, settings.portal_state_dir)
+        # At each start too: the enrolment answer carried them, or the portal's state
+        # directory was emptied since.
+        agent._guarded(lambda: hand_over(load_remote_settings(state_dir)))
+
     def apply_config(update: UpdateConfigArgs) -> str:
-        save_remote_settings(state_dir, update)  # first: what is applied survives a restart
+        merged = save_remote_settings(state_dir, update)  # first: it survives a restart
+        if hand_over is not None:
+            hand_over(merged)
         return agent.apply_remote_settings(update)
 
     actions = actions_for(

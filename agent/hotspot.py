@@ -1,4 +1,5 @@
-"""The ``hotspot`` role's job: supervise the captive portal and forward its statistics.
+"""The ``hotspot`` role's job: supervise the captive portal, forward its statistics, and hand it
+the settings the controller sends (:func:`hand_over_portal_settings`).
 
 The portal writes aggregates to ``<portal state dir>/stats.json`` (:mod:`captive_portal.snapshot`:
 clients now, connections per hour, the day's distinct devices, ended sessions' lengths — never an
@@ -21,7 +22,13 @@ from typing import Protocol
 
 from agent import protocol
 from agent.periodic import Periodic
-from agent.protocol import AgentEvent
+from agent.protocol import AgentEvent, UpdateConfigArgs
+from captive_portal.managed import (
+    DamagedManagedSettings,
+    ManagedSettings,
+    read_managed_settings,
+    write_managed_settings,
+)
 from captive_portal.snapshot import EndedSession, PortalSnapshot, read_snapshot
 
 WATCH_EVERY_S = 30.0
@@ -30,6 +37,31 @@ CURSOR_FILE = "portal-cursor.json"
 STALE_AFTER = timedelta(seconds=60)
 MAX_HOURS = 48
 MAX_SESSIONS = 2000
+
+
+# The update_config settings that are the portal's, not the agent's.
+PORTAL_SETTINGS = tuple(f for f in UpdateConfigArgs.__struct_fields__ if f.startswith("portal_"))
+
+
+def hand_over_portal_settings(portal_state_dir: Path, remote: UpdateConfigArgs) -> bool:
+    """Write the controller's ``portal_*`` settings where the portal reads them (it takes them
+    within seconds, see :mod:`captive_portal.managed`); True when the file changed."""
+    managed = ManagedSettings(
+        mode=remote.portal_mode.value if remote.portal_mode is not None else None,
+        opening_hours=remote.portal_opening_hours,
+        timezone=remote.portal_timezone,
+        session_s=remote.portal_session_s,
+        code_secret=remote.portal_code_secret,
+    )
+    if managed == ManagedSettings():
+        return False  # not managed from the controller: the portal's own file rules
+    try:
+        if read_managed_settings(portal_state_dir) == managed:
+            return False
+    except DamagedManagedSettings:
+        pass  # rewritten below
+    write_managed_settings(portal_state_dir, managed)
+    return True
 
 
 class EventSink(Protocol):

@@ -162,6 +162,14 @@ class MaintenanceArgs(_Strict):
     reboot_if_needed: bool = True
 
 
+class PortalModeName(enum.StrEnum):
+    """The captive portal's modes (:class:`captive_portal.settings.PortalMode`)."""
+
+    CLICK = "click"
+    CODE = "code"
+    CLOSED = "closed"
+
+
 class UpdateConfigArgs(_Strict):
     """Settings the controller may change remotely; the agent keeps them across restarts."""
 
@@ -172,6 +180,14 @@ class UpdateConfigArgs(_Strict):
     # warning comes a minute before) and, if not 0, after this long in all.
     idle_timeout_s: Annotated[int, msgspec.Meta(ge=120, le=86400)] | None = None
     max_session_s: Annotated[int, msgspec.Meta(ge=0, le=86400)] | None = None
+    # Hotspots, set per hotspot: the captive portal's mode, opening hours (OpenStreetMap syntax,
+    # "" for always open) and their time zone, how long a tap lets a device out, and the secret
+    # the codes of "code" mode derive from (the controller shows the mediators the day's code).
+    portal_mode: PortalModeName | None = None
+    portal_opening_hours: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    portal_timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    portal_session_s: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)] | None = None
+    portal_code_secret: Annotated[str, msgspec.Meta(min_length=16, max_length=128)] | None = None
 
 
 class CollectLogsArgs(_Strict):

@@ -186,7 +186,9 @@ def merge_remote_settings(base: UpdateConfigArgs, update: UpdateConfigArgs) -> U
 def with_remote_settings(settings: AgentSettings, remote: UpdateConfigArgs) -> AgentSettings:
     """``settings`` with the remote values on top (see the module docstring for why)."""
     changes: dict[str, Any] = {}
-    for name in remote.__struct_fields__:
+    own = {field.name for field in dataclasses.fields(settings)}
+    # The portal_* settings are the captive portal's: agent.hotspot hands them over.
+    for name in (name for name in remote.__struct_fields__ if name in own):
         value = getattr(remote, name)
         if value is not None and value != getattr(settings, name):
             log.info(

@@ -74,9 +74,7 @@ class Admission:
         self.settings = settings
         self.access = access
         self.clock = clock
-        self.schedule = OpeningSchedule(
-            settings.opening_hours, settings.timezone, settings.country_code
-        )
+        self.schedule = _schedule(settings)
         self._neighbours = neighbours
         self._state_dir = settings.state_dir
         self._state_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +87,23 @@ class Admission:
         self._tickets = (
             TicketBook(self._state_dir, settings.code_secret) if settings.code_secret else None
         )
+
+    def reconfigure(self, settings: PortalSettings) -> None:
+        """Take new web-side settings (from the controller) without a restart.
+
+        Mode, opening hours, time zone, session length and code secret change; clients online
+        keep their time. Raises ``ImproperlyConfigured`` (and changes nothing) for hours that
+        do not parse. Each attribute is replaced whole, so a request in flight sees the old
+        value or the new one.
+        """
+        schedule = _schedule(settings)
+        if settings.code_secret != self.settings.code_secret:
+            # Tickets are hashed with the secret: the ones printed before no longer open.
+            self._tickets = (
+                TicketBook(self._state_dir, settings.code_secret) if settings.code_secret else None
+            )
+        self.schedule = schedule
+        self.settings = settings
 
     @property
     def mode(self) -> PortalMode:
@@ -202,3 +217,7 @@ class Admission:
             write_snapshot(self._state_dir, snapshot)
         except OSError as exc:  # a full disk must not keep residents offline
             log.error("could not write the statistics snapshot: %s", exc)
+
+
+def _schedule(settings: PortalSettings) -> OpeningSchedule:
+    return OpeningSchedule(settings.opening_hours, settings.timezone, settings.country_code)

@@ -1,7 +1,8 @@
 """``borne portal run``: the portal's web server, over HTTP and (with a certificate) HTTPS at once.
 
 One process, three threads: an HTTP listener, an HTTPS listener, and the main thread that
-rewrites the statistics every few seconds and waits for SIGTERM. The listeners are werkzeug's
+rewrites the statistics every few seconds, takes the settings the controller sent
+(:mod:`captive_portal.managed`) and waits for SIGTERM. The listeners are werkzeug's
 threaded servers (a thread per connection), enough for the few hundred devices of one hotspot.
 Two things differ from werkzeug's defaults, on purpose:
 
@@ -36,11 +37,13 @@ from captive_portal.access import ClientAccess, MemoryClientAccess
 from captive_portal.admission import Admission, Clock, system_clock
 from captive_portal.anonymity import KernelNeighbours, NeighbourTable
 from captive_portal.i18n import BY_CODE
+from captive_portal.managed import ManagedSettingsWatch
 from captive_portal.settings import Enforcement, PortalSettings, load_portal_settings
 from captive_portal.views import EXTENSION, make_context, register_views
 
 log = logging.getLogger(__name__)
 STATS_EVERY_S = 10.0
+MANAGED_EVERY_S = 2.0
 STOP_CHECK_S = 0.2
 CONNECTION_TIMEOUT_S = 30
 # Forms hold two short fields; anything bigger is not our form (413, not a 500 or a slow read).
@@ -170,8 +173,14 @@ def apply_portal_table(settings: PortalSettings) -> None:
 
 
 def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
-    """Serve until ``stop`` is set, refreshing the statistics every :data:`STATS_EVERY_S`."""
+    """Serve until ``stop`` is set, refreshing the statistics every :data:`STATS_EVERY_S` and
+    taking the controller's settings within :data:`MANAGED_EVERY_S` of their arrival.
+
+    ``settings`` are the TOML file's; the managed file goes on top of them.
+    """
     admission = app.extensions[EXTENSION].admission
+    managed = ManagedSettingsWatch(settings, admission.reconfigure)
+    managed.check()
     hosts = listen_addresses(settings)
     tls = tls_context(settings)
     servers = []
@@ -190,8 +199,12 @@ def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
     log.warning("portal serving %s on %s port(s) %s", schemes, " and ".join(hosts), ports)
     try:
         next_refresh = time.monotonic() + STATS_EVERY_S
+        next_managed = time.monotonic() + MANAGED_EVERY_S
         # Short waits: the stop signal is seen at once, whichever thread the signal landed on.
         while not stop.wait(STOP_CHECK_S):
+            if time.monotonic() >= next_managed:
+                managed.check()  # one stat() when nothing changed
+                next_managed = time.monotonic() + MANAGED_EVERY_S
             if time.monotonic() >= next_refresh:
                 admission.refresh_statistics()
                 next_refresh = time.monotonic() + STATS_EVERY_S

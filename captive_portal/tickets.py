@@ -23,8 +23,10 @@ from pathlib import Path
 
 import click
 
+from borne.settings import ImproperlyConfigured
 from captive_portal.codes import TICKET_DIGITS, code_of_the_day, display_code
 from captive_portal.hours import OpeningSchedule
+from captive_portal.managed import DamagedManagedSettings, with_managed_settings
 from captive_portal.settings import load_portal_settings
 
 TICKETS_FILE = "tickets.json"
@@ -124,7 +126,13 @@ class TicketBook:
 @click.option("--today", is_flag=True, help="Print today's code of the day.")
 def tickets(config_file: str | None, count: int | None, today: bool) -> None:
     """Print codes for "code" mode: today's code of the day and/or new one-use tickets."""
-    settings = load_portal_settings(config_file=config_file, env=os.environ)
+    try:
+        # The controller's secret when it manages this hotspot: the same codes as the portal's.
+        settings = with_managed_settings(
+            load_portal_settings(config_file=config_file, env=os.environ)
+        )
+    except (ImproperlyConfigured, DamagedManagedSettings) as exc:
+        raise click.ClickException(str(exc)) from exc
     if not settings.code_secret:
         raise click.ClickException("set code_secret in [portal] first: codes derive from it")
     if count is None and not today:

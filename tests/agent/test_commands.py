@@ -28,6 +28,7 @@ from agent.daemon import Agent, build_agent
 from agent.protocol import DeviceKind, SessionEnd, WipeReport, from_builtins
 from agent.settings import AgentSettings, remote_settings_path
 from agent.transport import HttpChannel
+from captive_portal.managed import MANAGED_FILE, ManagedSettings, read_managed_settings
 
 
 @contextmanager
@@ -278,6 +279,62 @@ def test_update_config_changes_the_heartbeat_interval_live_and_it_survives_a_res
     finally:
         restarted.link.close()
         restarted.spool.close()
+
+
+def test_update_config_hands_a_hotspots_portal_settings_over_without_echoing_the_secret(
+    socketio_controller: SocketIOController, state_dir: Path, tmp_path: Path
+) -> None:
+    portal_dir = tmp_path / "portal-state"
+    secret = "the hotspot's code secret, 43 characters long"
+    command = make_command(
+        "update_config",
+        args={
+            "portal_mode": "code",
+            "portal_opening_hours": "Mo-Sa 09:00-19:00",
+            "portal_timezone": "Europe/Paris",
+            "portal_session_s": 7200,
+            "portal_code_secret": secret,
+        },
+    )
+    with connected_agent(
+        socketio_controller, state_dir, kind=DeviceKind.HOTSPOT, portal_state_dir=portal_dir
+    ):
+        socketio_controller.push(command)
+        result = result_of(socketio_controller, command)
+
+    assert result["ok"] is True
+    assert "portal_mode = 'code'" in result["output"]
+    assert "portal_code_secret changed" in result["output"] and secret not in result["output"]
+    assert read_managed_settings(portal_dir) == ManagedSettings(
+        mode="code",
+        opening_hours="Mo-Sa 09:00-19:00",
+        timezone="Europe/Paris",
+        session_s=7200,
+        code_secret=secret,
+    )
+
+    # The portal's state directory emptied (a new disk): the next start writes the file again.
+    (portal_dir / MANAGED_FILE).unlink()
+    restarted = build_agent(
+        AgentSettings(state_dir=state_dir, actions="simulated", portal_state_dir=portal_dir),
+        make_credentials(socketio_controller.url, kind=DeviceKind.HOTSPOT),
+    )
+    restarted.link.close()
+    restarted.spool.close()
+    managed = read_managed_settings(portal_dir)
+    assert managed is not None and managed.mode == "code" and managed.code_secret == secret
+
+
+def test_a_pc_ignores_portal_settings(
+    socketio_controller: SocketIOController, state_dir: Path, tmp_path: Path
+) -> None:
+    command = make_command("update_config", args={"portal_mode": "closed"})
+    with connected_agent(socketio_controller, state_dir, portal_state_dir=tmp_path / "portal"):
+        socketio_controller.push(command)
+        result = result_of(socketio_controller, command)
+
+    assert (result["ok"], result["output"]) == (True, "nothing to change")
+    assert not (tmp_path / "portal").exists()
 
 
 def test_reset_of_a_pc_answers_ready_and_the_wipe_report_follows(
