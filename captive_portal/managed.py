@@ -11,7 +11,8 @@ controller is the truth. Only the web side is managed this way; the network side
 subnets, nftables) needs ``borne portal render`` and a restart, and stays in the TOML file.
 
 The file holds the secret the codes of "code" mode derive from: it is written 0600, atomically.
-This module needs only msgspec, so the agent can import it without the web stack.
+This module needs only msgspec and the standard library, so the agent can import it without the
+web stack.
 """
 
 from __future__ import annotations

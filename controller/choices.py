@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from agent.protocol import CommandName, DeviceKind, SessionEnd
+from agent.protocol import CommandName, DeviceKind, PortalModeName, SessionEnd
 
 __all__ = [
     "Action",
@@ -13,6 +13,7 @@ __all__ = [
     "CommandState",
     "DeviceKind",
     "DeviceStatus",
+    "PortalModeName",
     "Role",
     "SessionEnd",
 ]

@@ -133,11 +133,13 @@ def import_places(ctx: Context, csv_file: Path) -> None:
     from controller import places as domain
 
     with ctx.session() as session:
-        result = domain.import_places(session, CLI_ACTOR, csv_file)
+        result = domain.import_places(session, CLI_ACTOR, csv_file, timezone=ctx.settings.timezone)
     click.echo(
         f"{result.organisations_created} organisations created, "
         f"{result.sites_created} sites created, {result.sites_updated} updated"
     )
+    if result.hotspots_told:
+        click.echo(f"{result.hotspots_told} hotspot(s) will be sent their site's new opening hours")
 
 
 @places.command("list")

@@ -33,6 +33,10 @@ from controller.models import Command, Device, Site, User, utcnow
 
 RESULT_GRACE = timedelta(hours=1)  # a claimed command may take this long past expiry to report
 ALL_KINDS = frozenset(DeviceKind)
+# Arguments for the device's eyes only: whoever knows the portal's secret knows every future
+# code of the day. Pages, the API and the audit log show them as HIDDEN.
+SECRET_ARGS = frozenset({"portal_code_secret"})
+HIDDEN = "(hidden)"
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ def issue(
             f"{SPECS[name].label}: {command.device.name}",
             command_id=command.id,
             command=name.value,
-            args=command.args,
+            args=shown_args(command.args),
             batch_id=batch_id,
         )
     return commands
@@ -460,5 +464,10 @@ def summary(command: Command) -> dict[str, Any]:
         "finished_at": command.finished_at.isoformat() if command.finished_at else None,
         "output": command.output,
         "duration_ms": command.duration_ms,
-        "args": command.args,
+        "args": shown_args(command.args),
     }
+
+
+def shown_args(args: dict[str, Any]) -> dict[str, Any]:
+    """A command's arguments as people may see them: secrets replaced by :data:`HIDDEN`."""
+    return {key: HIDDEN if key in SECRET_ARGS else value for key, value in args.items()}

@@ -195,7 +195,7 @@ def _prepare(env: dict[str, str], demo_dir: Path) -> tuple[str, str, list[str]]:
     admin_password = secrets.token_urlsafe(9)
     mediator_password = secrets.token_urlsafe(9)
     with database.session() as session:
-        places.import_places(session, "demo", DEMO_PLACES)
+        places.import_places(session, "demo", DEMO_PLACES, timezone=settings.timezone)
         users.create_user(
             session,
             "demo",
@@ -264,6 +264,8 @@ What to try:
   - a public PC: "Reset now" (as the mediator too): the result, then the wipe report, live;
   - the portal: tap Connect in any language; within a minute the hotspot
     bib-centre-wifi's page counts the connection (no address is ever sent);
+  - on that page, set the portal to "code": within seconds the portal asks for the
+    code of the day, which the page shows;
   - the API:        curl {url}/api/v1/openapi.json
   - the metrics:    curl {url}/metrics
   - the audit log:  Audit, signed in as admin.

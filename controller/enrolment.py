@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse, UpdateConfigArgs
-from controller import access, audit, pc_usage, signals
+from controller import access, audit, hotspot_portal, pc_usage, signals
 from controller.choices import Action, DeviceStatus
 from controller.errors import Conflict, DomainError, PermissionDenied, Unauthenticated
 from controller.models import Device, EnrolmentToken, Site, User, utcnow
@@ -72,8 +73,13 @@ def create_token(
     return IssuedToken(token, record)
 
 
-def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int) -> EnrolResponse:
-    """Trade a valid token for a new device id and secret. Refused tokens change nothing."""
+def enrol(
+    session: Session, request: EnrolRequest, *, heartbeat_interval_s: int, timezone: str
+) -> EnrolResponse:
+    """Trade a valid token for a new device id and secret. Refused tokens change nothing.
+
+    ``timezone`` is the controller's, sent to a hotspot for its portal's hours and days.
+    """
     now = utcnow()
     record = session.scalar(
         select(EnrolmentToken).where(EnrolmentToken.token_hash == _digest(request.token))
@@ -134,14 +140,7 @@ def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int)
         site_id=record.site_id,
         token_id=record.id,
     )
-    remote_settings = None
-    if request.kind is DeviceKind.PC:  # the site's session limits, from the start
-        site = session.get(Site, record.site_id)
-        assert site is not None
-        limits = pc_usage.session_limits_args(site)
-        remote_settings = UpdateConfigArgs(
-            idle_timeout_s=limits["idle_timeout_s"], max_session_s=limits["max_session_s"]
-        )
+    remote_settings = _remote_settings(session, device, timezone)
     signals.device_enrolled.send(device.id, site_id=device.site_id, kind=device.kind)
     return EnrolResponse(
         device_id=device.id,
@@ -151,6 +150,21 @@ def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int)
         heartbeat_interval_s=heartbeat_interval_s,
         remote_settings=remote_settings,
     )
+
+
+def _remote_settings(session: Session, device: Device, timezone: str) -> UpdateConfigArgs | None:
+    """What the device starts with: a public PC its site's session limits, a hotspot its portal
+    (set up with the defaults and its own code secret)."""
+    site = session.get(Site, device.site_id)
+    assert site is not None
+    if device.kind == DeviceKind.PC:
+        args: Mapping[str, object] = pc_usage.session_limits_args(site)
+    elif device.kind == DeviceKind.HOTSPOT:
+        config = hotspot_portal.portal_config(session, device)
+        args = hotspot_portal.portal_args(config, site, timezone)
+    else:
+        return None
+    return msgspec.convert(args, UpdateConfigArgs)
 
 
 def authenticate_device(session: Session, device_id: str, secret: str) -> Device:

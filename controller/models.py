@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -30,6 +30,7 @@ from controller.choices import (
     CommandState,
     DeviceKind,
     DeviceStatus,
+    PortalModeName,
     Role,
     SessionEnd,
 )
@@ -388,3 +389,28 @@ class PortalSession(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     ended_on: Mapped[date] = mapped_column(Date)
     seconds: Mapped[int] = mapped_column(Integer)
+
+
+class HotspotPortal(Base):
+    """A hotspot's captive portal as set from the controller (controller/hotspot_portal.py).
+
+    A hotspot without a row has never been set from here: its portal follows its own settings
+    file.
+    """
+
+    __tablename__ = "hotspot_portals"
+    DEFAULT_MODE: ClassVar[PortalModeName] = PortalModeName.CLICK
+    DEFAULT_SESSION_MIN: ClassVar[int] = 240
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    mode: Mapped[PortalModeName] = mapped_column(String(16), default=DEFAULT_MODE)
+    # Closed outside the site's opening hours. Off by default: enrolling a hotspot must not
+    # close a wifi that works (its own file's default is open at all hours); staff opt in.
+    follow_site_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A connection lasts this long, then the resident connects again.
+    session_min: Mapped[int] = mapped_column(Integer, default=DEFAULT_SESSION_MIN)
+    # What the codes of "code" mode derive from: sent to the hotspot, never shown to anyone.
+    code_secret: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller import access, audit
+from controller import access, audit, hotspot_portal
 from controller.choices import Action
 from controller.errors import DomainError, NotFound
 from controller.models import Organisation, Site, SiteClosure, User
@@ -51,16 +51,21 @@ class ImportResult:
     organisations_created: int = 0
     sites_created: int = 0
     sites_updated: int = 0
+    hotspots_told: int = 0  # sent the new opening hours of their site
 
 
-def import_places(session: Session, actor: audit.Actor, path: Path) -> ImportResult:
+def import_places(
+    session: Session, actor: audit.Actor, path: Path, *, timezone: str
+) -> ImportResult:
     """Create or update organisations and sites from a CSV of places (``shared/data`` format).
 
     The whole file is checked before anything is written: one bad row rejects the import with
-    its line number, and nothing is stored.
+    its line number, and nothing is stored. Hotspots of a site whose opening hours changed are
+    sent the new hours (``timezone``: the controller's, which they count hours in).
     """
     rows = _read_rows(path)
     result = ImportResult()
+    hours_changed: list[Site] = []
     organisations = {o.name: o for o in session.scalars(select(Organisation))}
     for row in rows:
         organisation = organisations.get(row["organisation"])
@@ -76,6 +81,8 @@ def import_places(session: Session, actor: audit.Actor, path: Path) -> ImportRes
             result.sites_created += 1
         else:
             result.sites_updated += 1
+            if site.opening_hours != row.get("horaires", ""):
+                hours_changed.append(site)
         site.organisation = organisation
         site.name = row["nom"]
         site.address = row.get("adresse", "")
@@ -96,6 +103,9 @@ def import_places(session: Session, actor: audit.Actor, path: Path) -> ImportRes
         sites_created=result.sites_created,
         sites_updated=result.sites_updated,
     )
+    for site in hours_changed:
+        told = hotspot_portal.site_hours_changed(session, actor, site, timezone)
+        result.hotspots_told += len(told)
     return result
 
 

@@ -12,6 +12,14 @@ from flask import Blueprint
 api = Blueprint("api", __name__)
 
 # Routes register themselves on import.
-from controller.api import agent, commands, enrolment, fleet, openapi, public_pcs  # noqa: E402
+from controller.api import (  # noqa: E402
+    agent,
+    commands,
+    enrolment,
+    fleet,
+    hotspots,
+    openapi,
+    public_pcs,
+)
 
-__all__ = ["agent", "api", "commands", "enrolment", "fleet", "openapi", "public_pcs"]
+__all__ = ["agent", "api", "commands", "enrolment", "fleet", "hotspots", "openapi", "public_pcs"]

@@ -4,27 +4,41 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     Field,
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from controller.choices import CommandName, DeviceKind, Role
+from controller.choices import CommandName, DeviceKind, PortalModeName, Role
 
 KIND_LABELS = {
     DeviceKind.PC: "Public PC",
     DeviceKind.KIOSK: "Charging kiosk",
     DeviceKind.HOTSPOT: "Wifi hotspot",
+}
+# A portal mode in plain words, and what it means for the resident.
+PORTAL_MODES = {
+    PortalModeName.CLICK: (
+        "One tap",
+        "Residents tap “Connect” on the welcome page: nothing to type.",
+    ),
+    PortalModeName.CODE: (
+        "Code of the day",
+        "Residents type a 6-digit code they ask for at the desk; it changes every day.",
+    ),
+    PortalModeName.CLOSED: ("Closed", "Nobody can connect, whatever the time."),
 }
 ROLE_LABELS = {
     Role.ADMIN: "Admin (city IT, everything)",
@@ -173,3 +187,21 @@ class SessionLimitsForm(FlaskForm):
         validators=[Optional()],
     )
     submit = SubmitField("Save and send to the PCs")
+
+
+class PortalForm(FlaskForm):
+    """How residents get on a hotspot's wifi; the domain checks the mode and the length."""
+
+    # Choices are not checked here: the domain refuses an unknown mode with its own message.
+    mode = RadioField(
+        "How residents connect",
+        choices=[SelectChoice(m.value, label) for m, (label, _) in PORTAL_MODES.items()],
+        validate_choice=False,
+    )
+    follow_site_hours = BooleanField("Closed outside the site's opening hours")
+    session_min = IntegerField(
+        "Each connection lasts (minutes)",
+        validators=[InputRequired(message="Give how long a connection lasts, in minutes.")],
+        description="After that, the resident connects again the same way.",
+    )
+    submit = SubmitField("Save and send to the hotspot")

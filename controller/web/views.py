@@ -8,7 +8,8 @@ errors raised by a form's action are shown beside the form, and nothing is store
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from flask import (
 )
 from flask import session as flask_session
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import SelectChoice
@@ -37,6 +39,7 @@ from controller import (
     commands,
     enrolment,
     fleet,
+    hotspot_portal,
     pc_usage,
     places,
     portal_usage,
@@ -60,11 +63,13 @@ from controller.schedules import SchedulePolicy
 from controller.web import web
 from controller.web.forms import (
     KIND_LABELS,
+    PORTAL_MODES,
     AuditFilterForm,
     ClosureForm,
     CommandForm,
     LoginForm,
     LogoutForm,
+    PortalForm,
     SessionLimitsForm,
     TokenForm,
     UserForm,
@@ -373,6 +378,9 @@ def _site_page(
             else None
         ),
         recent_commands=commands.list_commands(session, me, site_id=found.id, limit=30),
+        day_codes=hotspot_portal.codes_of_the_day(
+            session, me, found, timezone=settings.timezone, now=start
+        ),
         command_form=form or CommandForm(formdata=None),
         command_error=error,
         plan=[(a.at.astimezone(zone), a) for a in plan],
@@ -424,24 +432,47 @@ def set_session_limits(site_id: int) -> Page | Response:
     me = _me()
     found = fleet.get_site(session, me, site_id)
     form = SessionLimitsForm()
-    if not form.validate():
-        problems = " ".join(e for errors in form.errors.values() for e in errors)
-        return _site_page(found, limits_form=form, limits_error=problems, status=400)
-    try:
-        issued = pc_usage.set_session_limits(
+    outcome = _save_and_send(
+        form,
+        lambda: pc_usage.set_session_limits(
             session,
             me,
             found,
             idle_timeout_min=form.idle_timeout_min.data or 0,
             max_session_min=form.max_session_min.data or None,
+        ),
+    )
+    if isinstance(outcome, Refusal):
+        return _site_page(
+            found, limits_form=form, limits_error=outcome.message, status=outcome.status
         )
+    flash(f"Session limits saved and sent to {len(outcome)} PC(s) of {found.name}.", "success")
+    return redirect(url_for("web.site", site_id=found.id) + "#sessions")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a form's change was not made, to show beside the form with this status."""
+
+    message: str
+    status: int
+
+
+def _save_and_send(form: FlaskForm, change: Callable[[], list[Command]]) -> list[Command] | Refusal:
+    """Validate ``form``, make the ``change`` (a domain call), commit, and send the commands it
+    issued. What the form or the domain objects to comes back to show beside the form, and
+    nothing is stored."""
+    if not form.validate():
+        return Refusal(" ".join(e for errors in form.errors.values() for e in errors), 400)
+    session = db_session()
+    try:
+        issued = change()
     except DomainError as exc:
         session.rollback()
-        return _site_page(found, limits_form=form, limits_error=exc.message, status=exc.status)
+        return Refusal(exc.message, exc.status)
     session.commit()
     push_commands(current_app.extensions["socketio"], issued)
-    flash(f"Session limits saved and sent to {len(issued)} PC(s) of {found.name}.", "success")
-    return redirect(url_for("web.site", site_id=found.id) + "#sessions")
+    return issued
 
 
 @web.get("/devices/<device_id>")
@@ -451,9 +482,25 @@ def device(device_id: str) -> Page:
 
 
 def _device_page(
-    found: Device, form: CommandForm | None = None, error: str | None = None, status: int = 200
+    found: Device,
+    form: CommandForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+    portal_form: PortalForm | None = None,
+    portal_error: str | None = None,
 ) -> Page:
     me = _me()
+    portal = None
+    if found.kind == DeviceKind.HOTSPOT:
+        portal = hotspot_portal.view_portal(
+            db_session(), me, found, timezone=settings_of(current_app).timezone, now=utcnow()
+        )
+        portal_form = portal_form or PortalForm(
+            formdata=None,
+            mode=portal.mode.value,
+            follow_site_hours=portal.follow_site_hours,
+            session_min=portal.session_min,
+        )
     return render_template(
         "device.html",
         device=found,
@@ -468,7 +515,39 @@ def _device_page(
         portal_day=portal_usage.latest_day(db_session(), found.id),
         command_form=form or CommandForm(formdata=None),
         command_error=error,
+        portal=portal,
+        PORTAL_MODES=PORTAL_MODES,
+        may_set_portal=access.can(me, Action.MANAGE_PLACES) and access.covers_site(me, found.site),
+        portal_form=portal_form,
+        portal_error=portal_error,
     ), status
+
+
+@web.post("/devices/<device_id>/portal")
+@login_required
+def set_portal(device_id: str) -> Page | Response:
+    session = db_session()
+    me = _me()
+    found = fleet.get_device(session, me, device_id)
+    form = PortalForm()
+    outcome = _save_and_send(
+        form,
+        lambda: hotspot_portal.set_portal(
+            session,
+            me,
+            found,
+            mode=form.mode.data or "",
+            follow_site_hours=form.follow_site_hours.data,
+            session_min=form.session_min.data or 0,
+            timezone=settings_of(current_app).timezone,
+        ),
+    )
+    if isinstance(outcome, Refusal):
+        return _device_page(
+            found, portal_form=form, portal_error=outcome.message, status=outcome.status
+        )
+    flash(f"Wifi portal settings saved and sent to {found.name}.", "success")
+    return redirect(url_for("web.device", device_id=found.id, _anchor="portal"))
 
 
 # --- commands -----------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_upgrade_creates_the_tables_in_wal_mode(run, tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'borne.sqlite3'}")
     with engine.connect() as connection:
         assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
-    assert "current: 0003; head: 0003" in run("db", "current").output
+    assert "current: 0004; head: 0004" in run("db", "current").output
 
 
 def test_import_places_then_make_a_token(run):

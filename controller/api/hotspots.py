@@ -1,0 +1,100 @@
+"""Staff API for wifi hotspots: their captive portal's settings and the code of the day."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from flask import Response, current_app
+
+from agent.protocol import PortalModeName
+from controller import fleet, hotspot_portal
+from controller.api import api
+from controller.api.fleet import staff_user
+from controller.api.io import documented, json_response, parse_body
+from controller.context import db_session, settings_of
+from controller.models import Device, User, utcnow
+from controller.realtime import push_commands
+
+SessionMinutes = Annotated[
+    int, msgspec.Meta(ge=hotspot_portal.SESSION_MIN[0], le=hotspot_portal.SESSION_MIN[1])
+]
+
+
+class PortalIn(msgspec.Struct, forbid_unknown_fields=True):
+    mode: PortalModeName
+    follow_site_hours: bool  # closed outside the site's opening hours
+    session_min: SessionMinutes
+
+
+class PortalOut(msgspec.Struct):
+    device_id: str
+    # False: never set from the controller; the hotspot follows its own settings file, and the
+    # other fields are the defaults a first PUT starts from.
+    managed: bool
+    mode: PortalModeName
+    follow_site_hours: bool
+    session_min: int
+    opening_hours: str  # in force on the hotspot (OpenStreetMap syntax); "" is open at all hours
+    code_of_the_day: str | None  # "123 456", in code mode only
+    commands: list[str] = []  # after a PUT: the update_config command sent to the hotspot
+
+
+def _portal_out(user: User, device: Device, commands: list[str] | None = None) -> PortalOut:
+    view = hotspot_portal.view_portal(
+        db_session(), user, device, timezone=settings_of(current_app).timezone, now=utcnow()
+    )
+    return PortalOut(
+        device.id,
+        view.managed,
+        view.mode,
+        view.follow_site_hours,
+        view.session_min,
+        view.opening_hours,
+        view.code_of_the_day,
+        commands or [],
+    )
+
+
+@api.get("/devices/<device_id>/portal")
+@documented(
+    "A hotspot's captive portal: its mode, hours, connection length and the code of the day",
+    response=PortalOut,
+    auth="staff",
+    errors={400: "not a hotspot", 403: "outside your places", 404: "no such device"},
+)
+def get_portal(device_id: str) -> Response:
+    user = staff_user()
+    return json_response(_portal_out(user, fleet.get_device(db_session(), user, device_id)))
+
+
+@api.put("/devices/<device_id>/portal")
+@documented(
+    "Set how residents get on a hotspot's wifi, and tell the hotspot",
+    body=PortalIn,
+    response=PortalOut,
+    auth="staff",
+    errors={
+        400: "not a hotspot",
+        403: "not allowed",
+        404: "no such device",
+        422: "unknown mode or length out of range",
+    },
+)
+def put_portal(device_id: str) -> Response:
+    body = parse_body(PortalIn)
+    session = db_session()
+    user = staff_user()
+    device = fleet.get_device(session, user, device_id)
+    issued = hotspot_portal.set_portal(
+        session,
+        user,
+        device,
+        mode=body.mode,
+        follow_site_hours=body.follow_site_hours,
+        session_min=body.session_min,
+        timezone=settings_of(current_app).timezone,
+    )
+    session.commit()
+    push_commands(current_app.extensions["socketio"], issued)
+    return json_response(_portal_out(user, device, [c.id for c in issued]))
