@@ -7,7 +7,6 @@ the runner's own thread (:mod:`agent.commands`), never on this loop.
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
 import signal
@@ -21,7 +20,12 @@ from typing import Protocol
 from agent.actions import Actions, RecentLog, actions_for
 from agent.commands import CommandRunner
 from agent.credentials import Credentials, ensure_state_dir
-from agent.hotspot import PORTAL_SETTINGS, PortalWatch, hand_over_portal_settings
+from agent.hotspot import (
+    PortalWatch,
+    hand_over_portal_settings,
+    portal_changes,
+    without_stale_portal_settings,
+)
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
 from agent.pc.public_pc import PublicPc
@@ -158,8 +162,12 @@ class Agent:
         self._inventory_now.set()
         self._wake.set()
 
-    def apply_remote_settings(self, update: UpdateConfigArgs) -> str:
-        """Apply an ``update_config`` live; return what changed, for the command's output."""
+    def apply_remote_settings(
+        self, update: UpdateConfigArgs, previous: UpdateConfigArgs | None = None
+    ) -> str:
+        """Apply an ``update_config`` live; return what changed since ``previous`` (the remote
+        settings before it), for the command's output."""
+        previous = previous or UpdateConfigArgs()
         changed = []
         if update.heartbeat_interval_s is not None:
             self.set_heartbeat_interval(update.heartbeat_interval_s)
@@ -176,15 +184,8 @@ class Agent:
             for name in ("idle_timeout_s", "max_session_s"):
                 if getattr(update, name) is not None:
                     changed.append(f"{name} = {getattr(update, name)}")
-        portal = [name for name in PORTAL_SETTINGS if getattr(update, name) is not None]
-        if portal and isinstance(self.role, HotspotRole):
-            changed += [
-                # The secret is not echoed: command outputs are shown to staff on the controller.
-                "portal_code_secret changed"
-                if name == "portal_code_secret"
-                else f"{name} = {_plain(getattr(update, name))!r}"
-                for name in portal
-            ]
+        if isinstance(self.role, HotspotRole):
+            changed += portal_changes(previous, update)
         if update.device_name is not None:
             self.set_inventory_collector(
                 InventoryCollector(agent_version=agent_version(), name=update.device_name)
@@ -223,10 +224,6 @@ class Agent:
         except Exception:
             log.exception("%s failed", getattr(step, "__name__", step))
             return None
-
-
-def _plain(value: object) -> object:
-    return value.value if isinstance(value, enum.Enum) else value
 
 
 def agent_version() -> str:
@@ -295,10 +292,12 @@ def build_agent(
         agent._guarded(lambda: hand_over(load_remote_settings(state_dir)))
 
     def apply_config(update: UpdateConfigArgs) -> str:
+        previous = load_remote_settings(state_dir)
+        update, stale = without_stale_portal_settings(previous, update)
         merged = save_remote_settings(state_dir, update)  # first: it survives a restart
         if hand_over is not None:
             hand_over(merged)
-        return agent.apply_remote_settings(update)
+        return "; ".join([agent.apply_remote_settings(update, previous), *stale])
 
     actions = actions_for(
         settings.actions,

@@ -14,11 +14,14 @@ controller's counts stay right across lost connections and restarts of either si
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
+
+import msgspec
 
 from agent import protocol
 from agent.periodic import Periodic
@@ -41,6 +44,41 @@ MAX_SESSIONS = 2000
 
 # The update_config settings that are the portal's, not the agent's.
 PORTAL_SETTINGS = tuple(f for f in UpdateConfigArgs.__struct_fields__ if f.startswith("portal_"))
+
+
+def without_stale_portal_settings(
+    previous: UpdateConfigArgs, update: UpdateConfigArgs
+) -> tuple[UpdateConfigArgs, list[str]]:
+    """``update`` without its portal settings when they are older than those in force (a
+    command queued on the controller and delivered after a newer one), and why, for the
+    command's output."""
+    if (
+        update.portal_revision is None
+        or previous.portal_revision is None
+        or update.portal_revision >= previous.portal_revision
+    ):
+        return update, []
+    kept = msgspec.structs.replace(update, **dict.fromkeys(PORTAL_SETTINGS))
+    return kept, [
+        f"portal settings of revision {update.portal_revision} ignored: "
+        f"revision {previous.portal_revision} is in force"
+    ]
+
+
+def portal_changes(previous: UpdateConfigArgs, update: UpdateConfigArgs) -> list[str]:
+    """The portal settings ``update`` changes, for the command's output (shown to staff on the
+    controller: the code secret is never echoed, only whether it changed)."""
+    changes = []
+    for name in PORTAL_SETTINGS:
+        value = getattr(update, name)
+        if value is None or value == getattr(previous, name):
+            continue
+        if name == "portal_code_secret":
+            changes.append("portal_code_secret changed (earlier tickets no longer open)")
+        else:
+            shown = value.value if isinstance(value, enum.Enum) else value
+            changes.append(f"{name} = {shown!r}")
+    return changes
 
 
 def hand_over_portal_settings(portal_state_dir: Path, remote: UpdateConfigArgs) -> bool:

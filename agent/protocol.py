@@ -188,6 +188,9 @@ class UpdateConfigArgs(_Strict):
     portal_timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     portal_session_s: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)] | None = None
     portal_code_secret: Annotated[str, msgspec.Meta(min_length=16, max_length=128)] | None = None
+    # Grows with each change on the controller: a delayed command carrying older portal
+    # settings (queued, then delivered after a newer one) must not undo the newer ones.
+    portal_revision: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class CollectLogsArgs(_Strict):

@@ -110,19 +110,25 @@ class ManagedSettingsWatch:
         """``apply`` raises ``ImproperlyConfigured`` for settings it refuses (bad hours)."""
         self.base = base
         self._apply = apply
-        self._seen: tuple[int, int, int] | None = None
+        self._seen: bytes | None = None
 
     def check(self) -> bool:
-        """Apply the file if it changed since the last look; True when something was applied."""
+        """Apply the file if it changed since the last look; True when something was applied.
+
+        The file is compared whole (it is under 1 KB): a time stamp or a size can stay the same
+        across a change (a session of 14400 s becoming 28800 s, within one second).
+        """
         path = managed_settings_path(self.base.state_dir)
         try:
-            found = os.stat(path)
-            version = (found.st_ino, found.st_mtime_ns, found.st_size)
+            content = path.read_bytes()
         except FileNotFoundError:
-            version = (0, 0, 0)  # gone: back to the TOML file's values
-        if version == self._seen:
+            content = b""  # gone: back to the TOML file's values
+        except OSError as exc:
+            log.error("cannot read %s, keeping the current settings: %s", path, exc.strerror)
             return False
-        self._seen = version
+        if content == self._seen:
+            return False
+        self._seen = content
         try:
             settings = with_managed_settings(self.base)
             self._apply(settings)

@@ -25,6 +25,7 @@ from agent.protocol import (
     CommandName,
     CommandResult,
     DeviceKind,
+    UpdateConfigArgs,
 )
 from controller import access, audit
 from controller.choices import Action, CommandState, DeviceStatus
@@ -37,6 +38,19 @@ ALL_KINDS = frozenset(DeviceKind)
 # code of the day. Pages, the API and the audit log show them as HIDDEN.
 SECRET_ARGS = frozenset({"portal_code_secret"})
 HIDDEN = "(hidden)"
+# update_config settings the controller keeps a record of: only the module that keeps it sends
+# them (``owned_settings=True``). Sent as a plain command they would make the device and the
+# controller's pages disagree (a code of the day the portal refuses), and get round the right
+# to change them (MANAGE_PLACES, which a technician who may send commands does not have).
+OWNED_SETTINGS = {
+    "idle_timeout_s": "the site's page (session limits)",
+    "max_session_s": "the site's page (session limits)",
+    **{
+        name: "the hotspot's page (Wifi portal)"
+        for name in UpdateConfigArgs.__struct_fields__
+        if name.startswith("portal_")
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -113,18 +127,27 @@ def issue(
     ttl: timedelta | None = None,
     schedule_key: str | None = None,
     pushed: bool = False,
+    owned_settings: bool = False,
 ) -> list[Command]:
     """Store command ``name`` for some devices or for every fitting device of a site.
 
     Checks the actor's right on every target before storing anything: one refusal refuses all.
     ``pushed``: the caller pushes the commands right after its commit (the API, the schedule),
     so those for online devices are stored ``sent`` at once; the others stay ``queued`` until
-    their device connects or a process's sweep finds them.
+    their device connects or a process's sweep finds them. ``owned_settings``: the caller is
+    the module that keeps the :data:`OWNED_SETTINGS` it sends.
     """
     spec = SPECS[name]
     if bool(device_ids) == (site_id is not None):
         raise DomainError("name either devices or one site")
     checked_args = validate_args(name, args) if name is not CommandName.WAKE else {}
+    owned = sorted(set(checked_args) & OWNED_SETTINGS.keys())
+    if owned and not owned_settings:
+        raise DomainError(
+            f"{', '.join(owned)} cannot be sent as a command: set {OWNED_SETTINGS[owned[0]]}",
+            code="owned_setting",
+            status=422,
+        )
     if device_ids:
         targets = _devices(session, device_ids)
         for device in targets:

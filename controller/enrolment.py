@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse, UpdateConfigArgs
-from controller import access, audit, hotspot_portal, pc_usage, signals
+from controller import access, audit, pc_usage, signals
 from controller.choices import Action, DeviceStatus
 from controller.errors import Conflict, DomainError, PermissionDenied, Unauthenticated
 from controller.models import Device, EnrolmentToken, Site, User, utcnow
@@ -73,13 +72,8 @@ def create_token(
     return IssuedToken(token, record)
 
 
-def enrol(
-    session: Session, request: EnrolRequest, *, heartbeat_interval_s: int, timezone: str
-) -> EnrolResponse:
-    """Trade a valid token for a new device id and secret. Refused tokens change nothing.
-
-    ``timezone`` is the controller's, sent to a hotspot for its portal's hours and days.
-    """
+def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int) -> EnrolResponse:
+    """Trade a valid token for a new device id and secret. Refused tokens change nothing."""
     now = utcnow()
     record = session.scalar(
         select(EnrolmentToken).where(EnrolmentToken.token_hash == _digest(request.token))
@@ -140,7 +134,7 @@ def enrol(
         site_id=record.site_id,
         token_id=record.id,
     )
-    remote_settings = _remote_settings(session, device, timezone)
+    remote_settings = _remote_settings(session, device)
     signals.device_enrolled.send(device.id, site_id=device.site_id, kind=device.kind)
     return EnrolResponse(
         device_id=device.id,
@@ -152,19 +146,18 @@ def enrol(
     )
 
 
-def _remote_settings(session: Session, device: Device, timezone: str) -> UpdateConfigArgs | None:
-    """What the device starts with: a public PC its site's session limits, a hotspot its portal
-    (set up with the defaults and its own code secret)."""
+def _remote_settings(session: Session, device: Device) -> UpdateConfigArgs | None:
+    """What the device starts with: a public PC its site's session limits.
+
+    A hotspot gets nothing: its portal follows its own settings file (the mode or hours city IT
+    wrote there) until staff save its portal on the controller, and an agent older than the
+    portal settings could not even read an answer carrying them.
+    """
+    if device.kind != DeviceKind.PC:
+        return None
     site = session.get(Site, device.site_id)
     assert site is not None
-    if device.kind == DeviceKind.PC:
-        args: Mapping[str, object] = pc_usage.session_limits_args(site)
-    elif device.kind == DeviceKind.HOTSPOT:
-        config = hotspot_portal.portal_config(session, device)
-        args = hotspot_portal.portal_args(config, site, timezone)
-    else:
-        return None
-    return msgspec.convert(args, UpdateConfigArgs)
+    return msgspec.convert(pc_usage.session_limits_args(site), UpdateConfigArgs)
 
 
 def authenticate_device(session: Session, device_id: str, secret: str) -> Device:

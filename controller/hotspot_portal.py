@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from captive_portal import codes
 from controller import access, audit, commands
-from controller.choices import Action, CommandName, DeviceKind, PortalModeName
+from controller.choices import Action, CommandName, CommandState, DeviceKind, PortalModeName
 from controller.errors import DomainError
 from controller.models import Command, Device, HotspotPortal, Site, User
 
@@ -36,8 +36,12 @@ class PortalView:
     mode: PortalModeName
     follow_site_hours: bool
     session_min: int
-    opening_hours: str  # in force on the hotspot; "" is open at all hours
+    opening_hours: str  # set for the hotspot; "" is open at all hours
     code_of_the_day: str | None  # "123 456" in code mode
+    # Where the settings are on their way to the hotspot: queued or sent (it may still run the
+    # previous ones), done (in force), failed or expired (it runs older ones: save again).
+    delivery: CommandState | None = None
+    delivery_note: str = ""  # the hotspot's answer when it failed
 
 
 def _require_hotspot(device: Device) -> None:
@@ -76,6 +80,7 @@ def portal_args(config: HotspotPortal, site: Site, timezone: str) -> dict[str, s
         "portal_timezone": timezone,
         "portal_session_s": config.session_min * 60,
         "portal_code_secret": config.code_secret,
+        "portal_revision": config.revision,
     }
 
 
@@ -109,6 +114,7 @@ def set_portal(
     config.mode = new_mode
     config.follow_site_hours = follow_site_hours
     config.session_min = session_min
+    config.revision += 1
     audit.record(
         session,
         user,
@@ -121,14 +127,31 @@ def set_portal(
         before=before,
         after=_settings(config),
     )
-    return commands.issue(
+    return _send(session, user, config, device.site, timezone, pushed=True)
+
+
+def _send(
+    session: Session,
+    actor: audit.Actor,
+    config: HotspotPortal,
+    site: Site,
+    timezone: str,
+    *,
+    pushed: bool = False,
+) -> list[Command]:
+    """Issue the ``update_config`` carrying ``config`` and remember it, for the pages to say
+    whether the hotspot has them yet."""
+    issued = commands.issue(
         session,
-        user,
+        actor,
         CommandName.UPDATE_CONFIG,
-        device_ids=[device.id],
-        args=portal_args(config, device.site, timezone),
-        pushed=True,
+        device_ids=[config.device_id],
+        args=portal_args(config, site, timezone),
+        pushed=pushed,
+        owned_settings=True,
     )
+    config.command = issued[0]
+    return issued
 
 
 def _settings(config: HotspotPortal) -> dict[str, object]:
@@ -172,6 +195,12 @@ def view_portal(
         session_min=config.session_min,
         opening_hours=device.site.opening_hours if config.follow_site_hours else "",
         code_of_the_day=code_of_the_day(config, timezone, now),
+        delivery=CommandState(config.command.state) if config.command is not None else None,
+        delivery_note=(
+            config.command.output or ""
+            if config.command is not None and config.command.state == CommandState.FAILED
+            else ""
+        ),
     )
 
 
@@ -205,14 +234,8 @@ def site_hours_changed(
             .order_by(HotspotPortal.device_id)
         )
     )
-    return [
-        command
-        for config in configs
-        for command in commands.issue(
-            session,
-            actor,
-            CommandName.UPDATE_CONFIG,
-            device_ids=[config.device_id],
-            args=portal_args(config, site, timezone),
-        )
-    ]
+    issued = []
+    for config in configs:
+        config.revision += 1
+        issued += _send(session, actor, config, site, timezone)
+    return issued

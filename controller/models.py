@@ -413,4 +413,10 @@ class HotspotPortal(Base):
     session_min: Mapped[int] = mapped_column(Integer, default=DEFAULT_SESSION_MIN)
     # What the codes of "code" mode derive from: sent to the hotspot, never shown to anyone.
     code_secret: Mapped[str] = mapped_column(String(128))
+    # Sent with the settings; the hotspot ignores settings older than those it has.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The update_config that carries the current settings: until it is done, the hotspot may
+    # still run the previous ones, and pages say so beside the code of the day.
+    command_id: Mapped[str | None] = mapped_column(ForeignKey("commands.id", ondelete="SET NULL"))
+    command: Mapped[Command | None] = relationship()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -67,6 +67,7 @@ def set_session_limits(
         device_ids=[d.id for d in site.devices if d.kind == DeviceKind.PC],
         args=session_limits_args(site),
         pushed=True,
+        owned_settings=True,
     )
 
 

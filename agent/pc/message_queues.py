@@ -13,22 +13,37 @@ POSIX shared memory and semaphores are files in ``/dev/shm``, cleaned with the t
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.actions import run_tool
+from agent.actions import Outcome, run_tool
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.media import read_mount_table
 from agent.pc.report import Leftover, WipeReport
 
+log = logging.getLogger(__name__)
 MOUNT_TIMEOUT_S = 10
 
 
+class QueuesUnreadable(Exception):
+    """The kernel has message queues but the agent could not list them (mount refused)."""
+
+
 def remove_guest_queues(guest: GuestAccount, report: WipeReport) -> None:
-    """Unlink every message queue the guest owns; other accounts' queues are kept."""
+    """Unlink every message queue the guest owns; other accounts' queues are kept.
+
+    Queues that cannot be listed are reported as left by :func:`guest_queues_left` (the check
+    that follows): the wipe cannot vouch for them.
+    """
     _check(guest)
+    with contextlib.suppress(QueuesUnreadable):
+        _remove(guest, report)
+
+
+def _remove(guest: GuestAccount, report: WipeReport) -> None:
     with _queue_directory() as directory:
         if directory is None:
             return
@@ -46,13 +61,16 @@ def remove_guest_queues(guest: GuestAccount, report: WipeReport) -> None:
 def guest_queues_left(guest: GuestAccount) -> list[Leftover]:
     """The guest's message queues still there, named by their place only."""
     _check(guest)
-    with _queue_directory() as directory:
-        if directory is None:
-            return []
-        return [
-            Leftover("ipc", "message queue", "POSIX message queue of the guest still there")
-            for _ in _owned_by(directory, guest.uid)
-        ]
+    try:
+        with _queue_directory() as directory:
+            if directory is None:
+                return []
+            return [
+                Leftover("ipc", "message queue", "POSIX message queue of the guest still there")
+                for _ in _owned_by(directory, guest.uid)
+            ]
+    except QueuesUnreadable as exc:
+        return [Leftover("ipc", "message queues", str(exc))]
 
 
 def _owned_by(directory: Path, uid: int) -> list[str]:
@@ -73,23 +91,35 @@ def _queue_directory() -> Iterator[Path | None]:
         if mount.fstype == "mqueue":
             yield Path(mount.path)
             return
+    if not _kernel_has_queues():
+        yield None  # built without POSIX message queues: there can be none to remove
+        return
     # A random, root-only (0700) directory: nobody else can reach the mount while it exists.
     scratch = Path(tempfile.mkdtemp(prefix="borne-mqueue-"))
     try:
-        if not _run(["mount", "-t", "mqueue", "-o", "nosuid,nodev,noexec", "mqueue", scratch]):
-            yield None  # no mqueue support in this kernel: there can be no queue either
-            return
+        mounted = _run(["mount", "-t", "mqueue", "-o", "nosuid,nodev,noexec", "mqueue", scratch])
+        if not mounted.ok:
+            raise QueuesUnreadable(f"could not be listed: {mounted.output.strip()}")
         try:
             yield scratch
         finally:
-            _run(["umount", scratch])
+            unmounted = _run(["umount", scratch])
+            if not unmounted.ok:
+                log.error("could not unmount %s: %s", scratch, unmounted.output.strip())
     finally:
         with contextlib.suppress(OSError):
             scratch.rmdir()
 
 
-def _run(argv: list[str | Path]) -> bool:
-    return run_tool([str(arg) for arg in argv], timeout_s=MOUNT_TIMEOUT_S).ok
+def _kernel_has_queues(filesystems: Path = Path("/proc/filesystems")) -> bool:
+    try:
+        return any(line.split()[-1:] == ["mqueue"] for line in filesystems.read_text().splitlines())
+    except OSError:
+        return True  # cannot tell: try, and report if listing fails
+
+
+def _run(argv: list[str | Path]) -> Outcome:
+    return run_tool([str(arg) for arg in argv], timeout_s=MOUNT_TIMEOUT_S)
 
 
 def _check(guest: GuestAccount) -> None:

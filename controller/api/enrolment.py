@@ -29,12 +29,8 @@ def enrol() -> Response:
 
     request = parse_body(EnrolRequest)
     session = db_session()
-    settings = settings_of(current_app)
     answer = enrolment.enrol(
-        session,
-        request,
-        heartbeat_interval_s=settings.heartbeat_interval_s,
-        timezone=settings.timezone,
+        session, request, heartbeat_interval_s=settings_of(current_app).heartbeat_interval_s
     )
     session.commit()
     return json_response(answer, 201)

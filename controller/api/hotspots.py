@@ -12,6 +12,7 @@ from controller import fleet, hotspot_portal
 from controller.api import api
 from controller.api.fleet import staff_user
 from controller.api.io import documented, json_response, parse_body
+from controller.choices import CommandState
 from controller.context import db_session, settings_of
 from controller.models import Device, User, utcnow
 from controller.realtime import push_commands
@@ -35,8 +36,12 @@ class PortalOut(msgspec.Struct):
     mode: PortalModeName
     follow_site_hours: bool
     session_min: int
-    opening_hours: str  # in force on the hotspot (OpenStreetMap syntax); "" is open at all hours
+    opening_hours: str  # set for the hotspot (OpenStreetMap syntax); "" is open at all hours
     code_of_the_day: str | None  # "123 456", in code mode only
+    # The state of the command carrying these settings: "done" once the hotspot has them;
+    # until then (or after "failed"/"expired") it may run older ones. null when not managed.
+    delivery: CommandState | None = None
+    delivery_note: str = ""  # the hotspot's answer when it failed
     commands: list[str] = []  # after a PUT: the update_config command sent to the hotspot
 
 
@@ -52,6 +57,8 @@ def _portal_out(user: User, device: Device, commands: list[str] | None = None) -
         view.session_min,
         view.opening_hours,
         view.code_of_the_day,
+        view.delivery,
+        view.delivery_note,
         commands or [],
     )
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from agent.hotspot import PortalWatch
-from agent.protocol import PortalStats
+from agent.hotspot import PortalWatch, portal_changes, without_stale_portal_settings
+from agent.protocol import PortalModeName, PortalStats, UpdateConfigArgs
 from agent.spool import Spool
 from captive_portal.snapshot import EndedSession, PortalSnapshot, write_snapshot
 
@@ -75,3 +75,29 @@ def test_missing_or_stale_statistics_mean_the_portal_is_not_running(tmp_path: Pa
     assert w.state() == {"portal": "running", "portal_clients": "3"}
     w._now = lambda: NOW + timedelta(minutes=5)
     assert w.state() == {"portal": "not running"}
+
+
+def test_portal_settings_older_than_those_in_force_are_ignored_whole():
+    in_force = UpdateConfigArgs(portal_mode=PortalModeName.CODE, portal_revision=5)
+    delayed = UpdateConfigArgs(
+        portal_mode=PortalModeName.CLICK, portal_revision=4, heartbeat_interval_s=30
+    )
+
+    kept, notes = without_stale_portal_settings(in_force, delayed)
+
+    assert kept == UpdateConfigArgs(heartbeat_interval_s=30)  # the rest still applies
+    assert notes == ["portal settings of revision 4 ignored: revision 5 is in force"]
+    newer = UpdateConfigArgs(portal_mode=PortalModeName.CLICK, portal_revision=6)
+    assert without_stale_portal_settings(in_force, newer) == (newer, [])
+
+
+def test_the_output_names_what_changed_and_never_the_secret():
+    secret = "s" * 40
+    before = UpdateConfigArgs(portal_mode=PortalModeName.CLICK, portal_code_secret=secret)
+    same_secret = UpdateConfigArgs(portal_mode=PortalModeName.CODE, portal_code_secret=secret)
+    new_secret = UpdateConfigArgs(portal_code_secret="t" * 40)
+
+    assert portal_changes(before, same_secret) == ["portal_mode = 'code'"]
+    assert portal_changes(before, new_secret) == [
+        "portal_code_secret changed (earlier tickets no longer open)"
+    ]

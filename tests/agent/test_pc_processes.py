@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 from guest_testkit import throwaway_guest
 
+from agent.actions import Outcome
+from agent.pc import message_queues
 from agent.pc.guest import GuestAccount
 from agent.pc.processes import (
     end_guest_processes,
     freeze_guest_processes,
     guest_processes_left,
 )
-from agent.pc.report import WipeReport
+from agent.pc.report import Leftover, WipeReport
 from tests.polling import wait_for
 
 # A bounded loop that forks a child every 5 ms: a reset must stop it in one go.
@@ -276,3 +278,20 @@ sys.exit(0 if queue >= 0 else 1)
 
 def queue_exists(name: str) -> bool:
     return subprocess.run(["/usr/bin/python3", "-c", OPEN_QUEUE, name], check=False).returncode == 0
+
+
+def test_queues_that_cannot_be_listed_are_reported_never_assumed_gone(
+    guest: GuestAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a container without the right to mount: the wipe cannot vouch for the queues.
+    monkeypatch.setattr(message_queues, "read_mount_table", lambda: [])
+    monkeypatch.setattr(
+        message_queues, "_run", lambda argv: Outcome(argv[0] != "mount", "mount: permission denied")
+    )
+    report = WipeReport()
+
+    end_guest_processes(guest, report)
+
+    assert report.leftovers == [
+        Leftover("ipc", "message queues", "could not be listed: mount: permission denied")
+    ]

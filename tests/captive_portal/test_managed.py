@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import date
 
@@ -128,3 +129,18 @@ def test_the_tickets_command_uses_the_controllers_secret(tmp_path, monkeypatch):
     assert "Code of the day" in printed.output
     day = date.fromisoformat(printed.output.split()[4].rstrip(":"))
     assert display_code(code_of_the_day(SECRET, day)) in printed.output
+
+
+def test_a_change_of_the_same_size_within_the_same_second_is_seen(tmp_path):
+    portal = make_portal(tmp_path)
+    watch = watch_of(portal)
+    state_dir = portal.settings.state_dir
+    write_managed_settings(state_dir, ManagedSettings(session_s=14400))
+    assert watch.check()
+    stamp = (state_dir / MANAGED_FILE).stat().st_mtime_ns
+
+    write_managed_settings(state_dir, ManagedSettings(session_s=28800))
+    os.utime(state_dir / MANAGED_FILE, ns=(stamp, stamp))  # as a coarse clock would leave it
+
+    assert watch.check()
+    assert portal.tap_connect().status_code == 303 and portal.remaining() == 28800

@@ -78,6 +78,26 @@ def test_wrong_arguments_are_refused_and_nothing_is_stored(db, args):
     assert db.scalars(select(Command)).all() == []
 
 
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        ({"portal_mode": "closed", "portal_code_secret": "x" * 32}, "the hotspot's page"),
+        ({"idle_timeout_s": 600, "heartbeat_interval_s": 30}, "the site's page"),
+    ],
+)
+def test_settings_the_controller_keeps_cannot_be_sent_as_a_plain_command(db, args, where):
+    # Sent by hand, they would make the device and the controller's pages disagree (a code of
+    # the day the portal refuses), and get round who may change them.
+    admin = make_user(db, Role.ADMIN)
+    device = make_device(db, kind=DeviceKind.HOTSPOT if "portal_mode" in args else DeviceKind.PC)
+
+    with pytest.raises(DomainError, match=f"cannot be sent as a command: set {where}") as caught:
+        commands.issue(db, admin, CommandName.UPDATE_CONFIG, device_ids=[device.id], args=args)
+
+    assert caught.value.status == 422
+    assert db.scalars(select(Command)).all() == []
+
+
 def test_a_command_that_does_not_apply_to_the_kind_is_refused(db):
     hotspot = make_device(db, kind=DeviceKind.HOTSPOT)
     with pytest.raises(DomainError, match="does not apply"):

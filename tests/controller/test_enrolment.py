@@ -23,7 +23,6 @@ INVENTORY = Inventory(
     cpu_count=2,
     ram_bytes=4 << 30,
 )
-TIMEZONE = "Europe/Paris"  # the controller's
 
 
 def request_for(token: str, kind: DeviceKind = DeviceKind.PC) -> EnrolRequest:
@@ -38,9 +37,7 @@ def test_token_enrols_one_device_with_a_hashed_secret(db):
     site = make_site(db)
     issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
 
-    answer = enrolment.enrol(
-        db, request_for(issued.token), heartbeat_interval_s=10, timezone=TIMEZONE
-    )
+    answer = enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
 
     device = db.get(Device, answer.device_id)
     assert device.site_id == site.id and device.name == "pc-accueil"
@@ -51,11 +48,11 @@ def test_token_enrols_one_device_with_a_hashed_secret(db):
 
 def test_reused_token_is_refused_and_changes_nothing(db):
     issued = enrolment.create_token(db, "cli", make_site(db), ttl=timedelta(hours=1))
-    enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10, timezone=TIMEZONE)
+    enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
     before = devices_count(db)
 
     with pytest.raises(Conflict, match="already used"):
-        enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10, timezone=TIMEZONE)
+        enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
     assert devices_count(db) == before
 
 
@@ -65,16 +62,14 @@ def test_expired_token_is_refused(db):
     db.flush()
 
     with pytest.raises(DomainError, match="expired") as caught:
-        enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10, timezone=TIMEZONE)
+        enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
     assert caught.value.status == 410
     assert devices_count(db) == 0
 
 
 def test_unknown_token_is_refused(db):
     with pytest.raises(PermissionDenied, match="unknown"):
-        enrolment.enrol(
-            db, request_for("bet_not-a-real-token"), heartbeat_interval_s=10, timezone=TIMEZONE
-        )
+        enrolment.enrol(db, request_for("bet_not-a-real-token"), heartbeat_interval_s=10)
 
 
 def test_token_for_a_kiosk_does_not_enrol_a_pc(db):
@@ -82,17 +77,13 @@ def test_token_for_a_kiosk_does_not_enrol_a_pc(db):
         db, "cli", make_site(db), ttl=timedelta(hours=1), kind=DeviceKind.KIOSK
     )
     with pytest.raises(DomainError, match="enrols a kiosk"):
-        enrolment.enrol(
-            db, request_for(issued.token, DeviceKind.PC), heartbeat_interval_s=10, timezone=TIMEZONE
-        )
+        enrolment.enrol(db, request_for(issued.token, DeviceKind.PC), heartbeat_interval_s=10)
     assert db.get(EnrolmentToken, issued.record.id).used_at is None
 
 
 def test_wrong_secret_and_unknown_device_get_the_same_refusal(db):
     issued = enrolment.create_token(db, "cli", make_site(db), ttl=timedelta(hours=1))
-    answer = enrolment.enrol(
-        db, request_for(issued.token), heartbeat_interval_s=10, timezone=TIMEZONE
-    )
+    answer = enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
 
     with pytest.raises(Unauthenticated) as wrong_secret:
         enrolment.authenticate_device(db, answer.device_id, "nope")
@@ -119,7 +110,7 @@ def test_technician_creates_tokens_only_for_organisations_covered(db):
 
 def test_token_creation_and_enrolment_are_audited(db):
     issued = enrolment.create_token(db, "cli", make_site(db), ttl=timedelta(hours=1))
-    enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10, timezone=TIMEZONE)
+    enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
 
     actions = list(db.scalars(select(AuditLog.action).order_by(AuditLog.id)))
     assert actions[-2:] == ["token.create", "device.enrol"]

@@ -10,15 +10,16 @@ import msgspec
 import pytest
 from sqlalchemy import select
 
-from agent.protocol import UpdateConfigArgs
+from agent.protocol import CommandResult, UpdateConfigArgs
 from captive_portal import codes
 from controller import commands, enrolment, hotspot_portal, places
 from controller.choices import CommandName, DeviceKind, PortalModeName, Role
 from controller.errors import DomainError, PermissionDenied
 from controller.models import AuditLog, Command, Device, HotspotPortal, Site
-from tests.controller.test_enrolment import TIMEZONE, request_for
+from tests.controller.test_enrolment import request_for
 from tests.factories import make_device, make_site, make_user
 
+TIMEZONE = "Europe/Paris"  # the controller's
 # 23:30 UTC is already the next day in Paris: the code must follow the controller's zone.
 LATE_EVENING = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 PARIS_DAY = date(2026, 11, 23)
@@ -67,6 +68,7 @@ def test_portal_args_carry_the_site_hours_only_when_followed(db):
         "portal_timezone": "America/Cayenne",
         "portal_session_s": 240 * 60,
         "portal_code_secret": config.code_secret,
+        "portal_revision": config.revision,
     }
     assert hotspot_portal.portal_args(config, site, TIMEZONE)["portal_opening_hours"] == ""
 
@@ -89,6 +91,40 @@ def test_admin_sets_the_portal_and_the_hotspot_alone_is_told(db):
         5400,
     )
     assert (sent.portal_timezone, sent.portal_code_secret) == (TIMEZONE, config.code_secret)
+
+
+def test_pages_say_whether_the_hotspot_has_the_settings_yet(db):
+    hotspot = make_hotspot(db)
+    admin = make_user(db, Role.ADMIN)
+    [command] = set_portal(db, admin, hotspot, mode="code")
+
+    def delivery() -> tuple[str | None, str]:
+        view = hotspot_portal.view_portal(db, admin, hotspot, timezone=TIMEZONE, now=LATE_EVENING)
+        return view.delivery, view.delivery_note
+
+    assert delivery() == ("queued", "")  # the hotspot may still run its previous settings
+    commands.claim(db, hotspot.id, command.id)
+    commands.record_result(
+        db,
+        hotspot.id,
+        CommandResult(
+            seq=1,
+            at=LATE_EVENING,
+            command_id=command.id,
+            ok=False,
+            output="invalid arguments for update_config: unknown field portal_mode",
+        ),
+    )
+    assert delivery() == (
+        "failed",
+        "invalid arguments for update_config: unknown field portal_mode",
+    )
+
+    [again] = set_portal(db, admin, hotspot, mode="code")
+    commands.claim(db, hotspot.id, again.id)
+    ok = CommandResult(seq=2, at=LATE_EVENING, command_id=again.id, ok=True, output="applied")
+    commands.record_result(db, hotspot.id, ok)
+    assert delivery() == ("done", "")
 
 
 @pytest.mark.parametrize(
@@ -235,6 +271,20 @@ def test_new_opening_hours_go_to_the_hotspots_that_follow_them(db, tmp_path):
     assert issued[0].args["portal_mode"] == "code"
 
 
+def test_each_change_sends_a_higher_revision_so_a_delayed_one_cannot_undo_it(db, tmp_path):
+    site = make_site(db, opening_hours="Mo-Fr 09:00-17:00")
+    hotspot = make_hotspot(db, site)
+    admin = make_user(db, Role.ADMIN)
+
+    [first] = set_portal(db, admin, hotspot, mode="code")
+    import_hours(db, tmp_path, site, "Tu-Sa 10:00-19:00")  # follows the site's hours
+    [second] = set_portal(db, admin, hotspot, mode="closed")
+    [queued] = [c for c in db.scalars(select(Command)) if c.id not in (first.id, second.id)]
+
+    assert first.args["portal_revision"] < queued.args["portal_revision"]
+    assert queued.args["portal_revision"] < second.args["portal_revision"]
+
+
 def test_an_import_that_keeps_the_hours_tells_nobody(db, tmp_path):
     site = make_site(db, opening_hours="Mo-Fr 09:00-17:00")
     make_hotspot(db, site, mode=PortalModeName.CLICK)
@@ -244,23 +294,16 @@ def test_an_import_that_keeps_the_hours_tells_nobody(db, tmp_path):
     assert result.hotspots_told == 0 and db.scalars(select(Command)).all() == []
 
 
-def test_an_enrolled_hotspot_starts_with_its_portal_settings(db):
+def test_an_enrolled_hotspot_keeps_its_own_settings_until_staff_save(db):
+    # Its settings file may say code mode or opening hours; an older agent could not even read
+    # portal settings in the answer. Nothing is sent and nothing is made until someone saves.
     site = make_site(db, opening_hours="Mo-Sa 09:00-18:00")
     issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
 
     answer = enrolment.enrol(
-        db,
-        request_for(issued.token, DeviceKind.HOTSPOT),
-        heartbeat_interval_s=10,
-        timezone=TIMEZONE,
+        db, request_for(issued.token, DeviceKind.HOTSPOT), heartbeat_interval_s=10
     )
 
-    config = db.get(HotspotPortal, answer.device_id)
-    settings = answer.remote_settings
-    assert settings is not None and config is not None
-    # Open at all hours, as the hotspot's own file says by default: staff opt in to the site's.
-    assert (settings.portal_mode, settings.portal_opening_hours) == ("click", "")
-    assert (settings.portal_timezone, settings.portal_session_s) == (TIMEZONE, 240 * 60)
-    assert settings.portal_code_secret == config.code_secret
-    assert settings.idle_timeout_s is None  # a PC's settings are not a hotspot's
+    assert answer.remote_settings is None
+    assert db.get(HotspotPortal, answer.device_id) is None
     assert db.scalars(select(Command)).all() == []

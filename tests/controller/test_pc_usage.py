@@ -14,7 +14,7 @@ from controller.choices import AlertKind, CommandName, DeviceKind, Role, Session
 from controller.errors import DomainError, PermissionDenied
 from controller.ingest import _Pending, write_events
 from controller.models import Alert, Command, PcSession, WipeReport
-from tests.controller.test_enrolment import TIMEZONE, request_for
+from tests.controller.test_enrolment import request_for
 from tests.factories import make_device, make_site, make_user
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -132,9 +132,7 @@ def test_a_pc_enrolled_later_gets_its_sites_limits(db):
     site = make_site(db, idle_timeout_min=20, max_session_min=120)
     issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
 
-    answer = enrolment.enrol(
-        db, request_for(issued.token), heartbeat_interval_s=10, timezone=TIMEZONE
-    )
+    answer = enrolment.enrol(db, request_for(issued.token), heartbeat_interval_s=10)
 
     assert answer.remote_settings is not None
     assert (answer.remote_settings.idle_timeout_s, answer.remote_settings.max_session_s) == (

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from controller import hotspot_portal
 from controller.choices import PortalModeName, Role
 from controller.models import Command, HotspotPortal, utcnow
-from tests.controller.test_enrolment import TIMEZONE
-from tests.controller.test_hotspot_portal import make_hotspot
+from tests.controller.test_hotspot_portal import TIMEZONE, make_hotspot
 from tests.controller.test_web import csrf_token, log_in
 from tests.controller.test_web_pc import page_text, words
 from tests.factories import make_site, make_user
@@ -43,6 +42,7 @@ def test_admin_sets_code_mode_and_the_page_shows_the_code(client, db):
     assert f'<p class="day-code-value">{todays_code(db, hotspot)}</p>' in page_text(page)
     assert "How residents connect Code of the day: Residents type a 6-digit code" in text
     assert "Each connection lasts 90 minutes" in text
+    assert "On the hotspot on its way: until the hotspot takes them" in text
 
 
 def test_unticked_box_opens_the_portal_at_all_hours(client, db):

@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,8 +99,15 @@ def test_code_mode_set_on_the_controller_reaches_the_portal_and_the_mediator_rea
     assert status == 200, answer
 
     assert wait_until(lambda: 'id="code"' in splash(portal), timeout=20)
-    status, seen = mediator.api("GET", f"/api/v1/devices/{hotspot}/portal")
-    assert status == 200 and seen["mode"] == "code"
+
+    def portal_as_the_mediator_sees_it() -> dict[str, Any]:
+        status, seen = mediator.api("GET", f"/api/v1/devices/{hotspot}/portal")
+        assert status == 200
+        return dict(seen)
+
+    assert wait_until(lambda: portal_as_the_mediator_sees_it()["delivery"] == "done", timeout=20)
+    seen = portal_as_the_mediator_sees_it()
+    assert seen["mode"] == "code"
     assert "code_secret" not in seen
     wrong = next(code for code in ("000 000", "111 111") if code != seen["code_of_the_day"])
     assert tap_connect(portal, code=wrong) == 403

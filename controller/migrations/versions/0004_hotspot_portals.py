@@ -30,12 +30,20 @@ def upgrade() -> None:
         sa.Column("follow_site_hours", sa.Boolean(), nullable=False),
         sa.Column("session_min", sa.Integer(), nullable=False),
         sa.Column("code_secret", sa.String(length=128), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("command_id", sa.String(length=36), nullable=True),
         sa.Column("updated_at", controller.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"],
             ["devices.id"],
             name=op.f("fk_hotspot_portals_device_id_devices"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["command_id"],
+            ["commands.id"],
+            name=op.f("fk_hotspot_portals_command_id_commands"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("device_id", name=op.f("pk_hotspot_portals")),
     )
