@@ -17,6 +17,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from captive_portal import codes
@@ -61,10 +62,17 @@ def find_config(session: Session, device: Device) -> HotspotPortal | None:
 def portal_config(session: Session, device: Device) -> HotspotPortal:
     """The portal settings of a hotspot, made with the defaults and a new secret if it has none."""
     config = find_config(session, device)
-    if config is None:
-        config = HotspotPortal(device_id=device.id, code_secret=secrets.token_urlsafe(32))
-        session.add(config)
-        session.flush()  # the column defaults (mode, hours, length) are filled in
+    if config is not None:
+        return config
+    try:
+        with session.begin_nested():
+            config = HotspotPortal(device_id=device.id, code_secret=secrets.token_urlsafe(32))
+            session.add(config)
+            session.flush()  # the column defaults (mode, hours, length) are filled in
+    except IntegrityError:
+        # Two admins saved the first settings at once: the other one's row is the one.
+        config = session.get(HotspotPortal, device.id, populate_existing=True)
+        assert config is not None
     return config
 
 

@@ -54,6 +54,19 @@ def test_a_hotspot_starts_in_click_mode_with_a_secret_of_its_own(db):
     assert hotspot_portal.portal_config(db, first) is config  # made once
 
 
+def test_two_first_saves_at_once_share_one_row(db, monkeypatch):
+    # The other admin's request made the row between this one's look and its insert.
+    hotspot = make_hotspot(db)
+    theirs = hotspot_portal.portal_config(db, hotspot)
+    db.expunge(theirs)  # made by another request: not in this one's session
+    monkeypatch.setattr(hotspot_portal, "find_config", lambda session, device: None)
+
+    mine = hotspot_portal.portal_config(db, hotspot)
+
+    assert mine.code_secret == theirs.code_secret  # their row, not a second secret
+    assert len(db.scalars(select(HotspotPortal)).all()) == 1
+
+
 def test_portal_args_carry_the_site_hours_only_when_followed(db):
     site = make_site(db, opening_hours="Tu-Sa 10:00-18:00")
     config = hotspot_portal.portal_config(db, make_hotspot(db, site))
