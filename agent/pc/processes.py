@@ -34,6 +34,7 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 from agent.pc import message_queues
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
@@ -46,13 +47,26 @@ END_DEADLINE_S = 5.0
 HELPER_TIMEOUT_S = 2.0
 LOGINCTL_TIMEOUT_S = 10
 SWEEP_PAUSE_S = 0.02
+STOP_WAIT_S = 0.5
+STOP_POLL_S = 0.002
 
 
 def freeze_guest_processes(guest: GuestAccount) -> frozenset[int]:
-    """Stop every process of the guest at once (SIGSTOP) and return the pids that were running."""
+    """Stop every process of the guest at once (SIGSTOP) and return the pids that were running.
+
+    ``kill`` returns once the signal is queued; each process stops when the kernel next runs
+    it, which on a busy PC can take a few milliseconds. The home is swapped only after, so this
+    waits until none runs code of its own any more (:attr:`GuestProcess.frozen`), for
+    :data:`STOP_WAIT_S` at most; the SIGKILL that follows deals with any straggler.
+    """
     _check(guest)
     _signal_all_as_guest(guest, signal.SIGSTOP)
-    return frozenset(pid for pid, _ in _guest_processes(guest.uid))
+    deadline = time.monotonic() + STOP_WAIT_S
+    while True:
+        running = _guest_processes(guest.uid)
+        if all(p.frozen for p in running) or time.monotonic() >= deadline:
+            return frozenset(p.pid for p in running)
+        time.sleep(STOP_POLL_S)
 
 
 def end_guest_processes(guest: GuestAccount, report: WipeReport) -> None:
@@ -66,10 +80,10 @@ def end_guest_processes(guest: GuestAccount, report: WipeReport) -> None:
         running = _guest_processes(guest.uid)
         if not running or time.monotonic() >= deadline:
             break
-        seen.update(pid for pid, _ in running)
+        seen.update(p.pid for p in running)
         _signal_all_as_guest(guest, signal.SIGKILL)
-        for pid, _ in running:
-            _kill_if_still_guest(pid, guest.uid)
+        for process in running:
+            _kill_if_still_guest(process.pid, guest.uid)
         time.sleep(SWEEP_PAUSE_S)
     report.did(f"ended {len(seen)} processes")
     _resume_stopped(waiting_parents)
@@ -89,7 +103,7 @@ def guest_processes_left(guest: GuestAccount) -> list[Leftover]:
     return (
         [
             Leftover("processes", comm, f"process {pid} still running")
-            for pid, comm in _guest_processes(guest.uid)
+            for pid, comm, _ in _guest_processes(guest.uid)
         ]
         + [
             Leftover("ipc", f"{kind} {ident}", "System V IPC object of the guest still there")
@@ -215,7 +229,7 @@ def _other_users_parents(uid: int) -> set[int]:
     stops them too, and they would stay stopped for good once their child is killed. The agent's
     own ``runuser`` that shows a message on the guest's screen is one of them.
     """
-    guest_pids = {pid for pid, _ in _guest_processes(uid)}
+    guest_pids = {p.pid for p in _guest_processes(uid)}
     parents = set()
     for pid in guest_pids:
         status = _status(pid)
@@ -260,18 +274,32 @@ def _terminate_logind_user(guest: GuestAccount) -> None:
 # -- reading /proc ------------------------------------------------------------------------------
 
 
-def _guest_processes(uid: int) -> list[tuple[int, str]]:
-    """(pid, command name) of every live process whose real, effective or saved uid is ``uid``."""
+class GuestProcess(NamedTuple):
+    pid: int
+    name: str  # the command name (comm), never the arguments
+    state: str  # /proc's letter: R, S, D, T (stopped), t (stopped by a tracer) …
+
+    @property
+    def frozen(self) -> bool:
+        """Stopped, or in the kernel until it is (D): it runs no code of its own before the
+        pending SIGSTOP stops it. A shell's vfork() parent waits in D for a child that was
+        stopped before its exec, for good: it is as frozen as the child."""
+        return self.state in ("T", "t", "D")
+
+
+def _guest_processes(uid: int) -> list[GuestProcess]:
+    """Every live process whose real, effective or saved uid is ``uid``."""
     found = []
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
         status = _status(pid)
-        if status is None or status.get("State", "").startswith(("Z", "X")):
+        state = status.get("State", "")[:1] if status is not None else ""
+        if status is None or state in ("Z", "X"):
             continue
         if uid in _uids(status):
-            found.append((pid, status.get("Name", "?")))
+            found.append(GuestProcess(pid, status.get("Name", "?"), state))
     return found
 
 

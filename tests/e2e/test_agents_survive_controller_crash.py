@@ -22,9 +22,19 @@ AGENTS = 3
 
 
 def read_rows(db_path: Path, sql: str) -> list[tuple]:
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    [rows] = read_together(db_path, sql)
+    return rows
+
+
+def read_together(db_path: Path, *sqls: str) -> list[list[tuple]]:
+    """The rows of each query, all from one snapshot of the database: the agents keep sending
+    heartbeats, so two separate reads may see different moments."""
+    connection = sqlite3.connect(
+        f"file:{db_path}?mode=ro", uri=True, timeout=30, isolation_level=None
+    )
     try:
-        return connection.execute(sql).fetchall()
+        connection.execute("BEGIN")  # one read transaction: one snapshot (WAL)
+        return [connection.execute(sql).fetchall() for sql in sqls]
     finally:
         connection.close()
 
@@ -137,7 +147,11 @@ def test_spooled_events_arrive_exactly_once_after_a_sigkill(fleet):
         message="the spools replayed",
     )
 
-    stored = read_rows(db_path, "SELECT device_id, seq FROM device_events ORDER BY device_id, seq")
+    stored, devices = read_together(
+        db_path,
+        "SELECT device_id, seq FROM device_events ORDER BY device_id, seq",
+        "SELECT id, last_seq FROM devices",
+    )
     by_device: dict[str, list[int]] = {}
     for device_id, seq in stored:
         by_device.setdefault(device_id, []).append(seq)
@@ -145,7 +159,7 @@ def test_spooled_events_arrive_exactly_once_after_a_sigkill(fleet):
     for seqs in by_device.values():
         assert len(seqs) == len(set(seqs)), "an event was stored twice"
         assert seqs == list(range(1, seqs[-1] + 1)), "an acknowledged event is missing"
-    last_seqs = dict(read_rows(db_path, "SELECT id, last_seq FROM devices"))
+    last_seqs = dict(devices)
     for agent, seqs in spooled.items():
         assert set(seqs) <= set(by_device[agent.device_id]), f"{agent.device_id} lost events"
         assert last_seqs[agent.device_id] == by_device[agent.device_id][-1]
