@@ -137,6 +137,30 @@ def run_tool(argv: Sequence[str], *, timeout_s: float = TOOL_TIMEOUT_S) -> Outco
     return Outcome(True, output)
 
 
+def run_quiet(
+    argv: Sequence[str], *, timeout_s: float = TOOL_TIMEOUT_S, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str] | None:
+    """Run ``argv`` (no shell, no input), stdout and stderr kept apart, as text; None when the
+    tool is missing, cannot start or outlives ``timeout_s``.
+
+    For the cleaners and watchers that read a tool's output or only its exit status, and check
+    the result themselves afterwards; nothing is logged (it runs every few seconds).
+    """
+    try:
+        return subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout_s,
+            check=False,
+            env=env,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 # -- screen -------------------------------------------------------------------------------------
 
 

@@ -14,9 +14,9 @@ output of a job that was running sits in ``/var/spool/cron/atspool``, also owned
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
+from agent.actions import run_quiet
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport
 
@@ -128,18 +128,8 @@ def _run(argv: list[str]) -> str:
 
     The spools are checked after every command, so a failure here shows up as a leftover.
     """
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=TOOL_TIMEOUT_S,
-            check=False,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout
+    done = run_quiet(argv, timeout_s=TOOL_TIMEOUT_S)
+    return done.stdout if done is not None else ""
 
 
 def _check(guest: GuestAccount) -> None:

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.actions import run_quiet
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport, printable_path
 
@@ -113,17 +113,8 @@ def _unescape(field: bytes) -> bytes:
 def _umount(argv: list[str]) -> bool:
     if not _in_host_namespace():
         argv = ["nsenter", f"--mount={HOST_MOUNT_NS}", "--", *argv]
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=UMOUNT_TIMEOUT_S,
-            check=False,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+    done = run_quiet(argv, timeout_s=UMOUNT_TIMEOUT_S)
+    return done is not None and done.returncode == 0
 
 
 def _in_host_namespace() -> bool:

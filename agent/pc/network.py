@@ -23,10 +23,10 @@ from __future__ import annotations
 import configparser
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.actions import run_quiet
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport, printable_path
 
@@ -125,18 +125,10 @@ def _reload_network_manager() -> None:
     if shutil.which("nmcli") is None:
         return
     for argv in (["nmcli", "-t", "-f", "RUNNING", "general"], ["nmcli", "connection", "reload"]):
-        try:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=NMCLI_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
+        done = run_quiet(argv, timeout_s=NMCLI_TIMEOUT_S)
+        if done is None or done.returncode != 0:
             return
-        if done.returncode != 0 or (argv[-1] == "general" and done.stdout.strip() != "running"):
+        if argv[-1] == "general" and done.stdout.strip() != "running":
             return
 
 

@@ -25,9 +25,9 @@ import os
 import pwd
 import socket
 import struct
-import subprocess
 from pathlib import Path
 
+from agent.actions import run_quiet
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport
 
@@ -81,17 +81,9 @@ def _guest_jobs(guest: GuestAccount, server: Path) -> list[str]:
     """``lpstat -h SOCKET -W all -o``: every job, completed ones included, with its owner."""
     if not server.is_socket():
         raise NoPrintServer(str(server))
-    try:
-        done = subprocess.run(
-            ["lpstat", "-h", str(server), "-W", "all", "-o"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=LPSTAT_TIMEOUT_S,
-            check=False,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
-        raise NoPrintServer(str(exc)) from exc
+    done = run_quiet(["lpstat", "-h", str(server), "-W", "all", "-o"], timeout_s=LPSTAT_TIMEOUT_S)
+    if done is None:
+        raise NoPrintServer(f"lpstat is missing or did not answer within {LPSTAT_TIMEOUT_S} s")
     if done.returncode != 0:
         raise NoPrintServer(done.stderr.strip())
     # "borne-test-12   bgtest-1a2b3c   1024   Sun 22 Nov 2026 10:28:28": job, owner, size, date.

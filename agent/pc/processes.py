@@ -30,12 +30,12 @@ import os
 import select
 import shutil
 import signal
-import subprocess
 import time
 import warnings
 from pathlib import Path
 from typing import NamedTuple
 
+from agent.actions import run_quiet
 from agent.pc import message_queues
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport
@@ -210,14 +210,8 @@ def _remove_ipc(guest: GuestAccount, report: WipeReport) -> None:
     options = {kind: option for kind, _, _, option in _IPC_TABLES}
     removed = 0
     for kind, ident in _guest_ipc(guest.uid):
-        done = subprocess.run(
-            ["ipcrm", options[kind], ident],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=LOGINCTL_TIMEOUT_S,
-            check=False,
-        )
-        removed += done.returncode == 0
+        done = run_quiet(["ipcrm", options[kind], ident], timeout_s=LOGINCTL_TIMEOUT_S)
+        removed += done is not None and done.returncode == 0
     if removed:
         report.did(f"removed {removed} shared memory or IPC objects")
 
@@ -262,13 +256,8 @@ def _terminate_logind_user(guest: GuestAccount) -> None:
     """``loginctl terminate-user NAME``: logind ends the sessions and kills the user's cgroup."""
     if not SYSTEMD_RUNTIME.is_dir() or shutil.which("loginctl") is None:
         return  # no logind here (CI, containers): the kill loop does the whole job
-    subprocess.run(
-        ["loginctl", "terminate-user", guest.name],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=LOGINCTL_TIMEOUT_S,
-        check=False,  # "user not logged in" is fine
-    )
+    # "user not logged in" is fine, and the kill loop that follows does the job anyway.
+    run_quiet(["loginctl", "terminate-user", guest.name], timeout_s=LOGINCTL_TIMEOUT_S)
 
 
 # -- reading /proc ------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from agent.actions import run_quiet
 from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
 from agent.protocol import SessionEnd
 
@@ -252,17 +252,20 @@ class GuestPresence:
             return None
         try:
             for session in self._logind_sessions():
-                out = subprocess.run(
+                done = run_quiet(
                     ["loginctl", "show-session", session,
                      "--property=IdleHint", "--property=IdleSinceHintMonotonic", "--value"],
-                    capture_output=True, text=True, timeout=5, check=True,
-                ).stdout.split()  # fmt: skip
+                    timeout_s=5,
+                )  # fmt: skip
+                if done is None or done.returncode != 0:
+                    return None
+                out = done.stdout.split()
                 if len(out) == 2 and out[0] == "yes" and out[1] != "0":
                     now_us = int(_monotonic_ns() / 1000)
                     return max(0.0, (now_us - int(out[1])) / 1e6)
                 if len(out) == 2 and out[0] == "no":
                     return 0.0
-        except (OSError, subprocess.SubprocessError, ValueError):
+        except (OSError, ValueError):
             return None
         return None
 
@@ -273,13 +276,16 @@ class GuestPresence:
         cookies = [self.guest.home / ".Xauthority", Path(f"/run/user/{self.uid}/gdm/Xauthority")]
         cookie = next((c for c in cookies if c.exists()), cookies[0])
         env = {"DISPLAY": ":0", "XAUTHORITY": str(cookie)}
+        done = run_quiet(
+            ["runuser", "-u", self.guest.name, "--", "xprintidle"],
+            timeout_s=5,
+            env={**os.environ, **env},
+        )
+        if done is None or done.returncode != 0:
+            return None
         try:
-            out = subprocess.run(
-                ["runuser", "-u", self.guest.name, "--", "xprintidle"],
-                capture_output=True, text=True, timeout=5, check=True, env={**os.environ, **env},
-            ).stdout  # fmt: skip
-            return int(out.strip()) / 1000
-        except (OSError, subprocess.SubprocessError, ValueError):
+            return int(done.stdout.strip()) / 1000
+        except ValueError:
             return None
 
 
