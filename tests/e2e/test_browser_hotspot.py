@@ -14,10 +14,10 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM
 from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
-from tests.e2e.test_portal_browser import AXE, WCAG_21_AA
+from tests.e2e.test_portal_browser import axe_violations
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,16 +25,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="apt-get install chromium"),
 ]
 SITE = "grenoble-bib-centre-ville"
-
-
-def portal_section_violations(page: Page) -> list[dict[str, object]]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async (tags) => (await axe.run('#portal', {runOnly: {type: 'tag', values: tags}}))"
-        ".violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.html)}))",
-        WCAG_21_AA,
-    )
-    return list(result)
 
 
 def test_city_it_sets_code_mode_and_the_mediator_reads_the_code(live_controller, browser):
@@ -58,7 +48,7 @@ def test_city_it_sets_code_mode_and_the_mediator_reads_the_code(live_controller,
     expect(code).to_have_text(re.compile(r"^\d{3} \d{3}$"))
     expect(section).to_contain_text(re.compile(r"Each connection lasts\s*90 minutes"))
     expect(section).to_contain_text("on its way")  # no agent is running to take them
-    assert portal_section_violations(admin) == []
+    assert axe_violations(admin, within="#portal") == []
     ARTIFACTS.mkdir(exist_ok=True)
     section.screenshot(path=str(ARTIFACTS / "hotspot-portal.png"))
 

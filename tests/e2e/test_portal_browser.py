@@ -180,12 +180,15 @@ def words(code: str, message: str) -> str:
     return CATALOGUES.gettext_for(code)(message)
 
 
-def axe_violations(page: Page) -> list[dict[str, object]]:
+def axe_violations(page: Page, within: str | None = None) -> list[dict[str, object]]:
+    """axe-core's WCAG 2.1 AA violations on the page, or within the element ``within`` selects
+    (a CSS selector)."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
-        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+        "async ([within, tags]) => (await axe.run(within || document,"
+        " {runOnly: {type: 'tag', values: tags}}))"
         ".violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.html)}))",
-        WCAG_21_AA,
+        [within, WCAG_21_AA],
     )
     return list(result)
 
