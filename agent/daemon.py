@@ -245,7 +245,8 @@ def build_agent(
     """
     state_dir = Path(settings.state_dir)
     ensure_state_dir(state_dir)
-    settings = with_remote_settings(settings, load_remote_settings(state_dir))
+    remote = load_remote_settings(state_dir)
+    settings = with_remote_settings(settings, remote)
     controller_url = settings.controller_url or credentials.controller_url
     spool = Spool(state_dir / SPOOL_FILE, max_events=settings.spool_max_events)
     spool.forget_executed_before(time.time() - EXECUTED_IDS_KEPT_S)
@@ -287,9 +288,8 @@ def build_agent(
     hand_over: Callable[[UpdateConfigArgs], bool] | None = None
     if isinstance(role, HotspotRole):
         hand_over = functools.partial(hand_over_portal_settings, settings.portal_state_dir)
-        # At each start too: the enrolment answer carried them, or the portal's state
-        # directory was emptied since.
-        agent._guarded(lambda: hand_over(load_remote_settings(state_dir)))
+        # At each start too: the portal's state directory may have been emptied since.
+        agent._guarded(lambda: hand_over(remote))
 
     def apply_config(update: UpdateConfigArgs) -> str:
         previous = load_remote_settings(state_dir)

@@ -25,7 +25,7 @@ import msgspec
 
 from agent import protocol
 from agent.periodic import Periodic
-from agent.protocol import AgentEvent, UpdateConfigArgs
+from agent.protocol import PORTAL_SETTINGS, AgentEvent, UpdateConfigArgs
 from captive_portal.managed import (
     DamagedManagedSettings,
     ManagedSettings,
@@ -40,10 +40,6 @@ CURSOR_FILE = "portal-cursor.json"
 STALE_AFTER = timedelta(seconds=60)
 MAX_HOURS = 48
 MAX_SESSIONS = 2000
-
-
-# The update_config settings that are the portal's, not the agent's.
-PORTAL_SETTINGS = tuple(f for f in UpdateConfigArgs.__struct_fields__ if f.startswith("portal_"))
 
 
 def without_stale_portal_settings(

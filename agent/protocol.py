@@ -193,6 +193,11 @@ class UpdateConfigArgs(_Strict):
     portal_revision: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
+# The update_config settings that are the captive portal's, not the agent's: the hotspot's
+# agent hands them to the portal, and only the controller's hotspot_portal module sends them.
+PORTAL_SETTINGS = tuple(f for f in UpdateConfigArgs.__struct_fields__ if f.startswith("portal_"))
+
+
 class CollectLogsArgs(_Strict):
     since_hours: Annotated[int, msgspec.Meta(ge=1, le=168)] = 24
 

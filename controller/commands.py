@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from agent.protocol import (
     COMMAND_ARGS,
+    PORTAL_SETTINGS,
     ClaimAnswer,
     CommandMessage,
     CommandName,
     CommandResult,
     DeviceKind,
-    UpdateConfigArgs,
 )
 from controller import access, audit
 from controller.choices import Action, CommandState, DeviceStatus
@@ -45,11 +45,7 @@ HIDDEN = "(hidden)"
 OWNED_SETTINGS = {
     "idle_timeout_s": "the site's page (session limits)",
     "max_session_s": "the site's page (session limits)",
-    **{
-        name: "the hotspot's page (Wifi portal)"
-        for name in UpdateConfigArgs.__struct_fields__
-        if name.startswith("portal_")
-    },
+    **dict.fromkeys(PORTAL_SETTINGS, "the hotspot's page (Wifi portal)"),
 }
 
 
