@@ -21,6 +21,11 @@ class ScriptedAgent:
         self.ran: list[str] = []
         self.reported: list[str] = []
         self.errors: list[str] = []
+        # Delivery is at least once (a push at creation and another on connecting may cross),
+        # and the controller grants the same device's claim again; like the real agent's
+        # spool, this remembers what it ran so that a second delivery never runs twice.
+        self._executed: set[str] = set()
+        self._executed_lock = threading.Lock()
         self._seq = itertools.count(1)
         self.client = socketio.Client(reconnection=False)
         self.client.on("command", self._on_command, namespace="/agent")
@@ -60,6 +65,10 @@ class ScriptedAgent:
         self.claims.append(answer)
         if not answer.get("ok"):
             return
+        with self._executed_lock:
+            if message["id"] in self._executed:
+                return
+            self._executed.add(message["id"])
         self.ran.append(message["id"])
         result = {
             "type": "command_result",
