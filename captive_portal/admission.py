@@ -2,9 +2,15 @@
 
 In order: the hotspot must be open (mode and opening hours), the address must not be tapping
 faster than ``connects_per_minute`` (this also throttles code guesses), in "code" mode the code
-must have the shape of one, a new client must find room under ``max_clients`` (a client already
+must have the shape of one, a new device must find room under ``max_clients`` (a device already
 online just renews), and the code must be right (a ticket is used up only once there is room).
-Then the address is granted ``session_s`` and the statistics are updated and written.
+Then the address, and the device's other addresses, are granted ``session_s`` and the
+statistics are updated and written.
+
+A device is what the kernel's neighbour table groups under one MAC address (an address it does
+not know stands for itself): a dual-stack phone with three addresses is one client, for
+``max_clients`` and for the statistics. Every few seconds the portal reads that table again,
+and an address a connected device starts using (a new IPv6 privacy address) joins its session.
 Nothing here knows HTTP; :mod:`captive_portal.views` turns outcomes into pages.
 """
 
@@ -14,6 +20,7 @@ import dataclasses
 import enum
 import ipaddress
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -87,6 +94,12 @@ class Admission:
         self._tickets = (
             TicketBook(self._state_dir, settings.code_secret) if settings.code_secret else None
         )
+        # Devices online at the last refresh, and new ones let out since: the cap's count,
+        # without reading the whole neighbour table at each tap.
+        self._counting = threading.Lock()  # taps on the server's threads, refreshes on its own
+        self._devices_online = 0
+        self._new_devices = 0
+        self._recount()  # a restart with clients online knows how full it is
 
     def reconfigure(self, settings: PortalSettings) -> None:
         """Take new web-side settings (from the controller) without a restart.
@@ -142,7 +155,7 @@ class Admission:
                 outcome = ConnectOutcome.WRONG_CODE if typed_code else ConnectOutcome.MISSING_CODE
                 return ConnectResult(outcome)
         renewing = self.access.remaining(address) is not None
-        if not renewing and self.access.count() >= self.settings.max_clients:
+        if not renewing and not self._has_room(address):
             return ConnectResult(ConnectOutcome.FULL, retry_after=FULL_RETRY_AFTER_S)
         if code is not None:
             # Per hotspot too: a device that changes its (IPv6) address at will gets a fresh
@@ -156,6 +169,9 @@ class Admission:
                 return ConnectResult(ConnectOutcome.WRONG_CODE)
         self.access.grant(address, self.settings.session_s)
         self._grant_other_addresses(address)
+        if not renewing:
+            with self._counting:
+                self._new_devices += 1
         self._count_connection(address, now)
         return ConnectResult(ConnectOutcome.GRANTED, remaining=self.settings.session_s)
 
@@ -187,11 +203,81 @@ class Admission:
             address.version == n.version and address in n for n in networks
         )
 
-    def refresh_statistics(self) -> None:
-        """Close expired sessions and rewrite the snapshot the agent reads (every few seconds)."""
+    def _has_room(self, address: ClientAddress) -> bool:
+        if self.devices_online() < self.settings.max_clients:
+            return True
+        # Full by the estimate: count again, since devices may have left since the refresh.
+        devices = self._neighbours.devices()
+        authorised = self._recount(devices)
+        if self.devices_online() < self.settings.max_clients:
+            return True
+        # A device online tapping again from a new address takes no more room.
+        mac = self._neighbours.hardware_address(address)
+        return mac is not None and any(a in authorised for a in devices.get(mac, []))
+
+    def devices_online(self) -> int:
+        """Devices with an authorised address: counted at the last refresh, plus the taps since
+        (an upper bound until the next refresh, so the cap is never passed)."""
+        return self._devices_online + self._new_devices
+
+    def refresh(self) -> None:
+        """Every few seconds: let connected devices' new addresses out, count the devices
+        online, close expired sessions and rewrite the snapshot the agent reads."""
         now = self.clock()
-        self._stats.observe(self.access, now)
+        devices = self._neighbours.devices()
+        # One read of the access list, whatever the number of clients. The addresses followed
+        # belong to devices already online: the count does not change with them.
+        authorised = self._recount(devices)
+        authorised.update(self._follow_new_addresses(authorised, devices))
+        self._stats.observe(authorised, now)
         self._write_snapshot(now)
+
+    def _follow_new_addresses(
+        self, authorised: dict[ClientAddress, int], devices: dict[str, list[ClientAddress]]
+    ) -> dict[ClientAddress, int]:
+        """Grant the addresses a connected device started using since its tap, for the time its
+        session has left (a phone makes a new IPv6 privacy address every day or so, and its new
+        connections would meet the portal again). At most :data:`MAX_OTHER_ADDRESSES` besides
+        the one that tapped, as at the tap."""
+        granted: dict[ClientAddress, int] = {}
+        for addresses in devices.values():
+            ours = [a for a in addresses if self._on_client_network(a)]
+            left = [authorised[a] for a in ours if a in authorised]
+            if not left or max(left) < 1:
+                continue
+            room = 1 + MAX_OTHER_ADDRESSES - len(left)
+            for address in [a for a in ours if a not in authorised][: max(room, 0)]:
+                self.access.grant(address, max(left))
+                granted[address] = max(left)
+        if granted:
+            log.info("%d new address(es) of connected devices let out", len(granted))
+        return granted
+
+    def _recount(
+        self, devices: dict[str, list[ClientAddress]] | None = None
+    ) -> dict[ClientAddress, int]:
+        """Count the devices online again; returns the authorised addresses it read."""
+        with self._counting:
+            taps_before = self._new_devices
+        authorised = self.access.remaining_all()
+        count = self._count_devices(authorised, devices)
+        with self._counting:
+            # A tap during the read stays counted (perhaps twice until the next refresh: the
+            # safe side for a cap), and none is lost.
+            self._devices_online = count
+            self._new_devices -= taps_before
+        return authorised
+
+    def _count_devices(
+        self,
+        authorised: dict[ClientAddress, int],
+        devices: dict[str, list[ClientAddress]] | None = None,
+    ) -> int:
+        """Distinct devices among the authorised addresses (an unknown address is one)."""
+        if devices is None:
+            devices = self._neighbours.devices()
+        device_of = {address: mac for mac, known in devices.items() for address in known}
+        return len({device_of.get(address, f"ip:{address}") for address in authorised})
 
     def _code_opens(self, code: str) -> bool:
         day = self.today()
@@ -211,7 +297,7 @@ class Admission:
     def _write_snapshot(self, now: datetime) -> None:
         day = self.schedule.local(now).date()
         snapshot = self._stats.snapshot(
-            now, day, self.access.count(), self._ledger.unique_devices(day)
+            now, day, self.devices_online(), self._ledger.unique_devices(day)
         )
         try:
             write_snapshot(self._state_dir, snapshot)

@@ -41,6 +41,10 @@ class NeighbourTable(Protocol):
         """Every address the kernel knows for ``mac`` (a phone's IPv4 and IPv6 alike)."""
         ...
 
+    def devices(self) -> dict[str, list[ClientAddress]]:
+        """Every MAC address on the link with the addresses the kernel knows for it."""
+        ...
+
 
 class KernelNeighbours:
     """Asks the kernel: ``ip neigh show <address>`` (IPv4 and IPv6 alike)."""
@@ -60,23 +64,26 @@ class KernelNeighbours:
         return match.group(1) if match else None
 
     def addresses_of(self, mac: str) -> list[ClientAddress]:
+        return self.devices().get(mac.lower(), [])
+
+    def devices(self) -> dict[str, list[ClientAddress]]:
         try:
             shown = subprocess.run(
                 ["ip", "neigh", "show"], capture_output=True, text=True, timeout=2, check=False
             ).stdout
         except (OSError, subprocess.TimeoutExpired):
-            return []
-        found: list[ClientAddress] = []
+            return {}
+        found: dict[str, list[ClientAddress]] = {}
         for line in shown.lower().splitlines():
             match = _LLADDR.search(line)
-            if match is None or match.group(1) != mac.lower():
+            if match is None:  # INCOMPLETE or FAILED: no device behind it
                 continue
             try:
                 address = ipaddress.ip_address(line.split()[0])
             except ValueError:
                 continue
             if not address.is_link_local:  # fe80:: never leaves the link: nothing to grant
-                found.append(address)
+                found.setdefault(match.group(1), []).append(address)
         return found
 
 

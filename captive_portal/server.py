@@ -42,7 +42,7 @@ from captive_portal.settings import Enforcement, PortalSettings, load_portal_set
 from captive_portal.views import EXTENSION, make_context, register_views
 
 log = logging.getLogger(__name__)
-STATS_EVERY_S = 10.0
+REFRESH_EVERY_S = 10.0
 MANAGED_EVERY_S = 2.0
 STOP_CHECK_S = 0.2
 CONNECTION_TIMEOUT_S = 30
@@ -173,8 +173,9 @@ def apply_portal_table(settings: PortalSettings) -> None:
 
 
 def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
-    """Serve until ``stop`` is set, refreshing the statistics every :data:`STATS_EVERY_S` and
-    taking the controller's settings within :data:`MANAGED_EVERY_S` of their arrival.
+    """Serve until ``stop`` is set, refreshing the statistics and the devices' new addresses
+    every :data:`REFRESH_EVERY_S` and taking the controller's settings within
+    :data:`MANAGED_EVERY_S` of their arrival.
 
     ``settings`` are the TOML file's; the managed file goes on top of them.
     """
@@ -198,7 +199,7 @@ def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
     ports = ", ".join(str(s.server_port) for s in servers)
     log.warning("portal serving %s on %s port(s) %s", schemes, " and ".join(hosts), ports)
     try:
-        next_refresh = time.monotonic() + STATS_EVERY_S
+        next_refresh = time.monotonic() + REFRESH_EVERY_S
         next_managed = time.monotonic() + MANAGED_EVERY_S
         # Short waits: the stop signal is seen at once, whichever thread the signal landed on.
         while not stop.wait(STOP_CHECK_S):
@@ -206,12 +207,12 @@ def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
                 managed.check()  # one stat() when nothing changed
                 next_managed = time.monotonic() + MANAGED_EVERY_S
             if time.monotonic() >= next_refresh:
-                admission.refresh_statistics()
-                next_refresh = time.monotonic() + STATS_EVERY_S
+                admission.refresh()
+                next_refresh = time.monotonic() + REFRESH_EVERY_S
     finally:
         for server in servers:
             server.shutdown()
-        admission.refresh_statistics()
+        admission.refresh()
 
 
 @click.command()

@@ -16,7 +16,7 @@ import dataclasses
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-from captive_portal.access import ClientAccess, ClientAddress
+from captive_portal.access import ClientAddress
 from captive_portal.snapshot import EndedSession, PortalSnapshot
 
 KEEP_FOR = timedelta(hours=24)
@@ -61,9 +61,12 @@ class PortalStats:
             else:
                 session.expected_end = now + timedelta(seconds=seconds)
 
-    def observe(self, access: ClientAccess, now: datetime) -> None:
-        """Close the sessions whose access has expired; see the module's note on accuracy."""
-        authorised = access.remaining_all()  # one read, whatever the number of clients
+    def observe(self, authorised: dict[ClientAddress, int], now: datetime) -> None:
+        """Close the sessions whose access has expired; see the module's note on accuracy.
+
+        ``authorised`` is every authorised address with its seconds left (one read of the
+        access list, whatever the number of clients).
+        """
         with self._lock:
             for address, session in list(self._open.items()):
                 remaining = authorised.get(address)

@@ -54,7 +54,13 @@ class FakeNeighbours:
         return self.macs.get(str(address))
 
     def addresses_of(self, mac: str) -> list[ClientAddress]:
-        return [ipaddress.ip_address(a) for a, m in self.macs.items() if m == mac]
+        return self.devices().get(mac, [])
+
+    def devices(self) -> dict[str, list[ClientAddress]]:
+        found: dict[str, list[ClientAddress]] = {}
+        for address, mac in self.macs.items():
+            found.setdefault(mac, []).append(ipaddress.ip_address(address))
+        return found
 
 
 class GatewayClient(FlaskClient):
@@ -83,6 +89,10 @@ class Portal:
 
     def remaining(self, address: str = RESIDENT) -> int | None:
         return self.access.remaining(ipaddress.ip_address(address))
+
+    def refresh(self) -> None:
+        """What the server does every few seconds."""
+        self.app.extensions["borne_portal"].admission.refresh()
 
 
 def portal_settings(tmp_path: Path, **overrides: Any) -> PortalSettings:

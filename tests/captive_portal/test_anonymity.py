@@ -6,11 +6,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import stat
+import subprocess
 from datetime import date
 from pathlib import Path
 
 from captive_portal.anonymity import DailyLedger, KernelNeighbours
+from captive_portal.nft import in_netns
 from captive_portal.settings import load_portal_settings
+from tests.captive_portal.netns import scratch_netns
 from tests.captive_portal.portal_app import make_portal
 
 PHONE_MAC = "3c:28:6d:aa:bb:cc"
@@ -27,7 +30,7 @@ def test_no_mac_or_ip_address_is_written_in_clear(tmp_path):
     portal.tap_connect("10.42.0.23")
     portal.tap_connect("10.42.0.77")  # no MAC known: its IP stands in, hashed
     portal.clock.advance(hours=5)
-    portal.app.extensions["borne_portal"].admission.refresh_statistics()
+    portal.refresh()
 
     written = (
         everything_written(portal.settings.state_dir)
@@ -114,3 +117,34 @@ def test_the_same_phone_tapping_twice_is_one_device(tmp_path):
 
 def test_the_kernel_has_no_mac_for_a_loopback_address():
     assert KernelNeighbours().hardware_address(ipaddress.ip_address("127.0.0.1")) is None
+
+
+def test_the_kernels_neighbour_table_groups_a_devices_addresses_by_mac():
+    phone, laptop = "3c:52:82:1a:2b:3c", "aa:bb:cc:dd:ee:0f"
+    with scratch_netns() as netns:
+        ip = ["ip", "-n", netns]
+        subprocess.run([*ip, "link", "add", "wifi0", "type", "veth", "peer", "phone0"], check=True)
+        for link in ("wifi0", "phone0"):
+            subprocess.run([*ip, "link", "set", link, "up"], check=True)
+        for address, mac in [
+            ("10.42.0.23", phone),
+            ("2001:db8:42::23", phone),
+            ("fe80::3e52:82ff:fe1a:2b3c", phone),  # link-local: never granted, not listed
+            ("10.42.0.24", laptop),
+        ]:
+            subprocess.run(
+                [*ip, "neigh", "add", address, "lladdr", mac, "dev", "wifi0", "nud", "permanent"],
+                check=True,
+            )
+        subprocess.run([*ip, "neigh", "add", "10.42.0.99", "dev", "wifi0", "nud", "incomplete"],
+                       check=False)  # fmt: skip
+
+        with in_netns(netns):
+            devices = KernelNeighbours().devices()
+            phones_addresses = KernelNeighbours().addresses_of(phone.upper())
+
+    assert devices == {
+        phone: [ipaddress.ip_address("10.42.0.23"), ipaddress.ip_address("2001:db8:42::23")],
+        laptop: [ipaddress.ip_address("10.42.0.24")],
+    }
+    assert phones_addresses == devices[phone]

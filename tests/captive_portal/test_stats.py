@@ -9,10 +9,6 @@ from captive_portal.snapshot import read_snapshot
 from tests.captive_portal.portal_app import make_portal
 
 
-def refresh(portal) -> None:
-    portal.app.extensions["borne_portal"].admission.refresh_statistics()
-
-
 def test_a_connection_is_written_to_the_snapshot_at_once(tmp_path):
     portal = make_portal(tmp_path)
     portal.neighbours.macs["10.42.0.23"] = "3c:28:6d:aa:bb:cc"
@@ -44,10 +40,10 @@ def test_an_expired_session_is_counted_with_its_length(tmp_path):
     portal = make_portal(tmp_path, session_s=3600)
     portal.tap_connect()
     portal.clock.advance(minutes=30)
-    refresh(portal)
+    portal.refresh()
     portal.clock.advance(minutes=40)  # expired 10 minutes ago, seen now
 
-    refresh(portal)
+    portal.refresh()
 
     snapshot = read_snapshot(portal.settings.state_dir)
     assert snapshot.clients_now == 0
@@ -62,7 +58,7 @@ def test_a_renewed_session_is_one_longer_session(tmp_path):
     portal.tap_connect()
     portal.clock.advance(hours=2)
 
-    refresh(portal)
+    portal.refresh()
 
     snapshot = read_snapshot(portal.settings.state_dir)
     assert [s.seconds for s in snapshot.ended_sessions] == [50 * 60 + 3600]
@@ -73,11 +69,11 @@ def test_a_revoked_session_ends_between_two_checks(tmp_path):
     portal = make_portal(tmp_path, session_s=3600)
     portal.tap_connect()
     portal.clock.advance(minutes=10)
-    refresh(portal)
+    portal.refresh()
     portal.access.revoke(ipaddress.ip_address("10.42.0.23"))
     portal.clock.advance(seconds=10)
 
-    refresh(portal)
+    portal.refresh()
 
     (ended,) = read_snapshot(portal.settings.state_dir).ended_sessions
     assert 600 <= ended.seconds <= 610
@@ -112,10 +108,10 @@ def test_old_hours_and_sessions_leave_the_snapshot_after_a_day(tmp_path):
     portal = make_portal(tmp_path, session_s=600)
     portal.tap_connect()
     portal.clock.advance(minutes=20)
-    refresh(portal)
+    portal.refresh()
     portal.clock.advance(hours=25)
 
-    refresh(portal)
+    portal.refresh()
 
     snapshot = read_snapshot(portal.settings.state_dir)
     assert snapshot.connections_by_hour == {}

@@ -25,12 +25,14 @@ from captive_portal.lab import (
     PUBLIC_SITE4,
     PUBLIC_SITE6,
     Lab,
+    apply_portal_table,
     lab_down,
     lab_up,
     restart_portal,
+    wait_for_port,
 )
 from captive_portal.lab_internet import PROBE_ANSWERS, PUBLIC_SITE_MARK
-from captive_portal.nft import NftClientAccess, in_netns
+from captive_portal.nft import NftClientAccess, apply_ruleset, in_netns, portal_ruleset
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -201,6 +203,127 @@ def test_restarting_the_portal_keeps_the_client_connected(
     site = curl(lab, f"http://{PUBLIC_SITE}/")
     assert site.status == 200 and PUBLIC_SITE_MARK in site.body
     assert access.remaining(ipaddress.ip_address(lab.client_address())) is not None
+
+
+def test_a_new_ipv6_privacy_address_of_a_connected_phone_gets_out_within_seconds(
+    lab: Lab, access: NftClientAccess
+) -> None:
+    privacy = "2001:db8:42::7a3f"
+    assert connect(lab).status == 303
+    # The phone makes a new temporary address (RFC 8981) and opens connections from it.
+    subprocess.run(
+        ["ip", "-n", lab.client_ns, "addr", "add", f"{privacy}/64", "dev", CLIENT_IF, "nodad"],
+        check=True,
+    )
+    try:
+        site = f"http://[{PUBLIC_SITE6}]/"
+        # The first try is refused, and its reset teaches the gateway the new address; the
+        # portal's next refresh (every 10 s) finds it under the phone's MAC and lets it out.
+        answer = wait_for(
+            lambda: (a := curl(lab, "--interface", privacy, site)).status == 200 and a,
+            timeout=30,
+            what="the new address let out",
+            interval=0.5,
+        )
+        assert PUBLIC_SITE_MARK in answer.body
+        tapped = access.remaining(ipaddress.ip_address(lab.client_address()))
+        followed = access.remaining(ipaddress.ip_address(privacy))
+        assert tapped is not None and followed is not None
+        assert followed <= tapped + 1  # the session's time left, not a new session
+    finally:
+        subprocess.run(
+            ["ip", "-n", lab.client_ns, "addr", "del", f"{privacy}/64", "dev", CLIENT_IF],
+            check=False,
+        )
+        access.revoke(ipaddress.ip_address(privacy))
+
+
+# A web server in the lab's internet that sends or swallows a given number of bytes.
+TRANSFER_SERVER = """
+import http.server, sys
+SIZE = int(sys.argv[2])  # a multiple of 64 KiB
+class Transfer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(SIZE))
+        self.end_headers()
+        chunk = bytes(65536)
+        for _ in range(SIZE // len(chunk)):
+            self.wfile.write(chunk)
+    def do_PUT(self):
+        left = int(self.headers["Content-Length"])
+        while left:
+            left -= len(self.rfile.read(min(left, 65536)))
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer((sys.argv[1], 9000), Transfer).serve_forever()
+"""
+
+
+TRANSFER_SIZE = 4 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def transfer_server(lab: Lab) -> Iterator[int]:
+    """The transfer server on every internet address, port 9000 (not a web port)."""
+    everywhere = "0.0.0.0"  # noqa: S104  # inside the lab's internet namespace
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", lab.net_ns, "python3", "-c", TRANSFER_SERVER, everywhere,
+         str(TRANSFER_SIZE)],
+    )  # fmt: skip
+    try:
+        wait_for_port(lab.net_ns, PUBLIC_SITE4, 9000, name="transfer server")
+        yield 9000
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def transfer(lab: Lab, host: str, port: int, *args: str) -> tuple[int, float]:
+    """Bytes moved and seconds taken by one curl from the client to the transfer server."""
+    result = subprocess.run(
+        ["ip", "netns", "exec", lab.client_ns, "curl", "-s", "-f", "-m", "60", "-o", "/dev/null",
+         "-w", "%{size_download} %{size_upload} %{time_total}", *args, f"http://{host}:{port}/"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    down, up, seconds = result.stdout.split()
+    return int(down) + int(up), float(seconds)
+
+
+def test_the_walled_garden_opens_web_ports_only(
+    lab: Lab, access: NftClientAccess, transfer_server: int
+) -> None:
+    assert curl(lab, f"http://{GARDEN_DOMAIN}/").status == 200
+    # The same garden host on another port: a VPN or a tunnel there would be the whole internet.
+    other_port = curl(lab, f"http://{GARDEN_SITE4}:{transfer_server}/")
+    assert other_port.exit_code == 7  # a TCP reset from the gateway
+    access.grant(ipaddress.ip_address(lab.client_address()), 600)
+    assert transfer(lab, GARDEN_SITE4, transfer_server)[0] == TRANSFER_SIZE
+
+
+def test_a_bandwidth_limit_holds_each_client_to_its_rate_both_ways(
+    lab: Lab, access: NftClientAccess, transfer_server: int, tmp_path: Path
+) -> None:
+    limited = dataclasses.replace(lab.settings(), bandwidth_kbit=8000)  # 1 MB/s each way
+    rate = limited.bandwidth_kbit * 1000 / 8
+    # The meter lets a one-second burst through, then `rate`: a floor no veth pair, however
+    # busy the machine, would take without the limit (a few milliseconds for 4 MiB).
+    floor_s = (TRANSFER_SIZE - rate) / rate * 0.9
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(bytes(TRANSFER_SIZE))
+    apply_ruleset(portal_ruleset(limited, gateway6=limited.gateway_address6), netns=lab.gw_ns)
+    try:
+        access.grant(ipaddress.ip_address(lab.client_address()), 600)
+        downloaded, download_s = transfer(lab, PUBLIC_SITE4, transfer_server)
+        uploaded, upload_s = transfer(lab, PUBLIC_SITE4, transfer_server, "-T", str(upload))
+    finally:
+        apply_portal_table(lab)  # the lab's own table again, without the limit
+
+    assert (downloaded, uploaded) == (TRANSFER_SIZE, TRANSFER_SIZE)  # slowed, never cut off
+    assert download_s >= floor_s, f"4 MiB down in {download_s:.2f} s"
+    assert upload_s >= floor_s, f"4 MiB up in {upload_s:.2f} s"
 
 
 def test_dhcp_offer_points_at_the_captive_api_rfc8910(lab: Lab) -> None:
