@@ -61,6 +61,7 @@ bench: install install-test-services ## benchmarks: print their figures (about 2
 	$(BIN)/python bench/commands.py
 	$(BIN)/python bench/reset.py
 	$(BIN)/python bench/portal.py
+	$(BIN)/python bench/portal_refresh.py
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache

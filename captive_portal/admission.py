@@ -7,11 +7,11 @@ online just renews), and the code must be right (a ticket is used up only once t
 Then the address, and the device's other addresses, are granted ``session_s`` and the
 statistics are updated and written.
 
-A device is what the kernel's neighbour table groups under one MAC address (an address it does
-not know stands for itself): a dual-stack phone with three addresses is one client, for
-``max_clients`` and for the statistics. Every few seconds the portal reads that table again,
-and an address a connected device starts using (a new IPv6 privacy address) joins its session.
-Nothing here knows HTTP; :mod:`captive_portal.views` turns outcomes into pages.
+A device is what the kernel's neighbour table groups under one MAC address at its tap
+(:mod:`captive_portal.devices` keeps the grouping for the session): a dual-stack phone with
+three addresses is one client, for ``max_clients`` and for the statistics. Every few seconds the
+portal reads that table again, and an address a connected device starts using (a new IPv6
+privacy address) joins its session.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from captive_portal.abuse import ConnectRateLimit
 from captive_portal.access import ClientAccess, ClientAddress
 from captive_portal.anonymity import DailyLedger, NeighbourTable, device_identifier
 from captive_portal.codes import is_code_of_the_day, normalise_code
+from captive_portal.devices import DeviceBook
 from captive_portal.hours import OpeningSchedule
 from captive_portal.settings import PortalMode, PortalSettings
 from captive_portal.snapshot import read_snapshot, write_snapshot
@@ -43,6 +44,8 @@ MAX_OTHER_ADDRESSES = 4
 # more than eleven days, and a day's code lasts one day.
 CODE_ATTEMPTS_PER_MINUTE = 60
 HOTSPOT = "*"
+# A full hotspot counts its devices again on a tap at most this often.
+RECOUNT_REUSE_S = 1.0
 
 
 def system_clock() -> datetime:
@@ -94,12 +97,23 @@ class Admission:
         self._tickets = (
             TicketBook(self._state_dir, settings.code_secret) if settings.code_secret else None
         )
-        # Devices online at the last refresh, and new ones let out since: the cap's count,
-        # without reading the whole neighbour table at each tap.
-        self._counting = threading.Lock()  # taps on the server's threads, refreshes on its own
-        self._devices_online = 0
-        self._new_devices = 0
-        self._recount()  # a restart with clients online knows how full it is
+        # Parsed once: the refresh asks for every address online.
+        self._client_networks = [
+            ipaddress.ip_network(subnet)
+            for subnet in (settings.client_subnet, settings.client_subnet6)
+            if subnet
+        ]
+        self._gateway = {
+            ipaddress.ip_address(a)
+            for a in (settings.gateway_address, settings.gateway_address6)
+            if a
+        }
+        # Taps run on the server's threads and the refresh on its own: the book, and a tap's
+        # check for room with its reservation, are under this lock.
+        self._devices_lock = threading.Lock()
+        self._devices = DeviceBook(1 + MAX_OTHER_ADDRESSES)
+        self._recounted_at = 0.0  # a time stamp of self.clock
+        self._recount(self._neighbours.devices())  # a restart with clients online knows them
 
     def reconfigure(self, settings: PortalSettings) -> None:
         """Take new web-side settings (from the controller) without a restart.
@@ -154,130 +168,155 @@ class Admission:
             if code is None:
                 outcome = ConnectOutcome.WRONG_CODE if typed_code else ConnectOutcome.MISSING_CODE
                 return ConnectResult(outcome)
-        renewing = self.access.remaining(address) is not None
-        if not renewing and not self._has_room(address):
+        mac = self._neighbours.hardware_address(address)
+        siblings = self._siblings(address, mac)
+        seat = self._take_a_seat([address, *siblings])
+        if seat is None:
             return ConnectResult(ConnectOutcome.FULL, retry_after=FULL_RETRY_AFTER_S)
-        if code is not None:
-            # Per hotspot too: a device that changes its (IPv6) address at will gets a fresh
-            # allowance per address, and a day's code must not fall to guessing within the day.
-            if not self._code_attempts.allow(HOTSPOT, now.timestamp()):
-                return ConnectResult(
-                    ConnectOutcome.RATE_LIMITED,
-                    retry_after=self._code_attempts.retry_after(HOTSPOT, now.timestamp()),
-                )
-            if not self._code_opens(code):
-                return ConnectResult(ConnectOutcome.WRONG_CODE)
-        self.access.grant(address, self.settings.session_s)
-        self._grant_other_addresses(address)
-        if not renewing:
-            with self._counting:
-                self._new_devices += 1
-        self._count_connection(address, now)
+        device, reserved = seat
+        try:
+            if code is not None:
+                # Per hotspot too: a device that changes its (IPv6) address at will gets a
+                # fresh allowance per address, and a day's code must not fall to guessing
+                # within the day.
+                if not self._code_attempts.allow(HOTSPOT, now.timestamp()):
+                    return ConnectResult(
+                        ConnectOutcome.RATE_LIMITED,
+                        retry_after=self._code_attempts.retry_after(HOTSPOT, now.timestamp()),
+                    )
+                if not self._code_opens(code):
+                    return ConnectResult(ConnectOutcome.WRONG_CODE)
+            self.access.grant(address, self.settings.session_s)
+            with self._devices_lock:
+                self._devices.join(address, device)
+            self._grant_siblings(device, siblings)
+        finally:
+            if reserved:
+                with self._devices_lock:
+                    self._devices.release(device)
+        self._count_connection(address, mac, now)
         return ConnectResult(ConnectOutcome.GRANTED, remaining=self.settings.session_s)
 
-    def _grant_other_addresses(self, address: ClientAddress) -> None:
-        """A dual-stack phone taps once over IPv4 or IPv6: its other addresses go online too.
-
-        The kernel's neighbour table links them by MAC address; only addresses of the client
-        networks are granted (never the gateway's own, never another link's).
-        """
-        mac = self._neighbours.hardware_address(address)
+    def _siblings(self, address: ClientAddress, mac: str | None) -> list[ClientAddress]:
+        """The device's other addresses on the client networks (a dual-stack phone taps once
+        over IPv4 or IPv6: both go online). The kernel's neighbour table links them by MAC."""
         if mac is None:
-            return
-        others = [
+            return []
+        return [
             other
             for other in self._neighbours.addresses_of(mac)
             if other != address and self._on_client_network(other)
         ]
-        # A phone has one IPv4 and a few IPv6 addresses; a device that made the gateway learn
-        # hundreds must not fill the hotspot with one tap.
-        for other in others[:MAX_OTHER_ADDRESSES]:
+
+    def _take_a_seat(self, addresses: list[ClientAddress]) -> tuple[int, bool] | None:
+        """The device these addresses are (one online already, or a new one with a place
+        reserved: ``(device, True)``), or None when the hotspot is full."""
+        with self._devices_lock:
+            device = self._devices.device_of(addresses)
+            if device is not None:
+                return device, False  # a renewal, or a device online tapping from a new address
+            if self._devices.count() >= self.settings.max_clients:
+                # Full by the book: devices may have left since the last refresh. Counted again
+                # at most once a second, so taps on a full hotspot cost little.
+                if abs(self.clock().timestamp() - self._recounted_at) < RECOUNT_REUSE_S:
+                    return None
+                self._recount_locked(self.access.remaining_all(), self._neighbours.devices())
+                if self._devices.count() >= self.settings.max_clients:
+                    return None
+            return self._devices.reserve(), True
+
+    def _grant_siblings(self, device: int, siblings: list[ClientAddress]) -> None:
+        # A device that made the gateway learn hundreds of addresses must not fill the
+        # hotspot with one tap: at most MAX_OTHER_ADDRESSES besides the one that tapped.
+        # Granted before joining the book: a recount reading the access list in between must
+        # not forget it (see DeviceBook.keep_only).
+        for other in siblings:
+            with self._devices_lock:
+                if not self._devices.has_room(device):
+                    return
             self.access.grant(other, self.settings.session_s)
+            with self._devices_lock:
+                self._devices.join(other, device)
 
     def _on_client_network(self, address: ClientAddress) -> bool:
-        networks = [ipaddress.ip_network(self.settings.client_subnet)]
-        if self.settings.client_subnet6:
-            networks.append(ipaddress.ip_network(self.settings.client_subnet6))
-        gateway = ipaddress.ip_address(self.settings.gateway_address)
-        return address != gateway and any(
-            address.version == n.version and address in n for n in networks
+        return address not in self._gateway and any(
+            address.version == n.version and address in n for n in self._client_networks
         )
 
-    def _has_room(self, address: ClientAddress) -> bool:
-        if self.devices_online() < self.settings.max_clients:
-            return True
-        # Full by the estimate: count again, since devices may have left since the refresh.
-        devices = self._neighbours.devices()
-        authorised = self._recount(devices)
-        if self.devices_online() < self.settings.max_clients:
-            return True
-        # A device online tapping again from a new address takes no more room.
-        mac = self._neighbours.hardware_address(address)
-        return mac is not None and any(a in authorised for a in devices.get(mac, []))
-
     def devices_online(self) -> int:
-        """Devices with an authorised address: counted at the last refresh, plus the taps since
-        (an upper bound until the next refresh, so the cap is never passed)."""
-        return self._devices_online + self._new_devices
+        """Devices online (addresses grouped by device), as of the last refresh and the taps
+        since: a device that left shows until the next refresh."""
+        with self._devices_lock:
+            return self._devices.count()
 
     def refresh(self) -> None:
         """Every few seconds: let connected devices' new addresses out, count the devices
         online, close expired sessions and rewrite the snapshot the agent reads."""
         now = self.clock()
         devices = self._neighbours.devices()
-        # One read of the access list, whatever the number of clients. The addresses followed
-        # belong to devices already online: the count does not change with them.
+        # One read of the access list, whatever the number of clients.
         authorised = self._recount(devices)
         authorised.update(self._follow_new_addresses(authorised, devices))
         self._stats.observe(authorised, now)
         self._write_snapshot(now)
+
+    def _recount(self, devices: dict[str, list[ClientAddress]]) -> dict[ClientAddress, int]:
+        """Bring the book in line with the access list; returns the list it read."""
+        read_at = self._devices.now()
+        authorised = self.access.remaining_all()
+        with self._devices_lock:
+            self._recount_locked(authorised, devices, read_at)
+        return authorised
+
+    def _recount_locked(
+        self,
+        authorised: dict[ClientAddress, int],
+        devices: dict[str, list[ClientAddress]],
+        read_at: float | None = None,
+    ) -> None:
+        self._devices.keep_only(authorised, self._devices.now() if read_at is None else read_at)
+        self._devices.adopt(authorised, devices)
+        self._recounted_at = self.clock().timestamp()
 
     def _follow_new_addresses(
         self, authorised: dict[ClientAddress, int], devices: dict[str, list[ClientAddress]]
     ) -> dict[ClientAddress, int]:
         """Grant the addresses a connected device started using since its tap, for the time its
         session has left (a phone makes a new IPv6 privacy address every day or so, and its new
-        connections would meet the portal again). At most :data:`MAX_OTHER_ADDRESSES` besides
-        the one that tapped, as at the tap."""
+        connections would meet the portal again), while the device has fewer than
+        1 + :data:`MAX_OTHER_ADDRESSES` addresses."""
         granted: dict[ClientAddress, int] = {}
+        failed = 0
         for addresses in devices.values():
             ours = [a for a in addresses if self._on_client_network(a)]
-            left = [authorised[a] for a in ours if a in authorised]
-            if not left or max(left) < 1:
+            online = [a for a in ours if a in authorised]
+            newcomers = [a for a in ours if a not in authorised]
+            if not online or not newcomers:
                 continue
-            room = 1 + MAX_OTHER_ADDRESSES - len(left)
-            for address in [a for a in ours if a not in authorised][: max(room, 0)]:
-                self.access.grant(address, max(left))
-                granted[address] = max(left)
-        if granted:
-            log.info("%d new address(es) of connected devices let out", len(granted))
+            seconds = max(authorised[a] for a in online)
+            with self._devices_lock:
+                device = self._devices.device_of(online)
+            if device is None or seconds < 1:
+                continue
+            for address in newcomers:
+                with self._devices_lock:
+                    if not self._devices.has_room(device):
+                        break
+                try:
+                    self.access.grant(address, seconds)
+                except RuntimeError:  # nft refused (NftError): the others still go
+                    failed += 1
+                    continue
+                with self._devices_lock:
+                    self._devices.join(address, device)
+                granted[address] = seconds
+        if granted or failed:
+            log.info(
+                "%d new address(es) of connected devices let out, %d refused by nftables",
+                len(granted),
+                failed,
+            )
         return granted
-
-    def _recount(
-        self, devices: dict[str, list[ClientAddress]] | None = None
-    ) -> dict[ClientAddress, int]:
-        """Count the devices online again; returns the authorised addresses it read."""
-        with self._counting:
-            taps_before = self._new_devices
-        authorised = self.access.remaining_all()
-        count = self._count_devices(authorised, devices)
-        with self._counting:
-            # A tap during the read stays counted (perhaps twice until the next refresh: the
-            # safe side for a cap), and none is lost.
-            self._devices_online = count
-            self._new_devices -= taps_before
-        return authorised
-
-    def _count_devices(
-        self,
-        authorised: dict[ClientAddress, int],
-        devices: dict[str, list[ClientAddress]] | None = None,
-    ) -> int:
-        """Distinct devices among the authorised addresses (an unknown address is one)."""
-        if devices is None:
-            devices = self._neighbours.devices()
-        device_of = {address: mac for mac, known in devices.items() for address in known}
-        return len({device_of.get(address, f"ip:{address}") for address in authorised})
 
     def _code_opens(self, code: str) -> bool:
         day = self.today()
@@ -285,9 +324,9 @@ class Admission:
             return True
         return self._tickets is not None and self._tickets.redeem(code, day)
 
-    def _count_connection(self, address: ClientAddress, now: datetime) -> None:
+    def _count_connection(self, address: ClientAddress, mac: str | None, now: datetime) -> None:
         day = self.today()
-        device = self._ledger.device_id(device_identifier(address, self._neighbours), day)
+        device = self._ledger.device_id(device_identifier(address, mac), day)
         self._ledger.note_connected(device, day)
         self._stats.record_connection(address, now, self.settings.session_s)
         # No observe() here: it reads every client's time left; the refresh every few seconds

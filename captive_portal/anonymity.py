@@ -29,6 +29,8 @@ from typing import Protocol
 from captive_portal.access import ClientAddress
 
 LEDGER_FILE = "today.json"
+# Neighbour states (`ip neigh`) of an address its device is using now; not STALE, not FAILED.
+_IN_USE = frozenset({"reachable", "delay", "probe", "permanent", "noarp"})
 _LLADDR = re.compile(r"\blladdr ((?:[0-9a-f]{2}:){5}[0-9a-f]{2})\b")
 
 
@@ -38,11 +40,12 @@ class NeighbourTable(Protocol):
         ...
 
     def addresses_of(self, mac: str) -> list[ClientAddress]:
-        """Every address the kernel knows for ``mac`` (a phone's IPv4 and IPv6 alike)."""
+        """The addresses ``mac`` is using (a phone's IPv4 and IPv6 alike)."""
         ...
 
     def devices(self) -> dict[str, list[ClientAddress]]:
-        """Every MAC address on the link with the addresses the kernel knows for it."""
+        """Every MAC address on the link with the addresses it is using (the kernel has seen
+        them answer lately)."""
         ...
 
 
@@ -64,9 +67,14 @@ class KernelNeighbours:
         return match.group(1) if match else None
 
     def addresses_of(self, mac: str) -> list[ClientAddress]:
-        return self.devices().get(mac.lower(), [])
+        return self._read(mac.lower()).get(mac.lower(), [])
 
     def devices(self) -> dict[str, list[ClientAddress]]:
+        return self._read()
+
+    def _read(self, only_mac: str | None = None) -> dict[str, list[ClientAddress]]:
+        """Addresses by MAC, from entries in use: a STALE one may be an address the device
+        left, which DHCP has since given to someone who never tapped."""
         try:
             shown = subprocess.run(
                 ["ip", "neigh", "show"], capture_output=True, text=True, timeout=2, check=False
@@ -75,9 +83,11 @@ class KernelNeighbours:
             return {}
         found: dict[str, list[ClientAddress]] = {}
         for line in shown.lower().splitlines():
+            if only_mac is not None and only_mac not in line:
+                continue  # a tap asks for one device: no parsing of the others' lines
             match = _LLADDR.search(line)
-            if match is None:  # INCOMPLETE or FAILED: no device behind it
-                continue
+            if match is None or line.rsplit(None, 1)[-1] not in _IN_USE:
+                continue  # INCOMPLETE and FAILED have no device behind them
             try:
                 address = ipaddress.ip_address(line.split()[0])
             except ValueError:
@@ -146,7 +156,7 @@ class DailyLedger:
         tmp.replace(self._path)
 
 
-def device_identifier(address: ClientAddress, neighbours: NeighbourTable) -> str:
-    """What a device is known by before hashing: its MAC, else its IP address."""
-    mac = neighbours.hardware_address(address)
+def device_identifier(address: ClientAddress, mac: str | None) -> str:
+    """What a device is known by before hashing: its MAC (from the neighbour table), else its
+    IP address."""
     return f"mac:{mac}" if mac else f"ip:{address}"

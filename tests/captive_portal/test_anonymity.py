@@ -119,32 +119,35 @@ def test_the_kernel_has_no_mac_for_a_loopback_address():
     assert KernelNeighbours().hardware_address(ipaddress.ip_address("127.0.0.1")) is None
 
 
-def test_the_kernels_neighbour_table_groups_a_devices_addresses_by_mac():
-    phone, laptop = "3c:52:82:1a:2b:3c", "aa:bb:cc:dd:ee:0f"
+def test_the_kernels_neighbour_table_groups_the_addresses_in_use_by_mac():
+    phone, laptop, gone = "3c:52:82:1a:2b:3c", "aa:bb:cc:dd:ee:0f", "02:00:00:00:00:01"
     with scratch_netns() as netns:
         ip = ["ip", "-n", netns]
         subprocess.run([*ip, "link", "add", "wifi0", "type", "veth", "peer", "phone0"], check=True)
         for link in ("wifi0", "phone0"):
             subprocess.run([*ip, "link", "set", link, "up"], check=True)
-        for address, mac in [
-            ("10.42.0.23", phone),
-            ("2001:db8:42::23", phone),
-            ("fe80::3e52:82ff:fe1a:2b3c", phone),  # link-local: never granted, not listed
-            ("10.42.0.24", laptop),
+        for address, mac, state in [
+            ("10.42.0.23", phone, "reachable"),
+            ("2001:db8:42::23", phone, "delay"),
+            ("fe80::3e52:82ff:fe1a:2b3c", phone, "reachable"),  # link-local: never granted
+            ("10.42.0.24", laptop, "permanent"),
+            ("10.42.0.25", gone, "stale"),  # not heard from lately: maybe someone else's now
         ]:
             subprocess.run(
-                [*ip, "neigh", "add", address, "lladdr", mac, "dev", "wifi0", "nud", "permanent"],
+                [*ip, "neigh", "add", address, "lladdr", mac, "dev", "wifi0", "nud", state],
                 check=True,
             )
-        subprocess.run([*ip, "neigh", "add", "10.42.0.99", "dev", "wifi0", "nud", "incomplete"],
-                       check=False)  # fmt: skip
+        subprocess.run([*ip, "neigh", "add", "10.42.0.99", "dev", "wifi0", "nud", "failed"],
+                       check=True)  # fmt: skip
 
         with in_netns(netns):
             devices = KernelNeighbours().devices()
             phones_addresses = KernelNeighbours().addresses_of(phone.upper())
+            gone_mac = KernelNeighbours().hardware_address(ipaddress.ip_address("10.42.0.25"))
 
     assert devices == {
         phone: [ipaddress.ip_address("10.42.0.23"), ipaddress.ip_address("2001:db8:42::23")],
         laptop: [ipaddress.ip_address("10.42.0.24")],
     }
     assert phones_addresses == devices[phone]
+    assert gone_mac == gone  # the tapping address itself has just been heard from

@@ -303,6 +303,30 @@ def test_the_walled_garden_opens_web_ports_only(
     assert transfer(lab, GARDEN_SITE4, transfer_server)[0] == TRANSFER_SIZE
 
 
+def test_before_connecting_dns_to_any_server_is_answered_by_the_gateway(
+    lab: Lab, access: NftClientAccess
+) -> None:
+    # Nothing listens on port 53 at the garden host: an answer can only be the gateway's.
+    for server in (GARDEN_SITE4, "192.0.2.53"):
+        answer = dns_query(lab.client_ns, server, PUBLIC_SITE)
+        assert ipaddress.ip_address(PUBLIC_SITE4).packed in answer, server
+
+
+def dns_query(netns: str, server: str, name: str, timeout: float = 5) -> bytes:
+    """One DNS query (RFC 1035) for ``name``'s A record over UDP; the raw answer."""
+    query_id = secrets.randbits(16)
+    question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    query = struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + question + b"\0\1\0\1"
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sock:
+        sock.settimeout(timeout)
+        sock.sendto(query, (server, 53))
+        answer, _ = sock.recvfrom(512)
+    assert struct.unpack("!H", answer[:2])[0] == query_id
+    return answer
+
+
 def test_a_bandwidth_limit_holds_each_client_to_its_rate_both_ways(
     lab: Lab, access: NftClientAccess, transfer_server: int, tmp_path: Path
 ) -> None:
