@@ -361,6 +361,65 @@ def test_dhcp_offer_points_at_the_captive_api_rfc8910(lab: Lab) -> None:
     assert socket.inet_ntoa(options[3]) == settings.gateway_address  # router
 
 
+def test_dhcpv6_reply_points_at_the_captive_api_rfc8910(lab: Lab) -> None:
+    settings = lab.settings()
+
+    options = dhcpv6_information_request(lab.client_ns, CLIENT_IF)
+
+    assert options[103].decode() == (
+        f"https://{settings.hostname}:{settings.https_port}/api/captive"
+    )
+    assert socket.inet_ntop(socket.AF_INET6, options[23][:16]) == settings.gateway_address6
+
+
+def dhcpv6_information_request(netns: str, interface: str, timeout: float = 5) -> dict[int, bytes]:
+    """Send one Information-Request (RFC 8415 §18.2.6), as a SLAAC phone does for its other
+    settings, to the link's DHCPv6 servers; return the Reply's options."""
+    transaction = secrets.token_bytes(3)
+    duid = struct.pack("!HH", 3, 1) + bytes.fromhex("02" + secrets.token_hex(5))  # DUID-LL
+    request = (
+        bytes([11]) + transaction  # INFORMATION-REQUEST
+        + struct.pack("!HH", 1, len(duid)) + duid  # client identifier
+        + struct.pack("!HHHH", 6, 4, 23, 103)  # asks for: DNS servers, captive portal
+        + struct.pack("!HHH", 8, 2, 0)  # elapsed time
+    )  # fmt: skip
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        index = socket.if_nametoindex(interface)
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("::", 546))
+        sock.settimeout(timeout)
+        # The link-local source address may still be in duplicate address detection.
+        wait_for(
+            lambda: _sent(sock, request, ("ff02::1:2", 547, 0, index)),
+            timeout=10,
+            what="a link-local address to send from",
+            interval=0.2,
+        )
+        while True:
+            reply, _ = sock.recvfrom(4096)
+            if reply[0] == 7 and reply[1:4] == transaction:  # REPLY
+                return _dhcpv6_options(reply[4:])
+
+
+def _sent(sock: socket.socket, message: bytes, address: tuple[str, int, int, int]) -> bool:
+    try:
+        sock.sendto(message, address)
+    except OSError:
+        return False
+    return True
+
+
+def _dhcpv6_options(data: bytes) -> dict[int, bytes]:
+    options: dict[int, bytes] = {}
+    while len(data) >= 4:
+        code, length = struct.unpack("!HH", data[:4])
+        options[code] = data[4 : 4 + length]
+        data = data[4 + length :]
+    return options
+
+
 def dhcp_discover(netns: str, interface: str, timeout: float = 5) -> dict[int, bytes]:
     """Send one DHCPDISCOVER (RFC 2131) from ``interface`` and return the OFFER's options."""
     xid = secrets.randbits(32)
