@@ -10,7 +10,8 @@ permanent entries: each device's IPv4 and IPv6 address under one MAC):
 * refresh, following: ``--new`` devices have each made a new IPv6 privacy address;
 * its parts: reading the neighbour table (``ip neigh show``) and the access list
   (``nft list set``, both families);
-* a tap by a new device (p50/p95 over ``--taps``), the cap counted in devices.
+* a tap by a new device (p50/p95 over ``--taps``), the cap counted in devices;
+* a tap on the full hotspot, refused (the first one counts the devices again).
 
 Run as root (it creates and removes a network namespace ``bbench-*``); no internet needed:
 
@@ -71,7 +72,8 @@ def run(netns: str, tmp: Path, args: argparse.Namespace) -> dict[str, list[float
         uplink_interface="uplink0",
         client_subnet=SUBNET4,
         client_subnet6=SUBNET6,
-        max_clients=args.devices + args.taps + 1,
+        max_clients=args.devices + args.taps,
+        connects_per_minute=10 * args.taps,  # the bench taps faster than a resident
         session_s=SESSION_S,
         state_dir=tmp / "state",
         runtime_dir=tmp / "run",
@@ -99,7 +101,7 @@ def run(netns: str, tmp: Path, args: argparse.Namespace) -> dict[str, list[float
         admission = Admission(settings, access, neighbours, lambda: datetime.now(UTC))
         admission.refresh()  # the start: the access mirror and the snapshot exist
         for _ in range(args.runs):
-            figures["neigh"].append(timed(neighbours.devices))
+            figures["neigh"].append(timed(neighbours.entries))
             figures["access"].append(timed(access.remaining_all))
             figures["steady"].append(timed(admission.refresh))
 
@@ -119,6 +121,19 @@ def run(netns: str, tmp: Path, args: argparse.Namespace) -> dict[str, list[float
             figures["tap"].append(time.perf_counter() - started)
             if result.outcome != ConnectOutcome.GRANTED:
                 raise RuntimeError(f"tap refused: {result.outcome}")
+
+        # The hotspot is full now: a new device is refused, after a recount at most once a
+        # second (the first refused tap pays for it).
+        figures["full"] = []
+        late = ipaddress.IPv4Address("10.43.1.10")
+        add_neighbours(netns, [(late, mac(args.devices + args.taps))])
+        time.sleep(1.1)
+        for _ in range(args.taps):
+            started = time.perf_counter()
+            result = admission.connect(late)
+            figures["full"].append(time.perf_counter() - started)
+            if result.outcome != ConnectOutcome.FULL:
+                raise RuntimeError(f"a tap on a full hotspot: {result.outcome}")
     access.close()
     figures["online"] = [float(admission.devices_online())]
     return figures
@@ -159,8 +174,9 @@ def print_figures(figures: dict[str, list[float]], args: argparse.Namespace) -> 
         ("refresh, nothing to follow", "steady"),
         (f"refresh, {args.new} new addresses to follow", "follow"),
         ("tap by a new device", "tap"),
+        ("tap on a full hotspot (refused)", "full"),
     ]
-    print(f"{'':42} {'p50':>10} {'p95/max':>10}")
+    print(f"{'':42} {'p50':>10} {'p95/max':>10}")  # p95 for 20 values or more
     for label, key in rows:
         values = figures[key]
         worst = ms(values, 95) if len(values) >= 20 else max(values) * 1e3

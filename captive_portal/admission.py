@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 
 from captive_portal.abuse import ConnectRateLimit
 from captive_portal.access import ClientAccess, ClientAddress
-from captive_portal.anonymity import DailyLedger, NeighbourTable, device_identifier
+from captive_portal.anonymity import DailyLedger, Neighbour, NeighbourTable, device_identifier
 from captive_portal.codes import is_code_of_the_day, normalise_code
 from captive_portal.devices import DeviceBook
 from captive_portal.hours import OpeningSchedule
@@ -109,11 +109,13 @@ class Admission:
             if a
         }
         # Taps run on the server's threads and the refresh on its own: the book, and a tap's
-        # check for room with its reservation, are under this lock.
+        # check for room with its reservation, are under this lock; the slow reads (the access
+        # list, the neighbour table) are not. One recount at a time.
         self._devices_lock = threading.Lock()
+        self._recounting = threading.Lock()
         self._devices = DeviceBook(1 + MAX_OTHER_ADDRESSES)
         self._recounted_at = 0.0  # a time stamp of self.clock
-        self._recount(self._neighbours.devices())  # a restart with clients online knows them
+        self._recount()  # a restart with clients online knows them
 
     def reconfigure(self, settings: PortalSettings) -> None:
         """Take new web-side settings (from the controller) without a restart.
@@ -169,11 +171,10 @@ class Admission:
                 outcome = ConnectOutcome.WRONG_CODE if typed_code else ConnectOutcome.MISSING_CODE
                 return ConnectResult(outcome)
         mac = self._neighbours.hardware_address(address)
-        siblings = self._siblings(address, mac)
-        seat = self._take_a_seat([address, *siblings])
-        if seat is None:
+        key = self._devices.key(mac, address)
+        reserved = self._take_a_seat(key)
+        if reserved is None:
             return ConnectResult(ConnectOutcome.FULL, retry_after=FULL_RETRY_AFTER_S)
-        device, reserved = seat
         try:
             if code is not None:
                 # Per hotspot too: a device that changes its (IPv6) address at will gets a
@@ -186,20 +187,28 @@ class Admission:
                     )
                 if not self._code_opens(code):
                     return ConnectResult(ConnectOutcome.WRONG_CODE)
-            self.access.grant(address, self.settings.session_s)
-            with self._devices_lock:
-                self._devices.join(address, device)
-            self._grant_siblings(device, siblings)
+            siblings = self._siblings(address, mac)
+            if not self._let_out(address, key, self.settings.session_s, {address, *siblings}):
+                # Its five addresses are all in use: a device cycling through addresses.
+                return ConnectResult(ConnectOutcome.FULL, retry_after=FULL_RETRY_AFTER_S)
+            # A renewal renews the whole device, and the addresses it uses go out with it.
+            for other in self._devices_addresses(key) - {address}:
+                self._grant_quietly(other, self.settings.session_s)
+            for other in siblings:
+                try:
+                    self._let_out(other, key, self.settings.session_s, {address, *siblings})
+                except RuntimeError as exc:  # NftError: the resident is out on ``address``
+                    log.warning("a grant failed: %s", exc)
         finally:
             if reserved:
                 with self._devices_lock:
-                    self._devices.release(device)
+                    self._devices.release(key)
         self._count_connection(address, mac, now)
         return ConnectResult(ConnectOutcome.GRANTED, remaining=self.settings.session_s)
 
     def _siblings(self, address: ClientAddress, mac: str | None) -> list[ClientAddress]:
-        """The device's other addresses on the client networks (a dual-stack phone taps once
-        over IPv4 or IPv6: both go online). The kernel's neighbour table links them by MAC."""
+        """The device's other addresses in use on the client networks (a dual-stack phone taps
+        once over IPv4 or IPv6: both go online). The kernel's neighbour table links them."""
         if mac is None:
             return []
         return [
@@ -208,35 +217,66 @@ class Admission:
             if other != address and self._on_client_network(other)
         ]
 
-    def _take_a_seat(self, addresses: list[ClientAddress]) -> tuple[int, bool] | None:
-        """The device these addresses are (one online already, or a new one with a place
-        reserved: ``(device, True)``), or None when the hotspot is full."""
-        with self._devices_lock:
-            device = self._devices.device_of(addresses)
-            if device is not None:
-                return device, False  # a renewal, or a device online tapping from a new address
-            if self._devices.count() >= self.settings.max_clients:
-                # Full by the book: devices may have left since the last refresh. Counted again
-                # at most once a second, so taps on a full hotspot cost little.
-                if abs(self.clock().timestamp() - self._recounted_at) < RECOUNT_REUSE_S:
-                    return None
-                self._recount_locked(self.access.remaining_all(), self._neighbours.devices())
-                if self._devices.count() >= self.settings.max_clients:
-                    return None
-            return self._devices.reserve(), True
+    def _take_a_seat(self, key: str) -> bool | None:
+        """True: a place is reserved for a new device (release it); False: the device is online
+        already (a renewal, or a new address of it); None: the hotspot is full."""
+        for recounted in (False, True):
+            with self._devices_lock:
+                if self._devices.knows(key):
+                    return False
+                if self._devices.count() < self.settings.max_clients:
+                    self._devices.reserve(key)
+                    return True
+            # Full by the book, but devices may have left since the last refresh: count again,
+            # at most once a second and one recount at a time, so taps on a full hotspot wait
+            # for nothing.
+            if recounted or abs(self.clock().timestamp() - self._recounted_at) < RECOUNT_REUSE_S:
+                return None
+            if not self._recount(wait=False):
+                return None
+        return None
 
-    def _grant_siblings(self, device: int, siblings: list[ClientAddress]) -> None:
-        # A device that made the gateway learn hundreds of addresses must not fill the
-        # hotspot with one tap: at most MAX_OTHER_ADDRESSES besides the one that tapped.
+    def _let_out(
+        self, address: ClientAddress, key: str, seconds: int, in_use: set[ClientAddress]
+    ) -> bool:
+        """Grant ``address`` as ``key``'s, making room among the device's addresses (the one
+        unused the longest goes); False when there is none. The tapping address's grant may
+        raise; the others' failures are logged and skipped."""
+        with self._devices_lock:
+            if self._devices.device_of(address) == key:
+                evicted: list[ClientAddress] | None = []
+            else:
+                evicted = self._devices.make_room(key, in_use)
+            if evicted is None:
+                return False
+            for old in evicted:
+                self._devices.leave(old)
+        for old in evicted:
+            self._revoke_quietly(old)
         # Granted before joining the book: a recount reading the access list in between must
         # not forget it (see DeviceBook.keep_only).
-        for other in siblings:
-            with self._devices_lock:
-                if not self._devices.has_room(device):
-                    return
-            self.access.grant(other, self.settings.session_s)
-            with self._devices_lock:
-                self._devices.join(other, device)
+        self.access.grant(address, seconds)
+        with self._devices_lock:
+            self._devices.join(address, key)
+        return True
+
+    def _grant_quietly(self, address: ClientAddress, seconds: int) -> bool:
+        try:
+            self.access.grant(address, seconds)
+        except RuntimeError as exc:  # NftError: its message names no client
+            log.warning("a grant failed: %s", exc)
+            return False
+        return True
+
+    def _revoke_quietly(self, address: ClientAddress) -> None:
+        try:
+            self.access.revoke(address)
+        except RuntimeError as exc:
+            log.warning("a revocation failed: %s", exc)
+
+    def _devices_addresses(self, key: str) -> set[ClientAddress]:
+        with self._devices_lock:
+            return self._devices.addresses(key)
 
     def _on_client_network(self, address: ClientAddress) -> bool:
         return address not in self._gateway and any(
@@ -250,73 +290,89 @@ class Admission:
             return self._devices.count()
 
     def refresh(self) -> None:
-        """Every few seconds: let connected devices' new addresses out, count the devices
-        online, close expired sessions and rewrite the snapshot the agent reads."""
+        """Every few seconds: count the devices online, let their new addresses out, close
+        expired sessions and rewrite the snapshot the agent reads."""
         now = self.clock()
-        devices = self._neighbours.devices()
-        # One read of the access list, whatever the number of clients.
-        authorised = self._recount(devices)
-        authorised.update(self._follow_new_addresses(authorised, devices))
+        with self._recounting:
+            read_at, entries, authorised = self._recount_locked()
+            self._follow_devices(entries, authorised, read_at)
         self._stats.observe(authorised, now)
         self._write_snapshot(now)
 
-    def _recount(self, devices: dict[str, list[ClientAddress]]) -> dict[ClientAddress, int]:
-        """Bring the book in line with the access list; returns the list it read."""
+    def _recount(self, *, wait: bool = True) -> bool:
+        """Bring the book in line with the access list and the neighbour table; False when
+        another recount is running and ``wait`` is False."""
+        if not self._recounting.acquire(blocking=wait):
+            return False
+        try:
+            self._recount_locked()
+        finally:
+            self._recounting.release()
+        return True
+
+    def _recount_locked(self) -> tuple[float, list[Neighbour], dict[ClientAddress, int]]:
         read_at = self._devices.now()
+        entries = self._neighbours.entries()
         authorised = self.access.remaining_all()
+        mac_of = {n.address: n.mac for n in entries}
         with self._devices_lock:
-            self._recount_locked(authorised, devices, read_at)
-        return authorised
-
-    def _recount_locked(
-        self,
-        authorised: dict[ClientAddress, int],
-        devices: dict[str, list[ClientAddress]],
-        read_at: float | None = None,
-    ) -> None:
-        self._devices.keep_only(authorised, self._devices.now() if read_at is None else read_at)
-        self._devices.adopt(authorised, devices)
+            self._devices.keep_only(authorised, read_at)
+            self._devices.adopt(authorised, mac_of)
+            self._devices.seen(n.address for n in entries if n.in_use)
         self._recounted_at = self.clock().timestamp()
+        return read_at, entries, authorised
 
-    def _follow_new_addresses(
-        self, authorised: dict[ClientAddress, int], devices: dict[str, list[ClientAddress]]
-    ) -> dict[ClientAddress, int]:
-        """Grant the addresses a connected device started using since its tap, for the time its
-        session has left (a phone makes a new IPv6 privacy address every day or so, and its new
-        connections would meet the portal again), while the device has fewer than
-        1 + :data:`MAX_OTHER_ADDRESSES` addresses."""
-        granted: dict[ClientAddress, int] = {}
-        failed = 0
-        for addresses in devices.values():
-            ours = [a for a in addresses if self._on_client_network(a)]
-            online = [a for a in ours if a in authorised]
-            newcomers = [a for a in ours if a not in authorised]
-            if not online or not newcomers:
-                continue
-            seconds = max(authorised[a] for a in online)
+    def _follow_devices(
+        self, entries: list[Neighbour], authorised: dict[ClientAddress, int], read_at: float
+    ) -> None:
+        """Follow each device's addresses in use since its tap.
+
+        An address a connected device starts using (a new IPv6 privacy address, made every
+        day or so) is let out for the time the session has left, in place of the device's
+        address unused the longest once it has five. An authorised address now used by a MAC
+        that never tapped changed hands (DHCP gave it to someone else): it is closed.
+        """
+        in_use: dict[str, set[ClientAddress]] = {}
+        for n in entries:
+            if n.in_use and self._on_client_network(n.address):
+                in_use.setdefault(n.mac, set()).add(n.address)
+        followed = closed = 0
+        for mac, addresses in in_use.items():
+            key = self._devices.key(mac, next(iter(addresses)))
             with self._devices_lock:
-                device = self._devices.device_of(online)
-            if device is None or seconds < 1:
+                online = self._devices.knows(key)
+                changes = [
+                    (a, self._devices.device_of(a))
+                    for a in addresses
+                    # One a tap let out since the read is the tap's business.
+                    if self._devices.device_of(a) != key
+                    and not self._devices.joined_since(a, read_at)
+                ]
+            if not changes:
                 continue
-            for address in newcomers:
-                with self._devices_lock:
-                    if not self._devices.has_room(device):
-                        break
+            if not online:
+                for address, previous in changes:
+                    if previous is not None:
+                        with self._devices_lock:
+                            self._devices.leave(address)
+                        self._revoke_quietly(address)
+                        closed += 1
+                continue
+            with self._devices_lock:
+                own = self._devices.addresses(key)
+                if any(self._devices.joined_since(a, read_at) for a in own):
+                    continue  # tapped while the lists were read: the next refresh sees it
+            seconds = max((authorised.get(a, 0) for a in own), default=0)
+            if seconds < 1:
+                continue
+            for address, _ in changes:
                 try:
-                    self.access.grant(address, seconds)
-                except RuntimeError:  # nft refused (NftError): the others still go
-                    failed += 1
-                    continue
-                with self._devices_lock:
-                    self._devices.join(address, device)
-                granted[address] = seconds
-        if granted or failed:
-            log.info(
-                "%d new address(es) of connected devices let out, %d refused by nftables",
-                len(granted),
-                failed,
-            )
-        return granted
+                    if self._let_out(address, key, seconds, addresses):
+                        followed += 1
+                except RuntimeError as exc:
+                    log.warning("a grant failed: %s", exc)
+        if followed or closed:
+            log.info("%d address(es) followed their device, %d closed", followed, closed)
 
     def _code_opens(self, code: str) -> bool:
         day = self.today()

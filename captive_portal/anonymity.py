@@ -13,6 +13,7 @@ today's. A randomised MAC is simply another device. No MAC or IP is ever written
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import ipaddress
@@ -30,8 +31,19 @@ from captive_portal.access import ClientAddress
 
 LEDGER_FILE = "today.json"
 # Neighbour states (`ip neigh`) of an address its device is using now; not STALE, not FAILED.
-_IN_USE = frozenset({"reachable", "delay", "probe", "permanent", "noarp"})
+_IN_USE = frozenset({"reachable", "delay", "probe", "permanent"})
 _LLADDR = re.compile(r"\blladdr ((?:[0-9a-f]{2}:){5}[0-9a-f]{2})\b")
+
+
+@dataclasses.dataclass(frozen=True)
+class Neighbour:
+    """One line of the kernel's neighbour table: an address on our link and its MAC."""
+
+    address: ClientAddress
+    mac: str
+    # The kernel has heard from it lately (REACHABLE, DELAY, PROBE) or was told (PERMANENT).
+    # A STALE address may be one its device left, which DHCP has since given to another.
+    in_use: bool
 
 
 class NeighbourTable(Protocol):
@@ -43,58 +55,55 @@ class NeighbourTable(Protocol):
         """The addresses ``mac`` is using (a phone's IPv4 and IPv6 alike)."""
         ...
 
-    def devices(self) -> dict[str, list[ClientAddress]]:
-        """Every MAC address on the link with the addresses it is using (the kernel has seen
-        them answer lately)."""
+    def entries(self) -> list[Neighbour]:
+        """Every address on the link whose MAC the kernel knows, link-local ones aside."""
         ...
 
 
 class KernelNeighbours:
-    """Asks the kernel: ``ip neigh show <address>`` (IPv4 and IPv6 alike)."""
+    """Asks the kernel: ``ip neigh show`` (IPv4 and IPv6 alike)."""
 
     def hardware_address(self, address: ClientAddress) -> str | None:
-        try:
-            shown = subprocess.run(
-                ["ip", "neigh", "show", str(address)],
-                capture_output=True,
-                text=True,
-                timeout=2,
-                check=False,
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            return None
+        shown = _ip_neigh_show(str(address))
         match = _LLADDR.search(shown.lower())
         return match.group(1) if match else None
 
     def addresses_of(self, mac: str) -> list[ClientAddress]:
-        return self._read(mac.lower()).get(mac.lower(), [])
+        mac = mac.lower()
+        return [n.address for n in self._read(mac) if n.mac == mac and n.in_use]
 
-    def devices(self) -> dict[str, list[ClientAddress]]:
+    def entries(self) -> list[Neighbour]:
         return self._read()
 
-    def _read(self, only_mac: str | None = None) -> dict[str, list[ClientAddress]]:
-        """Addresses by MAC, from entries in use: a STALE one may be an address the device
-        left, which DHCP has since given to someone who never tapped."""
-        try:
-            shown = subprocess.run(
-                ["ip", "neigh", "show"], capture_output=True, text=True, timeout=2, check=False
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            return {}
-        found: dict[str, list[ClientAddress]] = {}
-        for line in shown.lower().splitlines():
+    def _read(self, only_mac: str | None = None) -> list[Neighbour]:
+        found: list[Neighbour] = []
+        for line in _ip_neigh_show().lower().splitlines():
             if only_mac is not None and only_mac not in line:
                 continue  # a tap asks for one device: no parsing of the others' lines
             match = _LLADDR.search(line)
-            if match is None or line.rsplit(None, 1)[-1] not in _IN_USE:
-                continue  # INCOMPLETE and FAILED have no device behind them
+            if match is None:  # INCOMPLETE and FAILED have no device behind them
+                continue
             try:
                 address = ipaddress.ip_address(line.split()[0])
             except ValueError:
                 continue
             if not address.is_link_local:  # fe80:: never leaves the link: nothing to grant
-                found.setdefault(match.group(1), []).append(address)
+                in_use = line.rsplit(None, 1)[-1] in _IN_USE
+                found.append(Neighbour(address, match.group(1), in_use))
         return found
+
+
+def _ip_neigh_show(*selector: str) -> str:
+    try:
+        return subprocess.run(
+            ["ip", "neigh", "show", *selector],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 class DailyLedger:

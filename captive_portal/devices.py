@@ -1,101 +1,136 @@
 """Which authorised addresses are one device: what ``max_clients`` and "clients now" count.
 
-A device gets an opaque number at its tap; the addresses let out with it (its other addresses
-in the neighbour table) and those it starts using later (a new IPv6 privacy address) share that
-number for the whole session, up to ``max_addresses``. Addresses the portal did not let out
-itself (authorised before a restart, or by hand) are adopted at the next refresh: grouped by
-MAC address when the kernel knows it, one device each otherwise.
+A device is known by a key: a keyed hash of its MAC address (the key is random, made at the
+portal's start and never written anywhere), or, when the kernel does not know the MAC, its
+address alone. The addresses let out at its tap and those it starts using later (a new IPv6
+privacy address) are the device's for the whole session, up to ``max_addresses``: a new one in
+use replaces the one unused the longest. Addresses the portal did not let out itself
+(authorised before a restart, or by hand) are adopted at the next refresh, by MAC.
 
-Memory only, and nothing in it is a MAC: a number per address, forgotten when the address's
-access ends. Not thread-safe: :class:`~captive_portal.admission.Admission` holds a lock.
+Memory only; the MAC itself is never kept. Not thread-safe:
+:class:`~captive_portal.admission.Admission` holds a lock around every call.
 """
 
 from __future__ import annotations
 
-import itertools
+import hashlib
+import hmac
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 
 from captive_portal.access import ClientAddress
 
+_BY_ADDRESS = "ip:"
+
 
 class DeviceBook:
     def __init__(self, max_addresses: int, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.max_addresses = max_addresses
         self._monotonic = monotonic
-        self._device: dict[ClientAddress, int] = {}
+        self._secret = secrets.token_bytes(32)
+        self._device: dict[ClientAddress, str] = {}
+        self._members: dict[str, set[ClientAddress]] = {}
         self._joined_at: dict[ClientAddress, float] = {}
-        self._sizes: Counter[int] = Counter()
-        self._reserved: set[int] = set()
-        self._numbers = itertools.count(1)
+        self._seen_at: dict[ClientAddress, float] = {}
+        self._reserved: Counter[str] = Counter()
 
-    def count(self) -> int:
-        """Devices online, and places reserved by taps in progress."""
-        return len(self._sizes) + len(self._reserved)
+    # -- keys ------------------------------------------------------------------------------------
 
-    def device_of(self, addresses: Iterable[ClientAddress]) -> int | None:
-        """The device the first known of ``addresses`` belongs to."""
-        for address in addresses:
-            if address in self._device:
-                return self._device[address]
-        return None
+    def key(self, mac: str | None, address: ClientAddress) -> str:
+        """The device's key: its MAC, hashed with this process's secret; else its address."""
+        if mac is None:
+            return f"{_BY_ADDRESS}{address}"
+        return hmac.new(self._secret, mac.lower().encode(), hashlib.sha256).hexdigest()[:32]
 
-    def reserve(self) -> int:
-        """A place for a new device, held while its tap is checked (a code, say)."""
-        device = next(self._numbers)
-        self._reserved.add(device)
-        return device
-
-    def release(self, device: int) -> None:
-        """The tap did not go through (or it did, and the device now has addresses)."""
-        self._reserved.discard(device)
-
-    def has_room(self, device: int) -> bool:
-        return self._sizes[device] < self.max_addresses
-
-    def join(self, address: ClientAddress, device: int) -> None:
-        """Count ``address`` as ``device``'s (even past ``max_addresses``: callers check
-        :meth:`has_room` for addresses the device did not tap from)."""
-        self._leave(address)
-        self._device[address] = device
-        self._sizes[device] += 1
-        self._joined_at[address] = self._monotonic()
+    # -- reading ---------------------------------------------------------------------------------
 
     def now(self) -> float:
         """The book's time, for :meth:`keep_only`'s ``read_at``."""
         return self._monotonic()
+
+    def count(self) -> int:
+        """Devices online, and devices whose tap is in progress."""
+        return len(self._members.keys() | self._reserved.keys())
+
+    def knows(self, key: str) -> bool:
+        return key in self._members
+
+    def device_of(self, address: ClientAddress) -> str | None:
+        return self._device.get(address)
+
+    def addresses(self, key: str) -> set[ClientAddress]:
+        return set(self._members.get(key, ()))
+
+    def joined_since(self, address: ClientAddress, moment: float) -> bool:
+        joined = self._joined_at.get(address)
+        return joined is not None and joined >= moment
+
+    # -- taps ------------------------------------------------------------------------------------
+
+    def reserve(self, key: str) -> None:
+        """Hold a place for a new device while its tap is checked (a code, say)."""
+        self._reserved[key] += 1
+
+    def release(self, key: str) -> None:
+        self._reserved[key] -= 1
+        if self._reserved[key] <= 0:
+            del self._reserved[key]
+
+    def make_room(self, key: str, in_use: Collection[ClientAddress]) -> list[ClientAddress] | None:
+        """What must go for one more address to join ``key``: nothing while it has fewer than
+        ``max_addresses``, else the address unused the longest; None when all are in use."""
+        members = self._members.get(key, set())
+        if len(members) < self.max_addresses:
+            return []
+        idle = [a for a in members if a not in in_use]
+        if not idle:
+            return None
+        return [min(idle, key=lambda a: self._seen_at[a])]
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def join(self, address: ClientAddress, key: str) -> None:
+        """``address`` is ``key``'s from now on (leaving the device it was, if any)."""
+        self.leave(address)
+        self._device[address] = key
+        self._members.setdefault(key, set()).add(address)
+        self._joined_at[address] = self._seen_at[address] = self._monotonic()
+
+    def leave(self, address: ClientAddress) -> None:
+        key = self._device.pop(address, None)
+        if key is None:
+            return
+        del self._joined_at[address], self._seen_at[address]
+        self._members[key].discard(address)
+        if not self._members[key]:
+            del self._members[key]
+
+    def seen(self, addresses: Iterable[ClientAddress]) -> None:
+        """These addresses are in use now (the neighbour table says so)."""
+        now = self._monotonic()
+        for address in addresses:
+            if address in self._device:
+                self._seen_at[address] = now
 
     def keep_only(self, authorised: Collection[ClientAddress], read_at: float) -> None:
         """Forget the addresses no longer authorised, given a list read at ``read_at``; one
         that joined since then is kept (the list could not know it)."""
         for address in list(self._device):
             if address not in authorised and self._joined_at[address] < read_at:
-                self._leave(address)
+                self.leave(address)
 
     def adopt(
-        self, authorised: Iterable[ClientAddress], devices: Mapping[str, list[ClientAddress]]
+        self, authorised: Iterable[ClientAddress], mac_of: Mapping[ClientAddress, str]
     ) -> None:
-        """Give a device to every authorised address that has none (after a restart)."""
-        unknown = {a for a in authorised if a not in self._device}
-        if not unknown:
-            return
-        for addresses in devices.values():
-            newcomers = [a for a in addresses if a in unknown]
-            if not newcomers:
-                continue
-            device = self.device_of(addresses) or next(self._numbers)
-            for address in newcomers:
-                self.join(address, device)
-                unknown.discard(address)
-        for address in unknown:
-            self.join(address, next(self._numbers))
+        """Give a device to every authorised address without one, and move an address known
+        only by itself to its MAC's device once the kernel knows the MAC."""
+        for address in authorised:
+            key = self._device.get(address)
+            if key is None or (key.startswith(_BY_ADDRESS) and address in mac_of):
+                self.join(address, self.key(mac_of.get(address), address))
 
-    def _leave(self, address: ClientAddress) -> None:
-        device = self._device.pop(address, None)
-        if device is None:
-            return
-        del self._joined_at[address]
-        self._sizes[device] -= 1
-        if self._sizes[device] <= 0:
-            del self._sizes[device]
+    @staticmethod
+    def by_address(key: str) -> bool:
+        return key.startswith(_BY_ADDRESS)

@@ -501,7 +501,15 @@ class NftClientAccess:
 
     def _run(self, commands: str, *, json_output: bool = False) -> str:
         with self._lock:
-            return self._nft.run(commands, json_output=json_output)
+            try:
+                return self._nft.run(commands, json_output=json_output)
+            except NftError as exc:
+                # nft repeats the failed command, with the client's address, after its first
+                # line: that must reach no log (the caller logs the error).
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                if not first.startswith("Error:"):
+                    first = "nft refused a command on the authorised clients"
+                raise NftError(first) from None
 
 
 def _client_address(address: object) -> ClientAddress:

@@ -26,6 +26,7 @@ KEEP_FOR = timedelta(hours=24)
 class _OpenSession:
     started: datetime
     expected_end: datetime
+    renewed: datetime  # the last tap
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -57,18 +58,22 @@ class PortalStats:
             self._by_hour[hour] = self._by_hour.get(hour, 0) + 1
             session = self._open.get(address)
             if session is None:
-                self._open[address] = _OpenSession(now, now + timedelta(seconds=seconds))
+                self._open[address] = _OpenSession(now, now + timedelta(seconds=seconds), now)
             else:
                 session.expected_end = now + timedelta(seconds=seconds)
+                session.renewed = now
 
     def observe(self, authorised: dict[ClientAddress, int], now: datetime) -> None:
         """Close the sessions whose access has expired; see the module's note on accuracy.
 
         ``authorised`` is every authorised address with its seconds left (one read of the
-        access list, whatever the number of clients).
+        access list, whatever the number of clients), read at ``now`` or later: a session
+        tapped after ``now`` may be missing from it, and is left for the next look.
         """
         with self._lock:
             for address, session in list(self._open.items()):
+                if session.renewed > now:
+                    continue
                 remaining = authorised.get(address)
                 if remaining is not None:
                     session.expected_end = now + timedelta(seconds=remaining)

@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from captive_portal.access import ClientAddress, MemoryClientAccess
+from captive_portal.anonymity import Neighbour
 from captive_portal.server import create_portal_app
 from captive_portal.settings import PortalSettings, load_portal_settings
 
@@ -45,22 +46,24 @@ class FakeClock:
 
 
 class FakeNeighbours:
-    """The kernel's neighbour table as a dict: address -> MAC."""
+    """The kernel's neighbour table as a dict: address -> MAC; addresses in ``stale`` have not
+    been heard from lately."""
 
     def __init__(self) -> None:
         self.macs: dict[str, str] = {}
+        self.stale: set[str] = set()
 
     def hardware_address(self, address: ClientAddress) -> str | None:
         return self.macs.get(str(address))
 
     def addresses_of(self, mac: str) -> list[ClientAddress]:
-        return self.devices().get(mac, [])
+        return [n.address for n in self.entries() if n.mac == mac and n.in_use]
 
-    def devices(self) -> dict[str, list[ClientAddress]]:
-        found: dict[str, list[ClientAddress]] = {}
-        for address, mac in self.macs.items():
-            found.setdefault(mac, []).append(ipaddress.ip_address(address))
-        return found
+    def entries(self) -> list[Neighbour]:
+        return [
+            Neighbour(ipaddress.ip_address(address), mac, address not in self.stale)
+            for address, mac in self.macs.items()
+        ]
 
 
 class GatewayClient(FlaskClient):

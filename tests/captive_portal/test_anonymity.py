@@ -10,7 +10,7 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
-from captive_portal.anonymity import DailyLedger, KernelNeighbours
+from captive_portal.anonymity import DailyLedger, KernelNeighbours, Neighbour
 from captive_portal.nft import in_netns
 from captive_portal.settings import load_portal_settings
 from tests.captive_portal.netns import scratch_netns
@@ -119,7 +119,7 @@ def test_the_kernel_has_no_mac_for_a_loopback_address():
     assert KernelNeighbours().hardware_address(ipaddress.ip_address("127.0.0.1")) is None
 
 
-def test_the_kernels_neighbour_table_groups_the_addresses_in_use_by_mac():
+def test_the_kernels_neighbour_table_says_which_addresses_are_in_use():
     phone, laptop, gone = "3c:52:82:1a:2b:3c", "aa:bb:cc:dd:ee:0f", "02:00:00:00:00:01"
     with scratch_netns() as netns:
         ip = ["ip", "-n", netns]
@@ -141,13 +141,18 @@ def test_the_kernels_neighbour_table_groups_the_addresses_in_use_by_mac():
                        check=True)  # fmt: skip
 
         with in_netns(netns):
-            devices = KernelNeighbours().devices()
+            entries = KernelNeighbours().entries()
             phones_addresses = KernelNeighbours().addresses_of(phone.upper())
             gone_mac = KernelNeighbours().hardware_address(ipaddress.ip_address("10.42.0.25"))
 
-    assert devices == {
-        phone: [ipaddress.ip_address("10.42.0.23"), ipaddress.ip_address("2001:db8:42::23")],
-        laptop: [ipaddress.ip_address("10.42.0.24")],
-    }
-    assert phones_addresses == devices[phone]
+    assert sorted(entries, key=lambda n: str(n.address)) == [
+        Neighbour(ipaddress.ip_address("10.42.0.23"), phone, in_use=True),
+        Neighbour(ipaddress.ip_address("10.42.0.24"), laptop, in_use=True),
+        Neighbour(ipaddress.ip_address("10.42.0.25"), gone, in_use=False),
+        Neighbour(ipaddress.ip_address("2001:db8:42::23"), phone, in_use=True),
+    ]
+    assert phones_addresses == [
+        ipaddress.ip_address("10.42.0.23"),
+        ipaddress.ip_address("2001:db8:42::23"),
+    ]
     assert gone_mac == gone  # the tapping address itself has just been heard from

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-import time
 
 from captive_portal.access import MemoryClientAccess
 from captive_portal.admission import Admission, ConnectOutcome
@@ -206,56 +205,185 @@ def test_a_grant_refused_by_nftables_does_not_stop_the_others(tmp_path):
     assert read_snapshot(portal.settings.state_dir).clients_now == 1
 
 
-class SlowAccess(MemoryClientAccess):
-    """Reading the access list takes a while, as listing 10,000 nftables elements does."""
+def test_after_a_restart_idle_phones_are_still_one_device_each(tmp_path):
+    portal = dual_stack_portal(tmp_path, max_clients=1)
+    portal.tap_connect()
+    portal.neighbours.stale = {RESIDENT, "2001:db8:42::23"}  # idle: not heard from lately
+
+    restarted = Admission(portal.settings, portal.access, portal.neighbours, portal.clock)
+
+    assert restarted.devices_online() == 1
+    assert restarted.connect(ipaddress.ip_address(RESIDENT)).outcome == ConnectOutcome.GRANTED
+
+
+def test_tapping_from_ever_new_addresses_keeps_five_at_most(tmp_path):
+    portal = dual_stack_portal(tmp_path)
+    portal.tap_connect()
+    for n in range(1, 12):
+        # Each new address is in use; the ones before it go quiet.
+        portal.neighbours.stale = set(portal.neighbours.macs)
+        portal.neighbours.macs[f"2001:db8:42::f:{n:x}"] = PHONE
+        portal.clock.advance(seconds=1)
+        assert portal.tap_connect(f"2001:db8:42::f:{n:x}").status_code == 303
+
+    assert portal.access.count() == 5
+    assert portal.remaining("2001:db8:42::f:b") is not None  # the newest is always out
+    assert portal.app.extensions["borne_portal"].admission.devices_online() == 1
+
+
+def test_a_sixth_address_is_refused_when_all_five_are_in_use(tmp_path):
+    portal = dual_stack_portal(tmp_path)
+    portal.tap_connect()
+    for n in range(1, 4):
+        portal.neighbours.macs[f"2001:db8:42::f:{n:x}"] = PHONE
+    portal.refresh()  # five in use now
+    portal.neighbours.macs["2001:db8:42::f:9"] = PHONE
+
+    assert portal.tap_connect("2001:db8:42::f:9").status_code == 503
+    assert portal.access.count() == 5
+
+
+def test_renewing_renews_every_address_of_the_device(tmp_path):
+    portal = dual_stack_portal(tmp_path, session_s=600)
+    for n in range(1, 4):
+        portal.neighbours.macs[f"2001:db8:42::f:{n:x}"] = PHONE
+    portal.tap_connect()
+    portal.clock.advance(seconds=500)
+    portal.neighbours.stale = {"2001:db8:42::f:3"}  # out, but quiet just now
+
+    assert portal.tap_connect().status_code == 303
+
+    assert {portal.remaining(a) for a in portal.neighbours.macs} == {600}
+
+
+def test_an_address_given_by_dhcp_to_a_device_that_never_tapped_is_closed(tmp_path):
+    portal = dual_stack_portal(tmp_path)
+    portal.tap_connect()
+    # The phone left; its IPv4 lease expired and went to a laptop, within the phone's session.
+    portal.neighbours.macs = {RESIDENT: LAPTOP}
+
+    portal.refresh()
+
+    assert portal.remaining() is None
+    assert portal.remaining("2001:db8:42::23") is not None  # the phone's own, until it ends
+    assert portal.tap_connect().status_code == 303  # the laptop taps: a device of its own
+    assert portal.app.extensions["borne_portal"].admission.devices_online() == 2
+
+
+class HeldAccess(MemoryClientAccess):
+    """The access list read by a refresh waits until the test lets it go: a tap lands while
+    the portal reads, as it may when listing 10,000 nftables elements takes a while."""
+
+    def __init__(self, clock) -> None:
+        super().__init__(clock=clock)
+        self.reading, self.go = threading.Event(), threading.Event()
+        self.hold = False
 
     def remaining_all(self):
-        time.sleep(0.05)
-        return super().remaining_all()
+        read = super().remaining_all()
+        if self.hold and threading.current_thread().name == "refresh":
+            self.reading.set()
+            assert self.go.wait(10)
+        return read
 
 
-def test_refreshes_and_taps_at_once_never_pass_the_cap(tmp_path):
-    settings = portal_settings(tmp_path, max_clients=20)
+def held_portal(tmp_path, **overrides):
     clock = FakeClock()
-    access = SlowAccess(clock=clock.monotonic)
-    admission = Admission(settings, access, FakeNeighbours(), clock)
-    start = threading.Barrier(4)
+    access = HeldAccess(clock.monotonic)
+    neighbours = FakeNeighbours()
+    neighbours.macs.update({RESIDENT: PHONE, "2001:db8:42::23": PHONE})
+    settings = portal_settings(tmp_path, client_subnet6="2001:db8:42::/64", **overrides)
+    return Admission(settings, access, neighbours, clock), access, neighbours, clock
 
-    def tap(first: int) -> None:
-        start.wait()
-        for n in range(first, first + 15):
-            admission.connect(ipaddress.ip_address(f"10.42.1.{n}"))
-            clock.advance(seconds=1)  # let full taps count again
 
-    def refresh() -> None:
-        start.wait()
-        for _ in range(10):
-            admission.refresh()
+def during_a_refresh(admission, access, tap):
+    """Run ``tap`` while a refresh is between reading the access list and using it."""
+    access.hold = True
+    refresh = threading.Thread(target=admission.refresh, name="refresh")
+    refresh.start()
+    assert access.reading.wait(10)
+    outcome = run_within(5, tap)  # a tap must not wait for the refresh's slow read
+    access.go.set()
+    refresh.join(10)
+    access.hold = False
+    return outcome
 
-    threads = [threading.Thread(target=tap, args=(n,)) for n in (0, 100)]
-    threads += [threading.Thread(target=refresh) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
 
-    assert access.count() == 20
-    assert admission.devices_online() == 20
+def run_within(seconds, work):
+    done = []
+    worker = threading.Thread(target=lambda: done.append(work()))
+    worker.start()
+    worker.join(seconds)
+    assert done, f"still waiting after {seconds} s"
+    return done[0]
+
+
+def test_a_new_device_tapping_during_a_refresh_is_counted(tmp_path):
+    admission, access, neighbours, _ = held_portal(tmp_path)
+    admission.connect(ipaddress.ip_address(RESIDENT))
+    neighbours.macs["10.42.0.24"] = LAPTOP
+
+    outcome = during_a_refresh(
+        admission, access, lambda: admission.connect(ipaddress.ip_address("10.42.0.24"))
+    )
+
+    assert outcome.outcome == ConnectOutcome.GRANTED
+    assert admission.devices_online() == 2
     admission.refresh()
-    assert admission.devices_online() == 20
+    assert admission.devices_online() == 2
+
+
+def test_a_refresh_does_not_shorten_a_session_renewed_while_it_reads(tmp_path):
+    admission, access, neighbours, clock = held_portal(tmp_path, session_s=3600)
+    admission.connect(ipaddress.ip_address(RESIDENT))
+    clock.advance(seconds=3000)
+    privacy = ipaddress.ip_address("2001:db8:42::7a3f")
+    neighbours.macs[str(privacy)] = PHONE  # the refresh will see it as new
+
+    during_a_refresh(admission, access, lambda: admission.connect(privacy))
+
+    assert access.remaining(privacy) == 3600
+    assert access.remaining(ipaddress.ip_address(RESIDENT)) == 3600
+
+
+def test_a_tap_on_a_full_hotspot_does_not_wait_for_a_refresh(tmp_path):
+    admission, access, _, clock = held_portal(tmp_path, max_clients=1)
+    admission.connect(ipaddress.ip_address(RESIDENT))
+    clock.advance(seconds=5)
+
+    outcome = during_a_refresh(
+        admission, access, lambda: admission.connect(ipaddress.ip_address("10.42.0.24"))
+    )
+
+    assert outcome.outcome == ConnectOutcome.FULL
+
+
+def test_a_sibling_refused_by_nftables_still_lets_the_resident_out(tmp_path):
+    portal = dual_stack_portal(tmp_path)
+    grant = portal.access.grant
+
+    def refuse_ipv6(address, seconds):
+        if address.version == 6:
+            raise NftError("Error: Could not process rule: No buffer space available")
+        grant(address, seconds)
+
+    portal.access.grant = refuse_ipv6  # type: ignore[method-assign]
+
+    assert portal.tap_connect().status_code == 303
+    assert portal.remaining() is not None
 
 
 def test_the_book_keeps_an_address_that_joined_after_the_list_was_read():
     now = [100.0]
     book = DeviceBook(max_addresses=5, monotonic=lambda: now[0])
     old, new = ipaddress.ip_address("10.42.0.30"), ipaddress.ip_address("10.42.0.31")
-    book.join(old, book.reserve())
+    book.join(old, book.key("02:00:00:00:00:01", old))
     now[0] += 1
     read_at = book.now()  # the refresh reads the access list: neither is in it
     now[0] += 1
-    book.join(new, book.reserve())  # a tap lands while it reads
+    book.join(new, book.key("02:00:00:00:00:02", new))  # a tap lands while it reads
 
     book.keep_only(authorised=set(), read_at=read_at)
 
-    assert book.device_of([old]) is None
-    assert book.device_of([new]) is not None
+    assert book.device_of(old) is None
+    assert book.device_of(new) is not None
