@@ -172,6 +172,11 @@ class Admission:
                 return ConnectResult(outcome)
         mac = self._neighbours.hardware_address(address)
         key = self._devices.key(mac, address)
+        with self._devices_lock:
+            if address.version == 4 and self._devices.ipv4_of(key) not in (None, address):
+                # Another IPv4 address under this MAC: someone else behind a range extender
+                # that shows one MAC for all (or a new lease): a device of its own.
+                key, mac = self._devices.key(None, address), None
         reserved = self._take_a_seat(key)
         if reserved is None:
             return ConnectResult(ConnectOutcome.FULL, retry_after=FULL_RETRY_AFTER_S)
@@ -188,22 +193,25 @@ class Admission:
                 if not self._code_opens(code):
                     return ConnectResult(ConnectOutcome.WRONG_CODE)
             siblings = self._siblings(address, mac)
-            if not self._let_out(address, key, self.settings.session_s, {address, *siblings}):
+            in_use = {address, *siblings}
+            if not self._let_out(address, key, self.settings.session_s, in_use):
                 # Its five addresses are all in use: a device cycling through addresses.
                 return ConnectResult(ConnectOutcome.FULL, retry_after=FULL_RETRY_AFTER_S)
             # A renewal renews the whole device, and the addresses it uses go out with it.
-            for other in self._devices_addresses(key) - {address}:
+            for other in self._devices_addresses(key) - in_use:
                 self._grant_quietly(other, self.settings.session_s)
             for other in siblings:
                 try:
-                    self._let_out(other, key, self.settings.session_s, {address, *siblings})
+                    self._let_out(other, key, self.settings.session_s, in_use)
                 except RuntimeError as exc:  # NftError: the resident is out on ``address``
                     log.warning("a grant failed: %s", exc)
         finally:
             if reserved:
                 with self._devices_lock:
                     self._devices.release(key)
-        self._count_connection(address, mac, now)
+        # Stamped after the grant: a refresh that read the access list before it must not
+        # take the new session for one that ended.
+        self._count_connection(address, mac, self.clock())
         return ConnectResult(ConnectOutcome.GRANTED, remaining=self.settings.session_s)
 
     def _siblings(self, address: ClientAddress, mac: str | None) -> list[ClientAddress]:
@@ -237,27 +245,45 @@ class Admission:
         return None
 
     def _let_out(
-        self, address: ClientAddress, key: str, seconds: int, in_use: set[ClientAddress]
+        self,
+        address: ClientAddress,
+        key: str,
+        seconds: int,
+        in_use: set[ClientAddress],
+        unless_changed_since: float | None = None,
     ) -> bool:
-        """Grant ``address`` as ``key``'s, making room among the device's addresses (the one
-        unused the longest goes); False when there is none. The tapping address's grant may
-        raise; the others' failures are logged and skipped."""
+        """Grant ``address`` as ``key``'s, making room among the device's addresses; False
+        when there is none, or (``unless_changed_since``) when a tap changed the address since.
+
+        The book and the sets change together, under the book's lock, so a tap and the
+        refresh never act on the same address at once. A failed grant raises (NftError).
+        """
         with self._devices_lock:
+            if unless_changed_since is not None and self._devices.joined_since(
+                address, unless_changed_since
+            ):
+                return False
             if self._devices.device_of(address) == key:
                 evicted: list[ClientAddress] | None = []
             else:
-                evicted = self._devices.make_room(key, in_use)
+                evicted = self._devices.make_room(key, address, in_use)
             if evicted is None:
                 return False
             for old in evicted:
                 self._devices.leave(old)
-        for old in evicted:
-            self._revoke_quietly(old)
-        # Granted before joining the book: a recount reading the access list in between must
-        # not forget it (see DeviceBook.keep_only).
-        self.access.grant(address, seconds)
-        with self._devices_lock:
+                self._revoke_quietly(old)
+            self.access.grant(address, seconds)
             self._devices.join(address, key)
+        return True
+
+    def _close(self, address: ClientAddress, previous: str, read_at: float) -> bool:
+        with self._devices_lock:
+            if self._devices.device_of(address) != previous or self._devices.joined_since(
+                address, read_at
+            ):
+                return False  # a tap got there first
+            self._devices.leave(address)
+            self._revoke_quietly(address)
         return True
 
     def _grant_quietly(self, address: ClientAddress, seconds: int) -> bool:
@@ -341,36 +367,29 @@ class Admission:
             key = self._devices.key(mac, next(iter(addresses)))
             with self._devices_lock:
                 online = self._devices.knows(key)
-                changes = [
-                    (a, self._devices.device_of(a))
-                    for a in addresses
-                    # One a tap let out since the read is the tap's business.
-                    if self._devices.device_of(a) != key
-                    and not self._devices.joined_since(a, read_at)
-                ]
-            if not changes:
-                continue
-            if not online:
-                for address, previous in changes:
-                    if previous is not None:
-                        with self._devices_lock:
-                            self._devices.leave(address)
-                        self._revoke_quietly(address)
-                        closed += 1
-                continue
-            with self._devices_lock:
                 own = self._devices.addresses(key)
-                if any(self._devices.joined_since(a, read_at) for a in own):
+                if online and any(self._devices.joined_since(a, read_at) for a in own):
                     continue  # tapped while the lists were read: the next refresh sees it
             seconds = max((authorised.get(a, 0) for a in own), default=0)
-            if seconds < 1:
-                continue
-            for address, _ in changes:
-                try:
-                    if self._let_out(address, key, seconds, addresses):
-                        followed += 1
-                except RuntimeError as exc:
-                    log.warning("a grant failed: %s", exc)
+            for address in addresses:
+                with self._devices_lock:
+                    previous = self._devices.device_of(address)
+                if previous == key:
+                    continue
+                if previous is None and online and seconds >= 1 and address.version == 6:
+                    # A new address of a connected device (IPv4 never follows: see make_room).
+                    try:
+                        if self._let_out(address, key, seconds, addresses, read_at):
+                            followed += 1
+                    except RuntimeError as exc:
+                        log.warning("a grant failed: %s", exc)
+                elif (
+                    previous is not None
+                    and not online
+                    and not DeviceBook.by_address(previous)
+                    and self._close(address, previous, read_at)
+                ):
+                    closed += 1  # another device's address, now used by a MAC that never tapped
         if followed or closed:
             log.info("%d address(es) followed their device, %d closed", followed, closed)
 

@@ -4,8 +4,10 @@ A device is known by a key: a keyed hash of its MAC address (the key is random, 
 portal's start and never written anywhere), or, when the kernel does not know the MAC, its
 address alone. The addresses let out at its tap and those it starts using later (a new IPv6
 privacy address) are the device's for the whole session, up to ``max_addresses``: a new one in
-use replaces the one unused the longest. Addresses the portal did not let out itself
-(authorised before a restart, or by hand) are adopted at the next refresh, by MAC.
+use replaces the one unused the longest, and it has one IPv4 address (see :meth:`make_room`).
+Addresses the portal did not let out itself (authorised before a restart, or by hand) are
+adopted at the next refresh, by MAC; those whose MAC the kernel no longer knows are kept but
+not counted.
 
 Memory only; the MAC itself is never kept. Not thread-safe:
 :class:`~captive_portal.admission.Admission` holds a lock around every call.
@@ -23,6 +25,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from captive_portal.access import ClientAddress
 
 _BY_ADDRESS = "ip:"
+# Authorised addresses found at a restart without a MAC: most are what a device that left
+# leaves behind (the kernel drops idle entries), so they are not counted as devices.
+_UNKNOWN = "unknown:"
 
 
 class DeviceBook:
@@ -52,7 +57,8 @@ class DeviceBook:
 
     def count(self) -> int:
         """Devices online, and devices whose tap is in progress."""
-        return len(self._members.keys() | self._reserved.keys())
+        known = {k for k in self._members if not k.startswith(_UNKNOWN)}
+        return len(known | self._reserved.keys())
 
     def knows(self, key: str) -> bool:
         return key in self._members
@@ -78,13 +84,25 @@ class DeviceBook:
         if self._reserved[key] <= 0:
             del self._reserved[key]
 
-    def make_room(self, key: str, in_use: Collection[ClientAddress]) -> list[ClientAddress] | None:
-        """What must go for one more address to join ``key``: nothing while it has fewer than
-        ``max_addresses``, else the address unused the longest; None when all are in use."""
+    def ipv4_of(self, key: str) -> ClientAddress | None:
+        return next((a for a in self._members.get(key, ()) if a.version == 4), None)
+
+    def make_room(
+        self, key: str, address: ClientAddress, in_use: Collection[ClientAddress]
+    ) -> list[ClientAddress] | None:
+        """What must go for ``address`` to join ``key``; None when it cannot.
+
+        A device has one IPv4 address (one DHCP lease), and an IPv4 address never goes to
+        make room: a second one under the same MAC is someone else behind a range extender's
+        MAC-NAT, or a new lease, and either taps for itself. Beyond ``max_addresses``, the IPv6
+        address unused the longest goes.
+        """
+        if address.version == 4 and self.ipv4_of(key) not in (None, address):
+            return None
         members = self._members.get(key, set())
         if len(members) < self.max_addresses:
             return []
-        idle = [a for a in members if a not in in_use]
+        idle = [a for a in members if a.version == 6 and a not in in_use]
         if not idle:
             return None
         return [min(idle, key=lambda a: self._seen_at[a])]
@@ -124,13 +142,18 @@ class DeviceBook:
     def adopt(
         self, authorised: Iterable[ClientAddress], mac_of: Mapping[ClientAddress, str]
     ) -> None:
-        """Give a device to every authorised address without one, and move an address known
-        only by itself to its MAC's device once the kernel knows the MAC."""
+        """Give a device to every authorised address without one (by MAC, or uncounted when
+        the kernel does not know it), and move an address known only by itself to its MAC's
+        device once the kernel knows the MAC. (A device tapped without a MAC keeps its own:
+        it may be someone behind a shared MAC.)"""
         for address in authorised:
             key = self._device.get(address)
-            if key is None or (key.startswith(_BY_ADDRESS) and address in mac_of):
-                self.join(address, self.key(mac_of.get(address), address))
+            if key is None and address not in mac_of:
+                self.join(address, f"{_UNKNOWN}{address}")
+            elif key is None or (key.startswith(_UNKNOWN) and address in mac_of):
+                self.join(address, self.key(mac_of[address], address))
 
     @staticmethod
     def by_address(key: str) -> bool:
-        return key.startswith(_BY_ADDRESS)
+        """A key that is not a MAC's: a device tapped, or found, without one."""
+        return key.startswith((_BY_ADDRESS, _UNKNOWN))

@@ -207,7 +207,10 @@ def serve(app: Flask, settings: PortalSettings, stop: threading.Event) -> None:
                 managed.check()  # one stat() when nothing changed
                 next_managed = time.monotonic() + MANAGED_EVERY_S
             if time.monotonic() >= next_refresh:
-                admission.refresh()
+                try:
+                    admission.refresh()
+                except Exception:  # nft or the disk: taps go on, and the next refresh tries
+                    log.exception("the portal's refresh failed")
                 next_refresh = time.monotonic() + REFRESH_EVERY_S
     finally:
         for server in servers:

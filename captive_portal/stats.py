@@ -68,11 +68,11 @@ class PortalStats:
 
         ``authorised`` is every authorised address with its seconds left (one read of the
         access list, whatever the number of clients), read at ``now`` or later: a session
-        tapped after ``now`` may be missing from it, and is left for the next look.
+        tapped at ``now`` or after may be missing from it, and is left for the next look.
         """
         with self._lock:
             for address, session in list(self._open.items()):
-                if session.renewed > now:
+                if session.renewed >= now:
                     continue
                 remaining = authorised.get(address)
                 if remaining is not None:

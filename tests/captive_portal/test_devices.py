@@ -387,3 +387,109 @@ def test_the_book_keeps_an_address_that_joined_after_the_list_was_read():
 
     assert book.device_of(old) is None
     assert book.device_of(new) is not None
+
+
+def test_after_a_restart_a_phone_that_left_is_not_counted(tmp_path):
+    portal = dual_stack_portal(tmp_path, max_clients=1)
+    portal.tap_connect()
+    portal.neighbours.macs.clear()  # it left, and the kernel dropped its idle entries
+
+    restarted = Admission(portal.settings, portal.access, portal.neighbours, portal.clock)
+
+    assert restarted.devices_online() == 0
+    portal.neighbours.macs["10.42.0.24"] = LAPTOP
+    assert restarted.connect(ipaddress.ip_address("10.42.0.24")).outcome == ConnectOutcome.GRANTED
+    # Back in range: its addresses are one device again, and counted.
+    portal.neighbours.macs.update({RESIDENT: PHONE, "2001:db8:42::23": PHONE})
+    restarted.refresh()
+    assert restarted.devices_online() == 2
+
+
+def test_six_people_behind_an_extender_sharing_one_mac_are_six_devices(tmp_path):
+    portal = make_portal(tmp_path, client_subnet6="2001:db8:42::/64")
+    extender = "02:11:22:33:44:55"  # MAC-NAT: every client behind it shows this MAC
+    people = [f"10.42.0.{n}" for n in range(30, 36)]
+    for person in people:
+        portal.neighbours.macs[person] = extender
+        portal.clock.advance(seconds=30)
+        assert portal.tap_connect(person).status_code == 303
+        portal.neighbours.stale = {p for p in people if p != person}  # quiet for a while
+
+    portal.neighbours.macs["10.42.0.99"] = extender  # someone who never tapped
+    portal.neighbours.stale = set()
+    portal.refresh()
+
+    assert all(portal.remaining(person) is not None for person in people)
+    assert portal.remaining("10.42.0.99") is None  # an IPv4 address never follows
+    assert portal.app.extensions["borne_portal"].admission.devices_online() == 6
+
+
+def test_a_session_tapped_while_a_refresh_reads_is_not_closed(tmp_path):
+    admission, access, neighbours, clock = held_portal(tmp_path)
+    neighbours.macs["10.42.0.24"] = LAPTOP
+    looked_up, go_on = threading.Event(), threading.Event()
+    lookup = neighbours.hardware_address
+
+    def slow_lookup(address):
+        looked_up.set()
+        assert go_on.wait(10)
+        return lookup(address)
+
+    neighbours.hardware_address = slow_lookup  # type: ignore[method-assign]
+    tap = threading.Thread(target=admission.connect, args=(ipaddress.ip_address("10.42.0.24"),))
+    tap.start()
+    assert looked_up.wait(10)  # the tap has begun
+    clock.advance(seconds=2)
+    access.hold = True
+    refresh = threading.Thread(target=admission.refresh, name="refresh")
+    refresh.start()
+    assert access.reading.wait(10)  # the refresh has read the access list
+    go_on.set()
+    tap.join(10)  # the tap grants after that read
+    access.go.set()
+    refresh.join(10)
+
+    snapshot = read_snapshot(admission.settings.state_dir)
+    assert access.remaining(ipaddress.ip_address("10.42.0.24")) is not None
+    assert snapshot.ended_sessions == []
+
+
+class AfterEachUse:
+    """A lock that runs ``then`` in the refresh's thread once it has released it ``times``
+    times: a tap landing exactly between two steps of the refresh."""
+
+    def __init__(self, times: int, then) -> None:
+        self._lock, self._times, self._then, self._uses = threading.Lock(), times, then, 0
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._lock.release()
+        if threading.current_thread().name == "refresh":
+            self._uses += 1
+            if self._uses == self._times:
+                self._then()
+
+
+def test_a_tap_between_two_steps_of_the_refresh_is_never_closed(tmp_path):
+    portal = dual_stack_portal(tmp_path)
+    admission = portal.app.extensions["borne_portal"].admission
+    portal.tap_connect()
+    portal.neighbours.macs = {RESIDENT: LAPTOP}  # DHCP gave the phone's IPv4 to a laptop
+    answers = []
+    for times in range(1, 6):  # after each of the refresh's first uses of the book
+        admission._devices_lock = AfterEachUse(
+            times, lambda: answers.append(admission.connect(ipaddress.ip_address(RESIDENT)))
+        )
+        refresh = threading.Thread(target=admission.refresh, name="refresh")
+        refresh.start()
+        refresh.join(10)
+        assert answers[-1].outcome == ConnectOutcome.GRANTED, times
+        assert portal.remaining() is not None, times  # the laptop tapped: it stays out
+        portal.access.revoke(ipaddress.ip_address(RESIDENT))
+        admission._devices_lock = threading.Lock()
+        admission.refresh()  # forgets the laptop's device, for the next round
+        portal.access.grant(ipaddress.ip_address(RESIDENT), 600)  # the phone's again
+        admission._devices.join(ipaddress.ip_address(RESIDENT), admission._devices.key(PHONE, None))

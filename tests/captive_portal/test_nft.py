@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from tests.polling import wait_for as wait_until
 
 CLIENT = ipaddress.ip_address("10.42.0.50")
 CLIENT6 = ipaddress.ip_address("2001:db8:42::50")
+NEW_CLIENT = ipaddress.ip_address("10.42.0.51")
 
 
 def make_settings(**overrides: object) -> PortalSettings:
@@ -231,3 +233,28 @@ def test_statistics_read_every_client_at_once_from_the_kernel(gateway: str) -> N
     finally:
         portal.close()
         by_hand.close()
+
+
+def test_a_grant_during_a_listing_neither_waits_for_it_nor_vanishes_from_the_mirror(
+    access: NftClientAccess,
+) -> None:
+    access.grant(CLIENT, 600)
+    list_set = access._list_nft.run
+    listings: list[str] = []
+    tapped = []
+
+    def listing_with_a_tap(commands: str, *, json_output: bool = False) -> str:
+        output = list_set(commands, json_output=json_output)
+        listings.append(commands)
+        if len(listings) == 2:  # both sets read: a new IPv4 client is in neither listing
+            tap = threading.Thread(target=access.grant, args=(NEW_CLIENT, 600))
+            tap.start()
+            tap.join(5)
+            tapped.append(not tap.is_alive())
+        return output
+
+    access._list_nft.run = listing_with_a_tap  # type: ignore[method-assign]
+    access.sync()
+
+    assert tapped == [True]  # the tap did not wait for the listing
+    assert access.count() == 2  # the mirror, as the sync left it
