@@ -240,7 +240,11 @@ class Admission:
             # for nothing.
             if recounted or abs(self.clock().timestamp() - self._recounted_at) < RECOUNT_REUSE_S:
                 return None
-            if not self._recount(wait=False):
+            try:
+                if not self._recount(wait=False):
+                    return None
+            except RuntimeError as exc:  # nft failing: the resident is told to come back
+                log.warning("counting the devices online failed: %s", exc)
                 return None
         return None
 

@@ -493,3 +493,16 @@ def test_a_tap_between_two_steps_of_the_refresh_is_never_closed(tmp_path):
         admission.refresh()  # forgets the laptop's device, for the next round
         portal.access.grant(ipaddress.ip_address(RESIDENT), 600)  # the phone's again
         admission._devices.join(ipaddress.ip_address(RESIDENT), admission._devices.key(PHONE, None))
+
+
+def test_a_full_hotspot_whose_count_fails_says_come_back_not_500(tmp_path):
+    portal = dual_stack_portal(tmp_path, max_clients=1)
+    portal.tap_connect()
+    portal.clock.advance(seconds=2)
+
+    def listing_fails():
+        raise NftError("Error: Could not process rule: No buffer space available")
+
+    portal.access.remaining_all = listing_fails  # type: ignore[method-assign]
+
+    assert portal.tap_connect("10.42.0.25").status_code == 503
