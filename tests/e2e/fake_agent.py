@@ -13,20 +13,32 @@ import socketio
 
 
 class ScriptedAgent:
-    def __init__(self, url: str, device_id: str, secret: str, *, claim: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        device_id: str,
+        secret: str,
+        *,
+        claim: bool = True,
+        output: str | None = None,
+        last_seq: int = 0,
+    ) -> None:
+        """``output`` is what every command reports (by default "<name>: done"); ``last_seq``
+        the device's last event number (events share the counter with its heartbeats)."""
         self.url, self.device_id, self.secret = url, device_id, secret
         self.claim = claim
+        self.output = output
         self.received: list[dict[str, Any]] = []
         self.claims: list[dict[str, Any]] = []
         self.ran: list[str] = []
-        self.reported: list[str] = []
+        self.reported: list[str] = []  # results the controller acknowledged storing
         self.errors: list[str] = []
         # Delivery is at least once (a push at creation and another on connecting may cross),
         # and the controller grants the same device's claim again; like the real agent's
         # spool, this remembers what it ran so that a second delivery never runs twice.
         self._executed: set[str] = set()
         self._executed_lock = threading.Lock()
-        self._seq = itertools.count(1)
+        self._seq = itertools.count(last_seq + 1)
         self.client = socketio.Client(reconnection=False)
         self.client.on("command", self._on_command, namespace="/agent")
 
@@ -76,8 +88,9 @@ class ScriptedAgent:
             "at": dt.datetime.now(dt.UTC).isoformat(),
             "command_id": message["id"],
             "ok": True,
-            "output": f"{message['name']}: done",
-            "duration_ms": 7,
+            "output": self.output if self.output is not None else f"{message['name']}: done",
+            "duration_ms": 42,
         }
-        self.client.call("events", {"events": [result]}, namespace="/agent", timeout=10)
-        self.reported.append(message["id"])
+        ack = self.client.call("events", {"events": [result]}, namespace="/agent", timeout=10)
+        if ack.get("stored") == 1:
+            self.reported.append(message["id"])

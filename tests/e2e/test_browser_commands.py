@@ -7,17 +7,13 @@ a reload; the confirmation of a disruptive command must work from the keyboard a
 
 from __future__ import annotations
 
-import datetime as dt
-import queue
 import shutil
-import threading
-from typing import Any
 
 import pytest
-import socketio
 
 from tests.e2e.conftest import CHROMIUM
 from tests.e2e.controller_process import wait_until
+from tests.e2e.fake_agent import ScriptedAgent
 from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
 
 pytest.importorskip("playwright")
@@ -31,69 +27,13 @@ pytestmark = [
 SITE = "grenoble-bib-centre-ville"
 
 
-class ScriptedAgent:
-    """A device's agent reduced to its command loop: claim each command once, report it done.
-
-    Socket.IO handlers must not block on calls of their own, so the work is done by a thread.
-    """
-
-    def __init__(self, url: str, device_id: str, secret: str, output: str, last_seq: int) -> None:
-        self.output = output
-        self._last_seq = last_seq  # events share the device's counter with its heartbeats
-        self.finished: list[str] = []
-        self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._seen: set[str] = set()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("command", self._inbox.put, namespace="/agent")
-        self.client.connect(
-            url,
-            namespaces=["/agent"],
-            transports=["websocket"],
-            wait_timeout=10,
-            auth={"device_id": device_id, "secret": secret, "protocol": 1},
-        )
-        self._worker = threading.Thread(target=self._run, daemon=True)
-        self._worker.start()
-
-    def _run(self) -> None:
-        seq = self._last_seq
-        while (message := self._inbox.get()) is not None:
-            command_id = message["id"]
-            if command_id in self._seen:  # pushed again before the claim: run it once
-                continue
-            self._seen.add(command_id)
-            claim = self.client.call(
-                "claim", {"command_id": command_id}, namespace="/agent", timeout=10
-            )
-            if not claim.get("ok"):
-                continue
-            seq += 1
-            result = {
-                "type": "command_result",
-                "seq": seq,
-                "at": dt.datetime.now(dt.UTC).isoformat(),
-                "command_id": command_id,
-                "ok": True,
-                "output": self.output,
-                "duration_ms": 42,
-            }
-            ack = self.client.call("events", {"events": [result]}, namespace="/agent", timeout=10)
-            if ack.get("stored") == 1:
-                self.finished.append(command_id)
-
-    def close(self) -> None:
-        self._inbox.put(None)
-        self._worker.join(timeout=10)
-        self.client.disconnect()
-
-
 @pytest.fixture
 def agent_factory():
     agents: list[ScriptedAgent] = []
 
-    def start(*args: Any) -> ScriptedAgent:
-        agents.append(ScriptedAgent(*args))
-        return agents[-1]
+    def start(url: str, device_id: str, secret: str, output: str, last_seq: int) -> ScriptedAgent:
+        agents.append(ScriptedAgent(url, device_id, secret, output=output, last_seq=last_seq))
+        return agents[-1].connect()
 
     yield start
     for agent in agents:
@@ -164,8 +104,8 @@ def test_confirmation_dialog_works_from_the_keyboard(live_controller, browser, a
     row = page.locator("#recent-commands tbody tr").first
     expect(row.locator("[data-cmd=label]")).to_have_text("Restart")
     expect(row.locator("[data-cmd=state]")).to_have_text("Done", timeout=15_000)
-    wait_until(lambda: agent.finished, timeout=10, message="the agent's acknowledged result")
-    assert len(agent.finished) == 1  # sent once, run once
+    wait_until(lambda: agent.reported, timeout=10, message="the agent's acknowledged result")
+    assert len(agent.reported) == 1  # sent once, run once
     page.screenshot(path=str(ARTIFACTS / "device-commands-confirm.png"), full_page=True)
 
 
