@@ -200,11 +200,8 @@ class Admission:
             # A renewal renews the whole device, and the addresses it uses go out with it.
             for other in self._devices_addresses(key) - in_use:
                 self._grant_quietly(other, self.settings.session_s)
-            for other in siblings:
-                try:
-                    self._let_out(other, key, self.settings.session_s, in_use)
-                except RuntimeError as exc:  # NftError: the resident is out on ``address``
-                    log.warning("a grant failed: %s", exc)
+            for other in siblings:  # the resident is out on ``address`` even if these fail
+                self._let_out(other, key, self.settings.session_s, in_use, quiet=True)
         finally:
             if reserved:
                 with self._devices_lock:
@@ -255,12 +252,15 @@ class Admission:
         seconds: int,
         in_use: set[ClientAddress],
         unless_changed_since: float | None = None,
+        *,
+        quiet: bool = False,
     ) -> bool:
         """Grant ``address`` as ``key``'s, making room among the device's addresses; False
         when there is none, or (``unless_changed_since``) when a tap changed the address since.
 
         The book and the sets change together, under the book's lock, so a tap and the
-        refresh never act on the same address at once. A failed grant raises (NftError).
+        refresh never act on the same address at once. A failed grant raises (NftError), or
+        with ``quiet`` is logged and gives False.
         """
         with self._devices_lock:
             if unless_changed_since is not None and self._devices.joined_since(
@@ -276,7 +276,11 @@ class Admission:
             for old in evicted:
                 self._devices.leave(old)
                 self._revoke_quietly(old)
-            self.access.grant(address, seconds)
+            if quiet:
+                if not self._grant_quietly(address, seconds):
+                    return False
+            else:
+                self.access.grant(address, seconds)
             self._devices.join(address, key)
         return True
 
@@ -382,11 +386,8 @@ class Admission:
                     continue
                 if previous is None and online and seconds >= 1 and address.version == 6:
                     # A new address of a connected device (IPv4 never follows: see make_room).
-                    try:
-                        if self._let_out(address, key, seconds, addresses, read_at):
-                            followed += 1
-                    except RuntimeError as exc:
-                        log.warning("a grant failed: %s", exc)
+                    if self._let_out(address, key, seconds, addresses, read_at, quiet=True):
+                        followed += 1
                 elif (
                     previous is not None
                     and not online
