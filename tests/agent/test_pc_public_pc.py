@@ -51,6 +51,13 @@ def build(tmp_path: Path, presence: Presence, resetter: Resetter) -> tuple[Publi
     return pc, spool
 
 
+def a_resident_comes_and_goes(pc: PublicPc, presence: Presence) -> None:
+    presence.in_ = True
+    pc.tick()
+    presence.in_ = False
+    pc.tick()
+
+
 def spooled(spool: Spool) -> list[object]:
     batch = spool.pending_batch()
     return list(batch.events) if batch else []
@@ -59,10 +66,7 @@ def spooled(spool: Spool) -> list[object]:
 def test_logout_records_the_session_and_resets(tmp_path: Path) -> None:
     presence, resetter = Presence(), Resetter()
     pc, spool = build(tmp_path, presence, resetter)
-    presence.in_ = True
-    pc.tick()
-    presence.in_ = False
-    pc.tick()
+    a_resident_comes_and_goes(pc, presence)
 
     events = spooled(spool)
     assert resetter.resets == 1
@@ -122,14 +126,9 @@ def test_site_limits_apply_from_the_next_look(tmp_path: Path) -> None:
 def test_a_short_session_right_after_the_agents_own_reset_is_reset_too(tmp_path: Path) -> None:
     presence, resetter = Presence(), Resetter()
     pc, _ = build(tmp_path, presence, resetter)
-    presence.in_ = True
-    pc.tick()
-    presence.in_ = False
-    pc.tick()  # reset 1
-    presence.in_ = True  # the next resident, logged in at once, leaves within seconds
-    pc.tick()
-    presence.in_ = False
-    pc.tick()
+    a_resident_comes_and_goes(pc, presence)  # reset 1
+    # The next resident, logged in at once, leaves within seconds.
+    a_resident_comes_and_goes(pc, presence)
 
     assert resetter.resets == 2
 
