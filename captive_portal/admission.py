@@ -3,7 +3,7 @@
 In order: the hotspot must be open (mode and opening hours), the address must not be tapping
 faster than ``connects_per_minute`` (this also throttles code guesses), in "code" mode the code
 must have the shape of one, a new device must find room under ``max_clients`` (a device already
-online just renews), and the code must be right (a ticket is used up only once there is room).
+online just renews), and the code must be right (a voucher is used up only once there is room).
 Then the address, and the device's other addresses, are granted ``session_s`` and the
 statistics are updated and written.
 
@@ -33,7 +33,7 @@ from captive_portal.hours import OpeningSchedule
 from captive_portal.settings import PortalMode, PortalSettings
 from captive_portal.snapshot import read_snapshot, write_snapshot
 from captive_portal.stats import PortalStats
-from captive_portal.tickets import TicketBook
+from captive_portal.vouchers import VoucherBook
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]  # aware "now"
@@ -94,8 +94,8 @@ class Admission:
         self._ledger = DailyLedger(settings.runtime_dir)
         self._stats = PortalStats()
         self._stats.resume(read_snapshot(self._state_dir), clock())
-        self._tickets = (
-            TicketBook(self._state_dir, settings.code_secret) if settings.code_secret else None
+        self._vouchers = (
+            VoucherBook(self._state_dir, settings.code_secret) if settings.code_secret else None
         )
         # Parsed once: the refresh asks for every address online.
         self._client_networks = [
@@ -127,9 +127,9 @@ class Admission:
         """
         schedule = _schedule(settings)
         if settings.code_secret != self.settings.code_secret:
-            # Tickets are hashed with the secret: the ones printed before no longer open.
-            self._tickets = (
-                TicketBook(self._state_dir, settings.code_secret) if settings.code_secret else None
+            # Vouchers are hashed with the secret: the ones printed before no longer open.
+            self._vouchers = (
+                VoucherBook(self._state_dir, settings.code_secret) if settings.code_secret else None
             )
         self.schedule = schedule
         self.settings = settings
@@ -402,7 +402,7 @@ class Admission:
         day = self.today()
         if is_code_of_the_day(code, self.settings.code_secret, day):
             return True
-        return self._tickets is not None and self._tickets.redeem(code, day)
+        return self._vouchers is not None and self._vouchers.redeem(code, day)
 
     def _count_connection(self, address: ClientAddress, mac: str | None, now: datetime) -> None:
         day = self.today()

@@ -10,7 +10,7 @@ import click
 from captive_portal.lab import lab
 from captive_portal.render import render
 from captive_portal.server import run
-from captive_portal.tickets import tickets
+from captive_portal.vouchers import tickets, vouchers
 
 
 @click.group()
@@ -21,4 +21,5 @@ def portal() -> None:
 portal.add_command(run)
 portal.add_command(render)
 portal.add_command(lab)
-portal.add_command(tickets)
+portal.add_command(vouchers)
+portal.add_command(tickets)  # the first name of vouchers, hidden

@@ -1,9 +1,9 @@
 """Codes a resident types in "code" mode: the code of the day, and the shape of any code.
 
 The code of the day is 6 digits from an HMAC of the local date with ``code_secret``: the desk
-reads it from ``borne portal tickets --today`` (or a printed sheet) and anyone can say it aloud
-in any language; digits have no look-alike letters (0/O, 1/l/I). Printed tickets are 8 digits
-(:mod:`captive_portal.tickets`), so the length alone tells the two apart.
+reads it from ``borne portal vouchers --today`` (or a printed sheet) and anyone can say it aloud
+in any language; digits have no look-alike letters (0/O, 1/l/I). Printed vouchers are 8 digits
+(:mod:`captive_portal.vouchers`), so the length alone tells the two apart.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import unicodedata
 from datetime import date
 
 DAY_CODE_DIGITS = 6
-TICKET_DIGITS = 8
+VOUCHER_DIGITS = 8
 MAX_CODE_INPUT = 32  # characters a resident may type, spaces included; longer is refused
 _SEPARATORS = frozenset(" -.\u00a0\u202f")
 
@@ -44,7 +44,7 @@ def normalise_code(typed: str) -> str | None:
             return None
         digits.append(str(value))
     code = "".join(digits)
-    return code if len(code) in (DAY_CODE_DIGITS, TICKET_DIGITS) else None
+    return code if len(code) in (DAY_CODE_DIGITS, VOUCHER_DIGITS) else None
 
 
 def display_code(code: str) -> str:

@@ -42,7 +42,7 @@ DEFAULT_BLOCKED_NETWORKS = (
 
 class PortalMode(enum.StrEnum):
     CLICK = "click"  # one tap, nothing to type (the default)
-    CODE = "code"  # a short code of the day or a printed ticket, still no email and no phone
+    CODE = "code"  # a short code of the day or a printed voucher, still no email and no phone
     CLOSED = "closed"  # nobody connects (outside opening hours this is automatic)
 
 
@@ -71,7 +71,7 @@ class PortalSettings:
     tls_key: Path | None = None
     mode: str = PortalMode.CLICK.value
     # Codes accepted in "code" mode are derived from this secret and the date (code of the day);
-    # printed tickets are kept hashed in state_dir.
+    # printed vouchers are kept hashed in state_dir.
     code_secret: str = ""
     # OpenStreetMap opening_hours of the site; empty means always open.
     opening_hours: str = ""

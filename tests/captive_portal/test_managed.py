@@ -19,8 +19,8 @@ from captive_portal.managed import (
     with_managed_settings,
     write_managed_settings,
 )
-from captive_portal.tickets import tickets
 from captive_portal.views import EXTENSION
+from captive_portal.vouchers import vouchers
 from tests.captive_portal.portal_app import make_portal
 
 SECRET = "a secret the controller made for this hotspot"
@@ -117,13 +117,13 @@ def test_removing_the_file_goes_back_to_the_toml_settings(tmp_path):
     assert portal.tap_connect().status_code == 303
 
 
-def test_the_tickets_command_uses_the_controllers_secret(tmp_path, monkeypatch):
+def test_the_vouchers_command_uses_the_controllers_secret(tmp_path, monkeypatch):
     portal = make_portal(tmp_path)
     write_managed_settings(portal.settings.state_dir, ManagedSettings(code_secret=SECRET))
     monkeypatch.setenv("BORNE_PORTAL_STATE_DIR", str(portal.settings.state_dir))
     monkeypatch.setenv("BORNE_PORTAL_TIMEZONE", "Europe/Paris")
 
-    printed = CliRunner().invoke(tickets, ["--today"])
+    printed = CliRunner().invoke(vouchers, ["--today"])
 
     assert printed.exit_code == 0, printed.output
     assert "Code of the day" in printed.output

@@ -1,4 +1,4 @@
-"""The three modes: click (default), code (code of the day or a printed ticket), closed."""
+"""The three modes: click (default), code (code of the day or a printed voucher), closed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from borne.settings import ImproperlyConfigured
+from captive_portal.cli import portal as portal_command
 from captive_portal.codes import code_of_the_day, display_code, normalise_code
-from captive_portal.tickets import TicketBook, tickets
+from captive_portal.vouchers import VoucherBook, vouchers
 from tests.captive_portal.portal_app import TUESDAY_10H, make_portal
 
 SECRET = "a secret only the city knows"
@@ -86,28 +87,28 @@ def test_what_cannot_be_a_code_is_refused(typed):
     assert normalise_code(typed) is None
 
 
-def test_a_printed_ticket_works_once(tmp_path):
+def test_a_printed_voucher_works_once(tmp_path):
     portal = code_portal(tmp_path)
-    book = TicketBook(portal.settings.state_dir, SECRET)
-    (ticket,) = book.issue(1, TUESDAY)
+    book = VoucherBook(portal.settings.state_dir, SECRET)
+    (voucher,) = book.issue(1, TUESDAY)
 
-    first = portal.tap_connect("10.42.0.30", code=display_code(ticket))
-    second = portal.tap_connect("10.42.0.31", code=ticket)
+    first = portal.tap_connect("10.42.0.30", code=display_code(voucher))
+    second = portal.tap_connect("10.42.0.31", code=voucher)
 
     assert first.status_code == 303
     assert second.status_code == 403
 
 
-def test_a_ticket_is_valid_only_on_the_day_it_was_printed(tmp_path):
+def test_a_voucher_is_valid_only_on_the_day_it_was_printed(tmp_path):
     portal = code_portal(tmp_path)
-    (ticket,) = TicketBook(portal.settings.state_dir, SECRET).issue(1, TUESDAY)
+    (voucher,) = VoucherBook(portal.settings.state_dir, SECRET).issue(1, TUESDAY)
     portal.clock.advance(days=1)
 
-    assert portal.tap_connect(code=ticket).status_code == 403
+    assert portal.tap_connect(code=voucher).status_code == 403
 
 
-def test_tickets_are_stored_hashed(tmp_path):
-    book = TicketBook(tmp_path, SECRET)
+def test_vouchers_are_stored_hashed(tmp_path):
+    book = VoucherBook(tmp_path, SECRET)
 
     codes = book.issue(5, TUESDAY)
 
@@ -117,25 +118,25 @@ def test_tickets_are_stored_hashed(tmp_path):
     assert (tmp_path / "tickets.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_a_ticket_is_not_used_up_when_the_hotspot_is_full(tmp_path):
+def test_a_voucher_is_not_used_up_when_the_hotspot_is_full(tmp_path):
     portal = code_portal(tmp_path, max_clients=1)
-    (ticket,) = TicketBook(portal.settings.state_dir, SECRET).issue(1, TUESDAY)
+    (voucher,) = VoucherBook(portal.settings.state_dir, SECRET).issue(1, TUESDAY)
     portal.tap_connect("10.42.0.40", code=code_of_the_day(SECRET, TUESDAY))
 
-    assert portal.tap_connect("10.42.0.41", code=ticket).status_code == 503
+    assert portal.tap_connect("10.42.0.41", code=voucher).status_code == 503
     portal.access.revoke(ipaddress.ip_address("10.42.0.40"))
     portal.clock.advance(seconds=2)  # a full hotspot counts again at most once a second
-    assert portal.tap_connect("10.42.0.41", code=ticket).status_code == 303
+    assert portal.tap_connect("10.42.0.41", code=voucher).status_code == 303
 
 
-def test_the_tickets_command_prints_codes_that_the_portal_accepts(tmp_path):
+def test_the_vouchers_command_prints_codes_that_the_portal_accepts(tmp_path):
     config = tmp_path / "portal.toml"
     config.write_text(
         f'[portal]\nmode = "code"\ncode_secret = "{SECRET}"\nstate_dir = "{tmp_path / "state"}"\n'
         'enforcement = "memory"\n'
     )
 
-    result = CliRunner().invoke(tickets, ["--config", str(config), "--count", "3", "--today"])
+    result = CliRunner().invoke(vouchers, ["--config", str(config), "--count", "3", "--today"])
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -144,14 +145,26 @@ def test_the_tickets_command_prints_codes_that_the_portal_accepts(tmp_path):
     assert "Code of the day" in result.output
 
 
-def test_the_tickets_command_needs_a_secret(tmp_path):
+def test_the_vouchers_command_needs_a_secret(tmp_path):
     config = tmp_path / "portal.toml"
     config.write_text(f'[portal]\nstate_dir = "{tmp_path}"\n')
 
-    result = CliRunner().invoke(tickets, ["--config", str(config), "--count", "1"])
+    result = CliRunner().invoke(vouchers, ["--config", str(config), "--count", "1"])
 
     assert result.exit_code != 0
     assert "code_secret" in result.output
+
+
+def test_the_vouchers_command_answers_to_its_first_name_tickets_out_of_the_help(tmp_path):
+    config = tmp_path / "portal.toml"
+    config.write_text(f'[portal]\ncode_secret = "{SECRET}"\nstate_dir = "{tmp_path}"\n')
+
+    listed = CliRunner().invoke(portal_command, ["--help"])
+    old_name = CliRunner().invoke(portal_command, ["tickets", "--config", str(config), "--today"])
+
+    assert "vouchers" in listed.output and "tickets" not in listed.output
+    assert old_name.exit_code == 0, old_name.output
+    assert "Code of the day" in old_name.output
 
 
 # --- closed ----------------------------------------------------------------------------------
