@@ -8,11 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.controller_process import ControllerProcess
-
-CHROMIUM = "/usr/bin/chromium"
-
-DEMO_PLACES = Path(__file__).resolve().parents[2] / "controller" / "data" / "demo-places.csv"
+from tests.e2e.browser_testkit import CHROMIUM
+from tests.e2e.controller_process import DEMO_PLACES, ControllerProcess
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.polling import wait_for
 from tests.postgres import free_port
 
 BORNE = str(Path(sys.executable).parent / "borne")
+DEMO_PLACES = Path(__file__).resolve().parents[2] / "controller" / "data" / "demo-places.csv"
 INVENTORY = {
     "hostname": "pc-test",
     "os_name": "Debian GNU/Linux",

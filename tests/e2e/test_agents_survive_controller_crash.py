@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DEMO_PLACES
-from tests.e2e.controller_process import BORNE, ControllerProcess, wait_until
+from tests.e2e.controller_process import BORNE, DEMO_PLACES, ControllerProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 AGENTS = 3

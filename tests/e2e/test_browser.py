@@ -8,33 +8,19 @@ full-page screenshot is kept in ``test-artifacts/`` for people to look at.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM
+from tests.e2e.browser_testkit import ARTIFACTS, CHROMIUM, PASSWORD, TABLET, sign_in
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Page, expect
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "a long password for the browser test"
-TABLET = {"width": 768, "height": 1024}
+from playwright.sync_api import expect
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="apt-get install chromium"),
 ]
-
-
-def sign_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/")
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Fleet", exact=True)).to_be_visible()
 
 
 def test_fleet_page_shows_a_heartbeat_live_without_reloading(live_controller, browser):

@@ -11,10 +11,9 @@ import shutil
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM
+from tests.e2e.browser_testkit import ARTIFACTS, CHROMIUM, PASSWORD, TABLET, sign_in
 from tests.e2e.controller_process import wait_until
 from tests.e2e.fake_agent import ScriptedAgent
-from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect

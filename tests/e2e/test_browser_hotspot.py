@@ -12,9 +12,14 @@ import shutil
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM
-from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
-from tests.e2e.test_portal_browser import axe_violations
+from tests.e2e.browser_testkit import (
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    TABLET,
+    axe_violations,
+    sign_in,
+)
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect

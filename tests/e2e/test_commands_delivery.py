@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DEMO_PLACES
-from tests.e2e.controller_process import ControllerProcess, StaffClient, wait_until
+from tests.e2e.controller_process import DEMO_PLACES, ControllerProcess, StaffClient, wait_until
 from tests.e2e.fake_agent import ScriptedAgent
 from tests.postgres import create_database
 from tests.redis_server import redis_server

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from agent.pc.guest import GuestAccount
-from tests.e2e.conftest import CHROMIUM
+from tests.e2e.browser_testkit import ARTIFACTS, CHROMIUM, PASSWORD, TABLET, sign_in
 from tests.e2e.controller_process import ControllerProcess, agent_process, wait_until
-from tests.e2e.test_browser import ARTIFACTS, PASSWORD, TABLET, sign_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agent"))
 from guest_testkit import throwaway_guest

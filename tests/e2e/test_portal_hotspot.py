@@ -19,7 +19,7 @@ from tests.e2e.controller_process import (
     agent_process,
     wait_until,
 )
-from tests.e2e.test_portal_browser import LivePortal, running_portal
+from tests.e2e.portal_testkit import LivePortal, running_portal
 
 pytestmark = pytest.mark.e2e
 SITE = "grenoble-bib-centre-ville"
