@@ -152,6 +152,10 @@ def run(state_dir: Path | None, config: Path | None, verbose: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     if not (settings.controller_url or credentials.controller_url):
         raise ConfigurationError("setting controller_url is empty and credentials name none")
+    try:
+        settings.roles_of(credentials.kind)
+    except ImproperlyConfigured as exc:
+        raise ConfigurationError(str(exc)) from exc
     _keep_server_backends_out()
     from agent.daemon import run as run_agent
 

@@ -13,8 +13,8 @@ thread and off the heartbeat loop:
    good;
 3. once claimed, its id is written to the spool's executed set *before* it runs, so neither a
    duplicate nor a restart (a reboot command!) can run it a second time;
-4. a command the role does not handle, or with invalid ``args``, fails without running (claimed
-   first, so the person who asked sees why rather than a command that silently expires);
+4. a command none of the device's roles handles, or with invalid ``args``, fails without running
+   (claimed first, so the person who asked sees why rather than a command that silently expires);
 5. the action runs and a :class:`~agent.protocol.CommandResult` (output truncated to
    ``MAX_OUTPUT`` characters, keeping the end) is appended to the spool like every event, and the
    agent is woken so it goes out at once; a later disconnection only delays it.
@@ -215,7 +215,7 @@ class CommandRunner:
 
     def _run(self, command: CommandMessage) -> Outcome:
         if command.name not in self.role.commands:
-            return Outcome(False, f"{command.name} is not supported on a {self.role.kind}")
+            return Outcome(False, f"{command.name} is not supported on a {self.role.name}")
         try:
             args = msgspec.convert(command.args, COMMAND_ARGS[command.name], strict=True)
         except msgspec.ValidationError as exc:

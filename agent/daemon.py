@@ -1,13 +1,13 @@
 """``borne agent run``: the loop that spools heartbeats and inventory and sends them.
 
-:func:`build_agent` wires the small objects (spool, collectors, role, channels, link, command
-runner and its system actions) and :func:`run` runs them until SIGTERM or SIGINT. Commands run on
-the runner's own thread (:mod:`agent.commands`), never on this loop.
+:func:`build_agent` wires the small objects (spool, collectors, the device's roles, channels,
+link, command runner and its system actions) and :func:`run` runs them until SIGTERM or SIGINT.
+Commands run on the runner's own thread (:mod:`agent.commands`), never on this loop. The daemon
+knows no role by name: each one wires itself (:mod:`agent.roles`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import threading
@@ -15,26 +15,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
-from agent.actions import Actions, RecentLog, actions_for
+from agent.actions import RecentLog, actions_for
 from agent.commands import CommandRunner
 from agent.credentials import Credentials, ensure_state_dir
-from agent.hotspot import (
-    PortalWatch,
-    hand_over_portal_settings,
-    portal_changes,
-    without_stale_portal_settings,
-)
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
-from agent.pc.public_pc import PublicPc
 from agent.protocol import COMMAND_EVENT, Heartbeat, InventoryReport, UpdateConfigArgs
-from agent.roles import HotspotRole, PcRole, Role, role_for
+from agent.roles import Role, Service, Wiring, roles_for
 from agent.settings import (
-    ActionsMode,
     AgentSettings,
     load_remote_settings,
+    merge_remote_settings,
     save_remote_settings,
     with_remote_settings,
 )
@@ -49,13 +41,6 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 10
 EXECUTED_IDS_KEPT_S = 30 * 86_400
 
 
-class Service(Protocol):
-    """Something the agent runs beside its loop (a public PC's session watch)."""
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-
-
 class Agent:
     """Every ``heartbeat_interval_s`` a heartbeat, every ``inventory_interval_s`` an inventory,
     both spooled first and then handed to the link, which sends what it can."""
@@ -67,7 +52,7 @@ class Agent:
         link: ControllerLink,
         metrics: MetricsCollector,
         inventory: InventoryCollector,
-        role: Role,
+        roles: Role,
         commands: CommandRunner | None = None,
         services: list[Service] | None = None,
         heartbeat_interval_s: int = DEFAULT_HEARTBEAT_INTERVAL_S,
@@ -79,7 +64,7 @@ class Agent:
         self.link = link
         self.metrics = metrics
         self.inventory = inventory
-        self.role = role
+        self.roles = roles  # the device's roles together (agent.roles.DeviceRoles)
         self.commands = commands
         self.services = services or []
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -94,7 +79,7 @@ class Agent:
     def run(self) -> None:
         """Loop until :meth:`stop`; never sleeps past the next thing due."""
         log.info(
-            "agent running as %s, heartbeat every %d s", self.role.kind, self.heartbeat_interval_s
+            "agent running as %s, heartbeat every %d s", self.roles.name, self.heartbeat_interval_s
         )
         if self.commands is not None:
             self.commands.start()
@@ -163,11 +148,19 @@ class Agent:
         self._wake.set()
 
     def apply_remote_settings(
-        self, update: UpdateConfigArgs, previous: UpdateConfigArgs | None = None
+        self,
+        update: UpdateConfigArgs,
+        previous: UpdateConfigArgs | None = None,
+        in_force: UpdateConfigArgs | None = None,
     ) -> str:
         """Apply an ``update_config`` live; return what changed since ``previous`` (the remote
-        settings before it), for the command's output."""
+        settings before it), for the command's output.
+
+        The agent applies its own settings and hands the roles theirs; ``in_force`` is the whole
+        of the controller's settings once ``update`` is saved.
+        """
         previous = previous or UpdateConfigArgs()
+        in_force = in_force or merge_remote_settings(previous, update)
         changed = []
         if update.heartbeat_interval_s is not None:
             self.set_heartbeat_interval(update.heartbeat_interval_s)
@@ -175,17 +168,7 @@ class Agent:
         if update.inventory_interval_s is not None:
             self.set_inventory_interval(update.inventory_interval_s)
             changed.append(f"inventory_interval_s = {update.inventory_interval_s}")
-        if update.idle_timeout_s is not None or update.max_session_s is not None:
-            for service in self.services:
-                if isinstance(service, PublicPc):
-                    service.set_limits(
-                        idle_timeout_s=update.idle_timeout_s, max_session_s=update.max_session_s
-                    )
-            for name in ("idle_timeout_s", "max_session_s"):
-                if getattr(update, name) is not None:
-                    changed.append(f"{name} = {getattr(update, name)}")
-        if isinstance(self.role, HotspotRole):
-            changed += portal_changes(previous, update)
+        changed += self.roles.update_config(update, previous=previous, in_force=in_force)
         if update.device_name is not None:
             self.set_inventory_collector(
                 InventoryCollector(agent_version=agent_version(), name=update.device_name)
@@ -195,7 +178,7 @@ class Agent:
 
     def spool_heartbeat(self) -> Heartbeat:
         metrics = self.metrics.collect()
-        state = self.role.state()
+        state = self.roles.state()
         event = self.spool.append(
             lambda seq: Heartbeat(
                 seq=seq,
@@ -238,11 +221,14 @@ def agent_version() -> str:
 def build_agent(
     settings: AgentSettings, credentials: Credentials, *, recent_log: RecentLog | None = None
 ) -> Agent:
-    """Wire spool, collectors, role, channels, link and commands from settings and credentials.
+    """Wire spool, collectors, roles, channels, link and commands from settings and credentials.
 
     Settings the controller set remotely (``update_config``) are applied on top of ``settings``.
+    The device runs the roles of the setting ``roles``, or the one of its enrolled kind (raises
+    :class:`~borne.settings.ImproperlyConfigured` when ``roles`` leaves that kind out).
     ``recent_log`` holds the agent's last log lines for ``collect_logs``.
     """
+    roles = roles_for(settings.roles_of(credentials.kind))
     state_dir = Path(settings.state_dir)
     ensure_state_dir(state_dir)
     remote = load_remote_settings(state_dir)
@@ -274,30 +260,21 @@ def build_agent(
         or _valid_interval(credentials.heartbeat_interval_s)
         or DEFAULT_HEARTBEAT_INTERVAL_S
     )
-    role = role_for(credentials.kind)
     agent = Agent(
         spool=spool,
         link=link,
         metrics=MetricsCollector(),
         inventory=InventoryCollector(agent_version=agent_version(), name=settings.device_name),
-        role=role,
+        roles=roles,
         heartbeat_interval_s=interval,
         inventory_interval_s=settings.inventory_interval_s,
     )
 
-    hand_over: Callable[[UpdateConfigArgs], bool] | None = None
-    if isinstance(role, HotspotRole):
-        hand_over = functools.partial(hand_over_portal_settings, settings.portal_state_dir)
-        # At each start too: the portal's state directory may have been emptied since.
-        agent._guarded(lambda: hand_over(remote))
-
     def apply_config(update: UpdateConfigArgs) -> str:
         previous = load_remote_settings(state_dir)
-        update, stale = without_stale_portal_settings(previous, update)
-        merged = save_remote_settings(state_dir, update)  # first: it survives a restart
-        if hand_over is not None:
-            hand_over(merged)
-        return "; ".join([agent.apply_remote_settings(update, previous), *stale])
+        update, refused = roles.screen_update(update, previous=previous)
+        in_force = save_remote_settings(state_dir, update)  # first: it survives a restart
+        return "; ".join([agent.apply_remote_settings(update, previous, in_force), *refused])
 
     actions = actions_for(
         settings.actions,
@@ -305,31 +282,12 @@ def build_agent(
         wol_broadcast=settings.wol_broadcast,
         wol_port=settings.wol_port,
     )
-    if isinstance(role, PcRole):
-        public_pc = build_public_pc(
-            settings,
-            spool,
-            actions,
-            wake=lambda: agent.wake(),
-            simulated=settings.actions == ActionsMode.SIMULATED,
-        )
-        actions.session = public_pc
-        agent.services.append(public_pc)
-        role.session_active = lambda: public_pc.tracker.active
-        role.login_locked = public_pc.login_locked_reason
-    if isinstance(role, HotspotRole):
-        watch = PortalWatch(
-            portal_state_dir=settings.portal_state_dir,
-            state_dir=state_dir,
-            events=spool,
-            on_event=lambda: agent.wake(),
-            every_s=settings.portal_stats_interval_s,
-        )
-        agent.services.append(watch)
-        role.portal_state = watch.state
+    agent.services += roles.wire(
+        Wiring(settings=settings, remote=remote, events=spool, actions=actions, wake=agent.wake)
+    )
     agent.commands = CommandRunner(
         spool=spool,
-        role=role,
+        role=roles,
         actions=actions,
         claimer=link,
         apply_config=apply_config,
@@ -340,76 +298,6 @@ def build_agent(
     socket.on(COMMAND_EVENT, agent.commands.receive)
     link.on_command = agent.commands.receive
     return agent
-
-
-def build_public_pc(
-    settings: AgentSettings,
-    spool: Spool,
-    actions: Actions,
-    *,
-    wake: Callable[[], None],
-    simulated: bool = False,
-) -> PublicPc:
-    """The real public PC: the guest's sessions watched, and reset and wiped at each end.
-
-    The guest account is looked up at each reset (and refused if it is not a guest's), so a PC
-    set up later, or a wrong ``guest_user``, is reported by the reset rather than stopping the
-    agent.
-    """
-    from agent.pc.display_manager import check_autologin
-    from agent.pc.guest import GuestRefused, resolve_guest
-    from agent.pc.login import GuestLogin, GuestLoginByName, MemoryLogin
-    from agent.pc.public_pc import SimulatedGuestReset
-    from agent.pc.reset import GuestReset
-    from agent.pc.sessions import GuestPresenceByName, NoPresence, Presence
-
-    state_dir = Path(settings.state_dir)
-    resetter: GuestReset | SimulatedGuestReset
-    if simulated:  # the demo: no account is touched, the reports look like real ones
-        presence: Presence = NoPresence()
-        login: GuestLogin = MemoryLogin()
-        resetter = SimulatedGuestReset(on_report=_not_yet)
-        warn: Callable[[str], None] = lambda text: None  # noqa: E731
-    else:
-        try:
-            guest = resolve_guest(settings.guest_user)
-        except GuestRefused as exc:
-            log.error("public PC without its guest account (yet): %s", exc)
-        else:
-            for problem in check_autologin(guest.name).problems:
-                log.warning("the guest will not log in on its own after a reset: %s", problem)
-        # Looked up at each use: a guest account created after the agent started is watched,
-        # and locked for real.
-        presence = GuestPresenceByName(settings.guest_user)
-        login = GuestLoginByName(settings.guest_user, state_dir)
-        resetter = GuestReset(
-            guest_name=settings.guest_user,
-            skeleton=settings.guest_skeleton,
-            login=login,
-            state_dir=state_dir,
-            on_report=_not_yet,
-        )
-
-        def warn(text: str) -> None:
-            actions.screen.show_message(text, 60)
-
-    public_pc = PublicPc(
-        presence=presence,
-        resetter=resetter,
-        events=spool,
-        warn=warn,
-        state_dir=state_dir,
-        idle_timeout_s=settings.idle_timeout_s,
-        max_session_s=settings.max_session_s,
-        on_event=wake,
-        login=login,
-    )
-    resetter.on_report = public_pc.report_wipe  # the reports go where the sessions go
-    return public_pc
-
-
-def _not_yet(report: object) -> None:
-    raise RuntimeError("a wipe report before the public PC was wired")
 
 
 def run(settings: AgentSettings, credentials: Credentials) -> int:

@@ -1,5 +1,5 @@
-"""The ``hotspot`` role's job: supervise the captive portal, forward its statistics, and hand it
-the settings the controller sends (:func:`hand_over_portal_settings`).
+"""The ``hotspot`` role (:class:`HotspotRole`): supervise the captive portal, forward its
+statistics, and hand it the settings the controller sends (:func:`hand_over_portal_settings`).
 
 The portal writes aggregates to ``<portal state dir>/stats.json`` (:mod:`captive_portal.snapshot`:
 clients now, connections per hour, the day's distinct devices, ended sessions' lengths — never an
@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import msgspec
 
 from agent import protocol
 from agent.periodic import Periodic
-from agent.protocol import PORTAL_SETTINGS, AgentEvent, UpdateConfigArgs
+from agent.protocol import PORTAL_SETTINGS, AgentEvent, CommandName, DeviceKind, UpdateConfigArgs
+from agent.roles import EVERY_DEVICE, Service, Wiring
 from captive_portal.managed import (
     DamagedManagedSettings,
     ManagedSettings,
@@ -34,12 +36,57 @@ from captive_portal.managed import (
 )
 from captive_portal.snapshot import EndedSession, PortalSnapshot, read_snapshot
 
+log = logging.getLogger(__name__)
+
 WATCH_EVERY_S = 30.0
 CURSOR_FILE = "portal-cursor.json"
 # A snapshot older than this means the portal is not running (it rewrites it every 10 s).
 STALE_AFTER = timedelta(seconds=60)
 MAX_HOURS = 48
 MAX_SESSIONS = 2000
+
+
+class HotspotRole:
+    """A wifi hotspot gateway: the portal watched (:class:`PortalWatch`), and the controller's
+    ``portal_*`` settings handed to it."""
+
+    name = DeviceKind.HOTSPOT
+    commands: ClassVar[frozenset[CommandName]] = EVERY_DEVICE
+
+    def __init__(self) -> None:
+        self.watch: PortalWatch | None = None  # once wired
+        self.portal_state_dir: Path | None = None
+
+    def state(self) -> dict[str, str]:
+        return self.watch.state() if self.watch is not None else {}
+
+    def wire(self, wiring: Wiring) -> list[Service]:
+        settings = wiring.settings
+        self.portal_state_dir = settings.portal_state_dir
+        try:  # at each start: the portal's state directory may have been emptied since
+            hand_over_portal_settings(self.portal_state_dir, wiring.remote)
+        except Exception:  # the portal keeps its own settings; the agent runs on
+            log.exception("handing the controller's settings over to the portal failed")
+        self.watch = PortalWatch(
+            portal_state_dir=settings.portal_state_dir,
+            state_dir=settings.state_dir,
+            events=wiring.events,
+            on_event=wiring.wake,
+            every_s=settings.portal_stats_interval_s,
+        )
+        return [self.watch]
+
+    def screen_update(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs
+    ) -> tuple[UpdateConfigArgs, list[str]]:
+        return without_stale_portal_settings(previous, update)
+
+    def update_config(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
+    ) -> list[str]:
+        if self.portal_state_dir is not None:
+            hand_over_portal_settings(self.portal_state_dir, in_force)
+        return portal_changes(previous, update)
 
 
 def without_stale_portal_settings(

@@ -1,19 +1,29 @@
-"""What a device does besides reporting, by kind: ``pc``, ``kiosk``, ``hotspot``.
+"""What a device does besides reporting: its roles, ``pc``, ``kiosk``, ``hotspot``, one or more.
 
-Each role adds its state to heartbeats and says which commands it handles. Sessions and the
-privacy wipe (pc), lockers (kiosk) and the captive portal's supervision (hotspot) plug in here.
+A role says which commands it handles, adds its state to heartbeats, wires what it runs beside
+the agent's loop, and applies the remote settings (``update_config``) it owns. Roles are
+registered by name in :data:`ROLES`; the daemon wires the device's roles through
+:class:`DeviceRoles` without knowing any of them, so a new role (a kiosk's lockers) plugs in here
+and in its own module. Each role lives with its code: :mod:`agent.pc.role`, :mod:`agent.kiosk`,
+:mod:`agent.hotspot`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from agent.protocol import CommandName, DeviceKind
+from agent.protocol import CommandName, DeviceKind, UpdateConfigArgs
+
+if TYPE_CHECKING:
+    from agent.actions import Actions
+    from agent.settings import AgentSettings
+    from agent.spool import Spool
 
 # Every device can be rebooted, updated, configured, asked for its logs, and asked to wake a
 # neighbour of its site (wake-on-LAN must come from inside the site's network).
-_EVERY_DEVICE = frozenset(
+EVERY_DEVICE = frozenset(
     {
         CommandName.REBOOT,
         CommandName.SHUTDOWN,
@@ -24,76 +34,148 @@ _EVERY_DEVICE = frozenset(
     }
 )
 # Devices with a screen a resident looks at.
-_SCREEN = frozenset({CommandName.LOCK_SCREEN, CommandName.UNLOCK_SCREEN, CommandName.SHOW_MESSAGE})
+SCREEN = frozenset({CommandName.LOCK_SCREEN, CommandName.UNLOCK_SCREEN, CommandName.SHOW_MESSAGE})
+
+
+class Service(Protocol):
+    """Something the agent runs beside its loop (a public PC's session watch, the portal's)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the agent hands a role when it wires it."""
+
+    # The local settings with the controller's on top.
+    settings: AgentSettings
+    # The controller's settings in force at start (remote-settings.json), to hand over again:
+    # what they were handed to may have been emptied since.
+    remote: UpdateConfigArgs
+    events: Spool
+    actions: Actions
+    # Run the agent's loop now (an event was spooled that the controller should see at once).
+    wake: Callable[[], None]
 
 
 class Role(Protocol):
-    """One device kind's job on the device."""
+    """One role's job on the device."""
 
-    kind: DeviceKind
-    commands: frozenset[CommandName]
+    @property
+    def name(self) -> str:
+        """The role's name: a :class:`~agent.protocol.DeviceKind`."""
+        ...
+
+    @property
+    def commands(self) -> frozenset[CommandName]:
+        """The commands this role handles."""
+        ...
 
     def state(self) -> dict[str, str]:
-        """Short key/value state carried by every heartbeat (at most 32 keys)."""
+        """Short key/value state for heartbeats, keys of this role's own (the agent adds
+        ``role``); the device's roles share 31 keys."""
+        ...
+
+    def wire(self, wiring: Wiring) -> list[Service]:
+        """Set the role up on the device; return what it runs beside the agent's loop (the
+        agent starts and stops them)."""
+        ...
+
+    def screen_update(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs
+    ) -> tuple[UpdateConfigArgs, list[str]]:
+        """``update`` without the settings this role refuses before they are saved (older ones
+        delivered late), and why, for the command's output."""
+        ...
+
+    def update_config(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
+    ) -> list[str]:
+        """Apply the settings of ``update`` this role owns (``update_config``, saved by now:
+        ``in_force`` is the whole of the controller's settings); return what changed since
+        ``previous``, one line each, for the command's output."""
         ...
 
 
-class PcRole:
-    """A public PC: residents' sessions and the guest account's wipe (:mod:`agent.pc`)."""
+class DeviceRoles:
+    """The device's roles put together, as one :class:`Role` for the agent and its commands.
 
-    kind = DeviceKind.PC
-    commands: ClassVar[frozenset[CommandName]] = (
-        _EVERY_DEVICE | _SCREEN | {CommandName.RESET_SESSION}
-    )
+    Heartbeats carry ``role``, the names joined by commas (``"kiosk,hotspot"``; ``"pc"`` for a
+    one-role device), then each role's keys in the order of the roles; the device handles the
+    commands of all of them; remote settings go to each in turn.
+    """
 
-    def __init__(self) -> None:
-        # Set by the daemon when the PC is run for real (None in the demo's simulated PCs).
-        self.session_active: Callable[[], bool] | None = None
-        self.login_locked: Callable[[], str | None] | None = None
+    def __init__(self, roles: Sequence[Role]) -> None:
+        if not roles:
+            raise ValueError("a device runs at least one role")
+        self.roles = tuple(roles)
+        self.name = ",".join(role.name for role in self.roles)
+        self.commands: frozenset[CommandName] = frozenset().union(
+            *(role.commands for role in self.roles)
+        )
 
     def state(self) -> dict[str, str]:
-        state = {"role": self.kind.value}
-        if self.session_active is not None:
-            state["session"] = "active" if self.session_active() else "none"
-        if self.login_locked is not None:
-            reason = self.login_locked()
-            state["guest_login"] = "locked" if reason else "open"
-            if reason:
-                state["locked_because"] = reason[:200]
+        state = {"role": self.name}
+        for role in self.roles:
+            state.update(role.state())
         return state
 
+    def wire(self, wiring: Wiring) -> list[Service]:
+        return [service for role in self.roles for service in role.wire(wiring)]
 
-class KioskRole:
-    """A charging kiosk (later: its lockers)."""
+    def screen_update(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs
+    ) -> tuple[UpdateConfigArgs, list[str]]:
+        notes: list[str] = []
+        for role in self.roles:
+            update, refused = role.screen_update(update, previous=previous)
+            notes += refused
+        return update, notes
 
-    kind = DeviceKind.KIOSK
-    commands: ClassVar[frozenset[CommandName]] = _EVERY_DEVICE | _SCREEN
-
-    def state(self) -> dict[str, str]:
-        return {"role": self.kind.value}
-
-
-class HotspotRole:
-    """A wifi hotspot gateway: supervises the captive portal (:mod:`agent.hotspot`)."""
-
-    kind = DeviceKind.HOTSPOT
-    commands: ClassVar[frozenset[CommandName]] = _EVERY_DEVICE
-
-    def __init__(self) -> None:
-        # Set by the daemon: the portal's state as the last statistics showed it.
-        self.portal_state: Callable[[], dict[str, str]] | None = None
-
-    def state(self) -> dict[str, str]:
-        state = {"role": self.kind.value}
-        if self.portal_state is not None:
-            state.update(self.portal_state())
-        return state
+    def update_config(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
+    ) -> list[str]:
+        return [
+            line
+            for role in self.roles
+            for line in role.update_config(update, previous=previous, in_force=in_force)
+        ]
 
 
-def role_for(kind: DeviceKind) -> Role:
-    roles: dict[DeviceKind, type[PcRole] | type[KioskRole] | type[HotspotRole]] = {
-        DeviceKind.PC: PcRole,
-        DeviceKind.KIOSK: KioskRole,
-        DeviceKind.HOTSPOT: HotspotRole,
-    }
-    return roles[DeviceKind(kind)]()
+# Each role's module is imported only by a device that runs it: a kiosk does not load the public
+# PC's code nor the captive portal's (the agent's footprint is bounded, see DESIGN.md).
+def _pc() -> Role:
+    from agent.pc.role import PcRole
+
+    return PcRole()
+
+
+def _kiosk() -> Role:
+    from agent.kiosk import KioskRole
+
+    return KioskRole()
+
+
+def _hotspot() -> Role:
+    from agent.hotspot import HotspotRole
+
+    return HotspotRole()
+
+
+# The roles by name: a new role registers its factory here.
+ROLES: dict[DeviceKind, Callable[[], Role]] = {
+    DeviceKind.PC: _pc,
+    DeviceKind.KIOSK: _kiosk,
+    DeviceKind.HOTSPOT: _hotspot,
+}
+
+
+def role_for(name: DeviceKind | str) -> Role:
+    """A new role of this name (unwired)."""
+    return ROLES[DeviceKind(name)]()
+
+
+def roles_for(names: Sequence[DeviceKind | str]) -> DeviceRoles:
+    """The device's roles, in the order named."""
+    return DeviceRoles([role_for(name) for name in names])

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from agent.private_files import write_private_json
-from agent.protocol import UpdateConfigArgs
+from agent.protocol import DeviceKind, UpdateConfigArgs
 from borne.settings import ImproperlyConfigured, load_settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,10 @@ class AgentSettings:
     # Hotspots: where the captive portal writes its statistics (stats.json).
     portal_state_dir: Path = Path("/var/lib/borne-portal")
     portal_stats_interval_s: float = 30.0  # how often its statistics are read and forwarded
+    # What the device does, when it is more than the one role of the kind it was enrolled as (a
+    # charging kiosk that is also the wifi hotspot: ["kiosk", "hotspot"], or
+    # BORNE_AGENT_ROLES=kiosk,hotspot); empty means that one role. See roles_of().
+    roles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.actions not in {m.value for m in ActionsMode}:
@@ -128,6 +132,28 @@ class AgentSettings:
             raise ImproperlyConfigured(
                 f"setting spool_max_events must be at least 100, got {self.spool_max_events!r}"
             )
+        object.__setattr__(self, "roles", tuple(self.roles))  # a list given in code, too
+        known = [kind.value for kind in DeviceKind]
+        for name in self.roles:
+            if name not in known:
+                raise ImproperlyConfigured(
+                    f"setting roles may name {', '.join(known)}, got {name!r}"
+                )
+            if self.roles.count(name) > 1:
+                raise ImproperlyConfigured(f"setting roles names {name!r} twice")
+
+    def roles_of(self, kind: DeviceKind) -> tuple[DeviceKind, ...]:
+        """The roles the device runs: ``roles``, or the one of ``kind``, the kind it was enrolled
+        as. ``roles`` must name that kind: the controller sends the device that kind's commands
+        and settings."""
+        if not self.roles:
+            return (DeviceKind(kind),)
+        if kind not in self.roles:
+            raise ImproperlyConfigured(
+                f"setting roles ({', '.join(self.roles)}) must include {kind}, "
+                f"the kind this device was enrolled as"
+            )
+        return tuple(DeviceKind(name) for name in self.roles)
 
 
 def load_agent_settings(

@@ -112,4 +112,11 @@ def _coerce(name: str, value: Any, hint: Any, *, from_text: bool) -> Any:
         if not isinstance(value, str | Path):
             raise ImproperlyConfigured(f"setting {name} must be a path, got {value!r}")
         return Path(value)
+    if origin is tuple:  # tuple[X, ...]: a TOML array, or comma-separated in the environment
+        (item_hint, *_) = typing.get_args(hint)
+        if from_text and isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if not isinstance(value, list | tuple):
+            raise ImproperlyConfigured(f"setting {name} must be a list, got {value!r}")
+        return tuple(_coerce(name, item, item_hint, from_text=from_text) for item in value)
     return value

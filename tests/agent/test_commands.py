@@ -325,6 +325,31 @@ def test_update_config_hands_a_hotspots_portal_settings_over_without_echoing_the
     assert managed is not None and managed.mode == "code" and managed.code_secret == secret
 
 
+def test_a_kiosk_that_is_also_the_hotspot_runs_the_commands_of_both(
+    socketio_controller: SocketIOController, state_dir: Path, tmp_path: Path
+) -> None:
+    lock = make_command("lock_screen")
+    portal = make_command("update_config", args={"portal_mode": "closed"})
+    reset = make_command("reset_session")
+    with connected_agent(
+        socketio_controller,
+        state_dir,
+        kind=DeviceKind.KIOSK,
+        roles=("kiosk", "hotspot"),
+        portal_state_dir=tmp_path / "portal",
+    ) as agent:
+        for command in (lock, portal, reset):
+            socketio_controller.push(command)
+        results = [result_of(socketio_controller, c) for c in (lock, portal, reset)]
+        assert calls(agent) == [Call("lock_screen")]
+
+    assert [r["ok"] for r in results] == [True, True, False]
+    assert results[1]["output"] == "applied: portal_mode = 'closed'"
+    assert results[2]["output"] == "reset_session is not supported on a kiosk,hotspot"
+    managed = read_managed_settings(tmp_path / "portal")
+    assert managed is not None and managed.mode == "closed"
+
+
 def test_a_pc_ignores_portal_settings(
     socketio_controller: SocketIOController, state_dir: Path, tmp_path: Path
 ) -> None:

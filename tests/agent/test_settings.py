@@ -3,10 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from agent_testkit import make_credentials
 from click.testing import CliRunner
 
 from agent.cli import agent
-from agent.protocol import UpdateConfigArgs
+from agent.credentials import save_credentials
+from agent.protocol import DeviceKind, UpdateConfigArgs
 from agent.settings import (
     AgentSettings,
     load_agent_settings,
@@ -48,6 +50,8 @@ def test_environment_overrides_the_toml_file(tmp_path: Path) -> None:
         ({"BORNE_AGENT_ACTIONS": "real"}, "actions"),
         ({"BORNE_AGENT_WOL_BROADCAST": "everyone"}, "wol_broadcast"),
         ({"BORNE_AGENT_WOL_PORT": "70000"}, "wol_port"),
+        ({"BORNE_AGENT_ROLES": "kiosk,lockers"}, "roles"),
+        ({"BORNE_AGENT_ROLES": "hotspot,hotspot"}, "roles"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
@@ -91,3 +95,35 @@ def test_remote_settings_merge_and_override_the_local_ones(tmp_path: Path) -> No
 def test_damaged_remote_settings_are_ignored_not_fatal(tmp_path: Path) -> None:
     remote_settings_path(tmp_path).write_text('{"heartbeat_interval_s": 0}')
     assert load_remote_settings(tmp_path) == UpdateConfigArgs()
+
+
+def test_a_device_runs_the_role_of_its_kind_unless_told_several() -> None:
+    assert load_agent_settings(env={}).roles_of(DeviceKind.KIOSK) == (DeviceKind.KIOSK,)
+    several = load_agent_settings(env={"BORNE_AGENT_ROLES": "kiosk, hotspot"})
+    assert several.roles_of(DeviceKind.KIOSK) == (DeviceKind.KIOSK, DeviceKind.HOTSPOT)
+
+
+def test_roles_come_from_a_toml_list_and_an_unknown_one_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "borne.toml"
+    config.write_text('[agent]\nroles = ["kiosk", "hotspot"]\n')
+    assert load_agent_settings(config_file=config, env={}).roles == ("kiosk", "hotspot")
+
+    config.write_text('[agent]\nroles = ["kiosk", "lockers"]\n')
+    with pytest.raises(ImproperlyConfigured, match=r"setting roles .*'lockers'"):
+        load_agent_settings(config_file=config, env={})
+    config.write_text('[agent]\nroles = "kiosk"\n')
+    with pytest.raises(ImproperlyConfigured, match="setting roles must be a list"):
+        load_agent_settings(config_file=config, env={})
+
+
+def test_roles_that_leave_the_enrolled_kind_out_stop_the_agent_at_start(tmp_path: Path) -> None:
+    settings = load_agent_settings(env={"BORNE_AGENT_ROLES": "hotspot"})
+    with pytest.raises(ImproperlyConfigured, match=r"roles \(hotspot\) must include kiosk"):
+        settings.roles_of(DeviceKind.KIOSK)
+
+    save_credentials(tmp_path, make_credentials("http://127.0.0.1:1", kind=DeviceKind.KIOSK))
+    result = CliRunner().invoke(
+        agent, ["run", "--state-dir", str(tmp_path)], env={"BORNE_AGENT_ROLES": "hotspot"}
+    )
+    assert result.exit_code == 2
+    assert "setting roles (hotspot) must include kiosk" in result.output

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from borne.settings import ImproperlyConfigured
+from borne.settings import ImproperlyConfigured, load_settings
 from controller.config import load_controller_settings
 
 
@@ -82,3 +83,16 @@ def test_generated_secret_key_is_kept_private_and_stable(tmp_path):
     first = secret_key_for(settings)
     assert secret_key_for(settings) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_list_setting_is_a_toml_array_or_comma_separated_text(tmp_path):
+    @dataclasses.dataclass(frozen=True)
+    class Listed:
+        names: tuple[str, ...] = ()
+
+    config = write(tmp_path, 'names = ["a", "b"]\n')
+    assert load_settings(Listed, toml_path=config).names == ("a", "b")
+    assert load_settings(Listed, env={"BORNE_NAMES": " a, b,"}).names == ("a", "b")
+    assert load_settings(Listed, env={"BORNE_NAMES": ""}).names == ()
+    with pytest.raises(ImproperlyConfigured, match="setting names must be text"):
+        load_settings(Listed, toml_path=write(tmp_path, "names = [1]\n"))
