@@ -120,7 +120,8 @@ class SimulatedAgent:
 def make_devices(database_url: str, count: int) -> list[tuple[str, str]]:
     """Insert ``count`` enrolled PCs straight into the database; their (id, secret)."""
     from controller.db import Database
-    from controller.models import Device, Organisation, Site
+    from controller.fleet.models import Device
+    from controller.places.models import Organisation, Site
 
     database = Database(database_url)
     credentials = [(str(uuid.uuid4()), secrets.token_urlsafe(16)) for _ in range(count)]

@@ -151,7 +151,7 @@ def writer_side_by_side(database_url: str, count: int = 3000, group: int = 200) 
     from bench.fleet_simulator import heartbeat
     from controller import migrate
     from controller.db import Database
-    from controller.ingest import HeartbeatHistory, _Pending, write_events
+    from controller.fleet.ingest import HeartbeatHistory, _Pending, write_events
 
     migrate.upgrade(database_url)
     devices = make_devices(database_url, count)

@@ -14,7 +14,7 @@ import click
 PARTS = {
     "agent": ("agent.cli:agent", "Run a device's agent; reset and set up a public PC."),
     "controller": ("controller.cli:controller", "Run and administer the controller."),
-    "demo": ("controller.demo:demo", "Run the whole system locally with simulated devices."),
+    "demo": ("borne.demo:demo", "Run the whole system locally with simulated devices."),
     "portal": ("captive_portal.cli:portal", "Run the wifi captive portal; configure it; lab."),
 }
 

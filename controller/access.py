@@ -2,16 +2,74 @@
 
 An admin (city IT) acts city-wide. Every other role covers the organisations and sites listed in
 its scopes: covering an organisation covers all of its sites.
+
+The rules read accounts and places through the small protocols below, so that every domain can
+ask them without the kernel knowing the domains' tables; the queries of the sites a person covers
+are the places domain's (``controller.places.service.visible_sites_query``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+import enum
+from collections.abc import Sequence
+from typing import Protocol
 
-from controller.choices import Action, CommandName, Role
+from agent.protocol import CommandName
 from controller.errors import PermissionDenied
-from controller.models import Site, User
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # city IT: everything, city-wide
+    TECHNICIAN = "technician"  # enrols and repairs devices of the organisations they cover
+    MEDIATOR = "mediator"  # resets public PCs of their sites
+    MANAGER = "manager"  # reads usage of their organisations, acts on nothing
+
+
+class Action(enum.StrEnum):
+    """What a staff member may be allowed to do; :data:`ALLOWED` says which role may."""
+
+    VIEW_FLEET = "view_fleet"
+    ENROL_DEVICE = "enrol_device"
+    MANAGE_USERS = "manage_users"
+    MANAGE_PLACES = "manage_places"
+    VIEW_AUDIT = "view_audit"
+    SEND_COMMANDS = "send_commands"  # which commands, on which sites: may_command
+
+
+class Scope(Protocol):
+    """One organisation or one site a member of staff covers."""
+
+    @property
+    def organisation_id(self) -> int | None: ...
+    @property
+    def site_id(self) -> int | None: ...
+
+
+class StaffMember(Protocol):
+    """A member of staff as the rules read it (``controller.accounts.models.User``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def scopes(self) -> Sequence[Scope]: ...
+
+
+class Place(Protocol):
+    """A site as the rules read it (``controller.places.models.Site``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def organisation_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+
 
 ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
@@ -23,33 +81,23 @@ ALLOWED: dict[Role, frozenset[Action]] = {
 }
 
 
-def can(user: User, action: Action) -> bool:
+def can(user: StaffMember, action: Action) -> bool:
     """Whether the role allows ``action`` somewhere (scopes are checked separately)."""
     return user.active and action in ALLOWED[Role(user.role)]
 
 
-def is_city_wide(user: User) -> bool:
+def is_city_wide(user: StaffMember) -> bool:
     return Role(user.role) is Role.ADMIN
 
 
-def visible_sites_query(user: User) -> Select[tuple[Site]]:
-    """Sites the user covers, as a query to refine."""
-    query = select(Site)
-    if is_city_wide(user):
-        return query
+def covered_ids(user: StaffMember) -> tuple[list[int], list[int]]:
+    """The organisation ids and the site ids in ``user``'s scopes."""
     org_ids = [s.organisation_id for s in user.scopes if s.organisation_id is not None]
     site_ids = [s.site_id for s in user.scopes if s.site_id is not None]
-    if not org_ids and not site_ids:
-        return query.where(Site.id.is_(None))  # covers nothing
-    return query.where(or_(Site.organisation_id.in_(org_ids), Site.id.in_(site_ids)))
+    return org_ids, site_ids
 
 
-def visible_site_ids(session: Session, user: User) -> set[int]:
-    subquery = visible_sites_query(user).with_only_columns(Site.id)
-    return set(session.scalars(subquery))
-
-
-def covers_site(user: User, site: Site) -> bool:
+def covers_site(user: StaffMember, site: Place) -> bool:
     if is_city_wide(user):
         return True
     return any(
@@ -58,7 +106,7 @@ def covers_site(user: User, site: Site) -> bool:
     )
 
 
-def require(user: User, action: Action, site: Site | None = None) -> None:
+def require(user: StaffMember, action: Action, site: Place | None = None) -> None:
     """Raise :class:`PermissionDenied` unless ``user`` may do ``action`` (on ``site``)."""
     if not can(user, action):
         raise PermissionDenied(f"a {user.role} may not {action.value.replace('_', ' ')}")
@@ -77,7 +125,7 @@ MEDIATOR_COMMANDS = frozenset(
 )
 
 
-def may_command(user: User, name: CommandName, site: Site) -> bool:
+def may_command(user: StaffMember, name: CommandName, site: Place) -> bool:
     """Whether ``user`` may send command ``name`` to a device of ``site``.
 
     Admins and technicians may send every command to the places they cover; mediators the four
@@ -88,7 +136,7 @@ def may_command(user: User, name: CommandName, site: Site) -> bool:
     return Role(user.role) is not Role.MEDIATOR or name in MEDIATOR_COMMANDS
 
 
-def require_command(user: User, name: CommandName, site: Site) -> None:
+def require_command(user: StaffMember, name: CommandName, site: Place) -> None:
     if not may_command(user, name, site):
         if not covers_site(user, site):
             raise PermissionDenied(f"{site.name} is outside the places you cover")

@@ -1,4 +1,8 @@
-"""The app factory: defaults in code, then the TOML file, then ``BORNE_*``, then ``config``."""
+"""The app factory: defaults in code, then the TOML file, then ``BORNE_*``, then ``config``.
+
+The kernel's shared parts are set up first; then each domain, listed once in :data:`DOMAINS`,
+adds its blueprints, panels, periodic jobs and signal receivers with its ``init_app``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,30 @@ from typing import Any
 
 from flask import Flask
 
-from controller import metrics, realtime
+from controller import (
+    accounts,
+    commands,
+    fleet,
+    hotspots,
+    maintenance,
+    metrics,
+    places,
+    public_pcs,
+)
+from controller.api import init_api, register_api
 from controller.config import load_controller_settings, secret_key_for
-from controller.context import close_session, load_user
+from controller.context import close_session
 from controller.db import Database
-from controller.errors_http import register_error_handlers
-from controller.extensions import csrf, login_manager
+from controller.extensions import csrf
 from controller.headers import init_security_headers
-from controller.ingest import EventIngest, HeartbeatHistory
+from controller.ops import ops
+from controller.realtime import init_realtime
+from controller.web.errors import register_error_handlers
+from controller.web.pages import init_pages
+
+# Every domain of the controller, once. Their tables share one metadata (one Alembic history),
+# and ``borne controller`` gathers their command-line groups from here.
+DOMAINS = (places, accounts, fleet, commands, maintenance, public_pcs, hotspots)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -33,37 +53,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["borne.settings"] = settings
-    database = Database(settings.sqlalchemy_url, sqlite_synchronous=settings.sqlite_synchronous)
-    app.extensions["borne.db"] = database
-
-    login_manager.init_app(app)
-    login_manager.login_view = "web.login"
-    login_manager.login_message = "Please sign in to see this page."
-    csrf.init_app(app)
-
-    hub = realtime.init_realtime(app, settings)
-    ingest = EventIngest(
-        database,
-        on_flushed=realtime.live_updates_sender(hub),
-        spawn=hub.start_background_task,
-        history=HeartbeatHistory(settings.heartbeat_history_s),
-        linger_s=settings.flush_linger_ms / 1000,
+    app.extensions["borne.db"] = Database(
+        settings.sqlalchemy_url, sqlite_synchronous=settings.sqlite_synchronous
     )
-    app.extensions["borne.ingest"] = ingest
-    app.extensions["borne.agent_channel"] = realtime.attach_agent_channel(hub, database, ingest)
+    csrf.init_app(app)
+    init_realtime(app, settings)
     metrics.init_metrics(app)
     init_security_headers(app)
-
-    from controller.api import api
-    from controller.ops import ops
-    from controller.web import web
-
-    csrf.exempt(api)  # JSON only: a cross-site form cannot send application/json (see api/)
-    app.register_blueprint(api, url_prefix="/api/v1")
-    app.register_blueprint(web)
+    init_pages(app)
+    init_api(app)
+    for domain in DOMAINS:
+        domain.init_app(app)
+    register_api(app)
     app.register_blueprint(ops)
     register_error_handlers(app)
-
-    login_manager.user_loader(load_user)
     app.teardown_appcontext(close_session)
     return app

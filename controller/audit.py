@@ -1,15 +1,48 @@
-"""The audit log: every state change made by staff, with who, when and what."""
+"""The audit log: every state change made by staff, with who, when and what.
+
+Every domain records its changes here, in the caller's transaction, so an entry commits with the
+change it describes. Reading the log (its page, its export) is the accounts domain's.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from controller.models import AuditLog, User
+from controller.access import StaffMember
+from controller.db import Base, BigId, UTCDateTime, utcnow
 
-Actor = User | str  # a member of staff, or "cli" / "system" for actions without a login
+# A member of staff, or "cli" / "system" / "schedule" / "device" for actions without a login.
+Actor = StaffMember | str
+
+
+class AuditLog(Base):
+    """Who did what, when, to what. Never what a resident did."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(120))  # username, or "cli" / "system"
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[str] = mapped_column(Text, default="")
+
+
+def actor_id(actor: Actor) -> int | None:
+    """The account behind ``actor``, or None for the command line, the system, a device."""
+    return None if isinstance(actor, str) else actor.id
+
+
+def actor_name(actor: Actor) -> str:
+    return actor if isinstance(actor, str) else actor.username
 
 
 def record(
@@ -23,8 +56,8 @@ def record(
 ) -> AuditLog:
     """Add an entry to the log, in the caller's transaction (so it commits with the change)."""
     entry = AuditLog(
-        actor_id=actor.id if isinstance(actor, User) else None,
-        actor=actor.username if isinstance(actor, User) else actor,
+        actor_id=actor_id(actor),
+        actor=actor_name(actor),
         action=action,
         target_type=target_type,
         target_id=str(target_id),
@@ -33,7 +66,3 @@ def record(
     )
     session.add(entry)
     return entry
-
-
-def recent(session: Session, limit: int = 200) -> list[AuditLog]:
-    return list(session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)))

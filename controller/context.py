@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from controller.config import ControllerSettings
 from controller.db import Database
-from controller.models import User
 
 
 def settings_of(app: Flask) -> ControllerSettings:
@@ -32,9 +31,3 @@ def close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
-
-
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the signed-in user, if still active."""
-    user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None

@@ -1,13 +1,13 @@
 """Flask extensions, created unbound and attached to each app by ``init_app``.
 
-Flask-SocketIO is the exception: its object keeps the server of the app it was bound to, so each
-app makes its own in :func:`controller.realtime.init_realtime` (tests build several apps).
+Flask-SocketIO and Flask-Login are the exceptions: a SocketIO object keeps the server of the app
+it was bound to, and a LoginManager its login view and loader, so each app makes its own
+(:func:`controller.realtime.init_realtime`, :func:`controller.accounts.init_app`); tests build
+several apps.
 """
 
 from __future__ import annotations
 
-from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
-login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -20,7 +20,7 @@ import gevent
 
 from borne.settings import ImproperlyConfigured
 from controller.app import create_app
-from controller.realtime import run_housekeeping
+from controller.jobs import run_jobs
 
 log = logging.getLogger("borne.controller")
 
@@ -53,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.set_threshold(100_000, 50, 1000)
     ingest = app.extensions["borne.ingest"]
     stop = threading.Event()
-    presence = gevent.spawn(
-        run_housekeeping, app, hub, stop, app.extensions["borne.settings"].housekeeping_interval_s
-    )
+    jobs = gevent.spawn(run_jobs, app, stop)  # each domain's periodic jobs
 
     def shutdown() -> None:
         log.info("stopping: finishing the writes under way")
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     gevent.signal_handler(signal.SIGINT, shutdown)
     log.info("controller listening on http://%s:%d", args.host, args.port)
     hub.run(app, host=args.host, port=args.port, log_output=False, use_reloader=False)
-    presence.join(timeout=5)
+    jobs.join(timeout=5)
     return 0
 
 

@@ -9,10 +9,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from controller.choices import DeviceKind, DeviceStatus, Role
-from controller.enrolment import _digest
-from controller.models import Device, Organisation, Site, User, UserScope
-from controller.users import hash_password
+from agent.protocol import DeviceKind, EnrolRequest, Inventory, PortalModeName
+from controller.access import Role
+from controller.accounts.models import User, UserScope
+from controller.accounts.service import hash_password
+from controller.fleet.enrolment import _digest
+from controller.fleet.models import Device, DeviceStatus
+from controller.hotspots import service as hotspot_portal
+from controller.places.models import Organisation, Site
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery staple"
@@ -84,3 +88,30 @@ def make_device(
     db.add(device)
     db.flush()
     return device
+
+
+def make_hotspot(
+    db: Session, site: Site | None = None, *, mode: PortalModeName | None = None, **overrides: Any
+) -> Device:
+    """A hotspot; with ``mode``, one already set from the controller in that mode."""
+    device = make_device(db, site, kind=DeviceKind.HOTSPOT, **overrides)
+    if mode is not None:
+        hotspot_portal.portal_config(db, device).mode = mode
+        db.flush()
+    return device
+
+
+INVENTORY = Inventory(
+    hostname="pc-accueil",
+    os_name="Debian GNU/Linux",
+    os_version="12",
+    kernel="6.1.0",
+    cpu_model="Intel Celeron",
+    cpu_count=2,
+    ram_bytes=4 << 30,
+)
+
+
+def enrol_request(token: str, kind: DeviceKind = DeviceKind.PC) -> EnrolRequest:
+    """What an agent sends to enrol with ``token``."""
+    return EnrolRequest(token=token, kind=kind, inventory=INVENTORY)

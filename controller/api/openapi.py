@@ -10,11 +10,12 @@ import re
 from typing import Any
 
 import msgspec
-from flask import Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app
 
 from agent.protocol import PROTOCOL_VERSION, ErrorBody
-from controller.api import api
 from controller.api.io import RouteDoc, documented, json_response
+
+openapi = Blueprint("openapi", __name__)
 
 REF = "#/components/schemas/{name}"
 SECURITY = {
@@ -24,7 +25,7 @@ SECURITY = {
 }
 
 
-@api.get("/openapi.json")
+@openapi.get("/openapi.json")
 @documented("This OpenAPI document")
 def openapi_document() -> Response:
     return json_response(build_openapi(current_app))
@@ -32,14 +33,23 @@ def openapi_document() -> Response:
 
 def build_openapi(app: Flask) -> dict[str, Any]:
     routes: list[tuple[str, str, str, RouteDoc]] = []
+    operation_ids: dict[str, str] = {}
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("api."):
             continue
         doc: RouteDoc | None = getattr(app.view_functions[rule.endpoint], "route_doc", None)
         if doc is None:
             raise RuntimeError(f"API route {rule.rule} has no @documented description")
+        # "api.fleet.list_devices" -> "list_devices": the view's name, whichever domain's
+        # blueprint holds it, so operation ids stay what clients generated code from.
+        view_name = rule.endpoint.rsplit(".", 1)[-1]
+        if operation_ids.setdefault(view_name, rule.endpoint) != rule.endpoint:
+            raise RuntimeError(
+                f"two API views are named {view_name}: {operation_ids[view_name]} and "
+                f"{rule.endpoint}; OpenAPI operation ids must be unique"
+            )
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            routes.append((rule.rule, method.lower(), rule.endpoint.removeprefix("api."), doc))
+            routes.append((rule.rule, method.lower(), view_name, doc))
 
     types = {ErrorBody}
     for _, _, _, doc in routes:

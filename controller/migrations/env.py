@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from controller.db import make_engine
-from controller.models import Base
+from controller.app import DOMAINS  # every domain's models, on the one metadata
+from controller.db import Base, make_engine
 
 config = context.config
+assert DOMAINS  # imported for their tables
 target_metadata = Base.metadata
 
 

@@ -1,11 +1,6 @@
-"""HTML pages for staff: the fleet, sites, devices, enrolment tokens, users, the audit log."""
+"""The staff pages' shared plumbing: the layout, the navigation each domain adds to, template
+filters, error pages, the panels object pages are built from, and the static files.
 
-from __future__ import annotations
-
-from flask import Blueprint
-
-web = Blueprint("web", __name__)
-
-from controller.web import views  # noqa: E402
-
-__all__ = ["views", "web"]
+Each domain serves its own pages from its ``web.py`` blueprint and templates under
+``templates/<domain>/``; this package serves none.
+"""

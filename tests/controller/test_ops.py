@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller import alerts
-from controller.choices import AlertKind, DeviceStatus
-from controller.models import utcnow
+from controller.db import utcnow
+from controller.fleet.models import DeviceStatus
+from controller.maintenance import service as alerts
+from controller.maintenance.models import AlertKind
 from tests.factories import make_device, make_site
 
 

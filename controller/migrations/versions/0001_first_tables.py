@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import controller.models
+import controller.db
 
 revision = "0001"
 down_revision = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "organisations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", controller.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
         sa.UniqueConstraint("name", name=op.f("uq_organisations_name")),
     )
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", controller.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
@@ -48,7 +48,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("at", controller.db.UTCDateTime(), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(length=120), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("opening_hours", sa.String(length=500), nullable=False),
         sa.Column("services", sa.JSON(), nullable=False),
         sa.Column("public", sa.Boolean(), nullable=False),
-        sa.Column("created_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", controller.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisations.id"],
@@ -100,14 +100,14 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("enrolled_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("last_seen_at", controller.models.UTCDateTime(), nullable=True),
-        sa.Column("status_changed_at", controller.models.UTCDateTime(), nullable=True),
+        sa.Column("enrolled_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", controller.db.UTCDateTime(), nullable=True),
+        sa.Column("status_changed_at", controller.db.UTCDateTime(), nullable=True),
         sa.Column("last_seq", sa.BigInteger(), nullable=False),
         sa.Column("heartbeat_interval_s", sa.Integer(), nullable=False),
         sa.Column("metrics", sa.JSON(), nullable=False),
         sa.Column("inventory", sa.JSON(), nullable=False),
-        sa.Column("inventory_at", controller.models.UTCDateTime(), nullable=True),
+        sa.Column("inventory_at", controller.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_devices_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
     )
@@ -151,8 +151,8 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(length=36), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
-        sa.Column("occurred_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("received_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("received_at", controller.db.UTCDateTime(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"],
@@ -176,9 +176,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=True),
         sa.Column("note", sa.String(length=200), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("used_at", controller.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", controller.db.UTCDateTime(), nullable=True),
         sa.Column("device_id", sa.String(length=36), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_enrolment_tokens_created_by_id_users")

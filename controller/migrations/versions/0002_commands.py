@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import controller.models
+import controller.db
 
 revision = "0002"
 down_revision = "0001"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("starts_on", sa.Date(), nullable=False),
         sa.Column("ends_on", sa.Date(), nullable=False),
         sa.Column("reason", sa.String(length=200), nullable=False),
-        sa.Column("created_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", controller.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["site_id"],
             ["sites.id"],
@@ -52,11 +52,11 @@ def upgrade() -> None:
         sa.Column("requested_by", sa.String(length=120), nullable=False),
         sa.Column("batch_id", sa.String(length=36), nullable=True),
         sa.Column("schedule_key", sa.String(length=200), nullable=True),
-        sa.Column("created_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", controller.models.UTCDateTime(), nullable=True),
-        sa.Column("started_at", controller.models.UTCDateTime(), nullable=True),
-        sa.Column("finished_at", controller.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", controller.db.UTCDateTime(), nullable=True),
+        sa.Column("started_at", controller.db.UTCDateTime(), nullable=True),
+        sa.Column("finished_at", controller.db.UTCDateTime(), nullable=True),
         sa.Column("output", sa.Text(), nullable=False),
         sa.Column("duration_ms", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(

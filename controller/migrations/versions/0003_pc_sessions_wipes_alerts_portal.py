@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import controller.models
+import controller.db
 
 revision = "0003"
 down_revision = "0002"
@@ -32,8 +32,8 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(length=36), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("message", sa.String(length=500), nullable=False),
-        sa.Column("raised_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("resolved_at", controller.models.UTCDateTime(), nullable=True),
+        sa.Column("raised_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("resolved_at", controller.db.UTCDateTime(), nullable=True),
         sa.Column("resolution", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"],
@@ -57,8 +57,8 @@ def upgrade() -> None:
         ),
         sa.Column("device_id", sa.String(length=36), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
-        sa.Column("started_at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("ended_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("started_at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("ended_at", controller.db.UTCDateTime(), nullable=False),
         sa.Column("duration_s", sa.Integer(), nullable=False),
         sa.Column("ended_by", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(
@@ -119,7 +119,7 @@ def upgrade() -> None:
         ),
         sa.Column("device_id", sa.String(length=36), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
-        sa.Column("hour", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("hour", controller.db.UTCDateTime(), nullable=False),
         sa.Column("connections", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"],
@@ -171,8 +171,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("device_id", sa.String(length=36), nullable=False),
-        sa.Column("at", controller.models.UTCDateTime(), nullable=False),
-        sa.Column("started_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("at", controller.db.UTCDateTime(), nullable=False),
+        sa.Column("started_at", controller.db.UTCDateTime(), nullable=False),
         sa.Column("ready_ms", sa.Integer(), nullable=False),
         sa.Column("wipe_ms", sa.Integer(), nullable=False),
         sa.Column("removed_files", sa.BigInteger(), nullable=False),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import controller.models
+import controller.db
 
 revision = "0004"
 down_revision = "0003"
@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("code_secret", sa.String(length=128), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("command_id", sa.String(length=36), nullable=True),
-        sa.Column("updated_at", controller.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", controller.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"],
             ["devices.id"],

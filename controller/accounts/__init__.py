@@ -1,0 +1,26 @@
+"""Accounts: staff users and the places they cover, signing in and out, the audit-log pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_login import LoginManager
+
+from controller.access import Action
+from controller.web.pages import NavItem, add_navigation
+
+
+def init_app(app: Flask) -> None:
+    from controller.accounts.current import load_user
+    from controller.accounts.web import accounts
+
+    # One login manager per app: its settings are this app's, not a module's global state.
+    login_manager = LoginManager()
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see this page."
+    login_manager.user_loader(load_user)
+    login_manager.init_app(app)
+    app.register_blueprint(accounts)
+    add_navigation(app, NavItem("accounts.user_list", "Users", "users", Action.MANAGE_USERS, 30))
+    add_navigation(
+        app, NavItem("accounts.audit_log", "Audit log", "scroll-text", Action.VIEW_AUDIT, 40)
+    )

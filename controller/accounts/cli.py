@@ -1,0 +1,61 @@
+"""``borne controller user …``: staff accounts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from controller.accounts import service as users
+from controller.command_line import CLI_ACTOR, Context, pass_context
+
+
+@click.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "technician", "mediator", "manager"])
+)
+@click.option(
+    "--org",
+    "organisations",
+    multiple=True,
+    help="An organisation covered (id or name); repeatable.",
+)
+@click.option("--site", "sites", multiple=True, help="A site covered (id or slug); repeatable.")
+@click.option("--full-name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_context
+def add_user(
+    ctx: Context,
+    username: str,
+    role: str,
+    organisations: tuple[str, ...],
+    sites: tuple[str, ...],
+    full_name: str,
+    password_stdin: bool,
+) -> None:
+    """Create a staff account (asks for the password unless --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with ctx.session() as session:
+        created = users.create_user(
+            session,
+            CLI_ACTOR,
+            username=username,
+            password=password,
+            role=role,
+            full_name=full_name,
+            organisations=organisations,
+            sites=sites,
+        )
+        click.echo(f"created {created.role} {created.username}")
+
+
+groups = [user]

@@ -1,0 +1,148 @@
+"""Staff accounts: creation, password checks, sign-ins, scopes."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller import access, audit
+from controller.access import Action, Role
+from controller.accounts.models import User, UserScope
+from controller.errors import Conflict, DomainError
+from controller.places import service as places
+from controller.places.models import Organisation, Site
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
+MIN_PASSWORD = 10
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A fixed hash to verify against when the user does not exist, so timing tells nothing.
+
+    Made at the first sign-in rather than at import: hashing takes tens of milliseconds.
+    """
+    return _hasher.hash("borne-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def create_user(
+    session: Session,
+    actor: audit.Actor,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    full_name: str = "",
+    organisations: Iterable[str | int] = (),
+    sites: Iterable[str | int] = (),
+) -> User:
+    """Create a staff account. Organisations and sites are given by id, name or slug."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.MANAGE_USERS)
+    username = username.strip().lower()
+    if not USERNAME.match(username):
+        raise DomainError(
+            "a username is 2 to 80 lowercase letters, digits, dots, dashes or underscores"
+        )
+    if len(password) < MIN_PASSWORD:
+        raise DomainError(f"a password needs at least {MIN_PASSWORD} characters")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise DomainError(
+            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
+        ) from None
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"the username {username!r} is taken")
+
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        full_name=full_name.strip(),
+    )
+    for ref in organisations:
+        user.scopes.append(UserScope(organisation_id=places.find_organisation(session, ref).id))
+    for ref in sites:
+        user.scopes.append(UserScope(site_id=places.find_site(session, ref).id))
+    if role is not Role.ADMIN and not user.scopes:
+        raise DomainError(f"a {role.value} must cover at least one organisation or site")
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        f"created {role.value} {username}",
+        role=role.value,
+        scopes=[(s.organisation_id, s.site_id) for s in user.scopes],
+    )
+    return user
+
+
+def record_login(session: Session, user: User) -> None:
+    """Note a successful sign-in in the audit log (failed ones are not attributed to anyone)."""
+    audit.record(session, user, "user.login", "user", user.id, f"{user.username} signed in")
+
+
+def record_logout(session: Session, user: User) -> None:
+    audit.record(session, user, "user.logout", "user", user.id, f"{user.username} signed out")
+
+
+def list_users(session: Session, user: User) -> list[User]:
+    access.require(user, Action.MANAGE_USERS)
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def scope_choices(session: Session, user: User) -> tuple[list[Organisation], list[Site]]:
+    """Organisations and sites a new account may be given (whoever manages users sees them all)."""
+    access.require(user, Action.MANAGE_USERS)
+    organisations = list(session.scalars(select(Organisation).order_by(Organisation.name)))
+    sites = list(
+        session.scalars(select(Site).join(Organisation).order_by(Organisation.name, Site.name))
+    )
+    return organisations, sites
+
+
+def scope_names(session: Session, users: list[User]) -> dict[int, list[str]]:
+    """For each user id, the names of the organisations and sites it covers."""
+    org_names = {
+        id_: name for id_, name in session.execute(select(Organisation.id, Organisation.name))
+    }
+    site_names = {id_: name for id_, name in session.execute(select(Site.id, Site.name))}
+    return {
+        u.id: [
+            org_names.get(s.organisation_id, "?")
+            if s.organisation_id is not None
+            else site_names.get(s.site_id or 0, "?")
+            for s in u.scopes
+        ]
+        for u in users
+    }

@@ -1,0 +1,31 @@
+"""Commands: staff (or the schedule) ask a device to act; the device claims, runs, reports.
+Their buttons and recent history are panels of the site and device pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from controller.api import add_api
+from controller.jobs import add_job
+from controller.web.panels import Panel, add_panel, add_row_extra
+
+
+def init_app(app: Flask) -> None:
+    # Imported here: loading a domain's models must not load its pages.
+    from controller.commands import web
+    from controller.commands.api import commands_api
+    from controller.commands.delivery import expire_job
+
+    app.register_blueprint(web.commands_web)
+    add_api(app, commands_api)
+    add_panel(app, "site", Panel("commands", "commands/_site_panel.html", web.site_panel, 10))
+    add_panel(
+        app,
+        "site",
+        Panel("recent-commands", "commands/_site_recent_panel.html", web.site_recent_panel, 30),
+    )
+    add_panel(app, "device", Panel("commands", "commands/_device_panel.html", web.device_panel, 30))
+    add_row_extra(app, "site_devices", web.reset_buttons)
+    add_job(
+        app, "expire-commands", app.extensions["borne.settings"].housekeeping_interval_s, expire_job
+    )

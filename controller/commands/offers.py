@@ -1,0 +1,66 @@
+"""The commands a page offers as buttons: what each sends, its words, what to ask first, and only
+those the reader may send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.protocol import CommandName
+from controller import access
+from controller.access import StaffMember
+from controller.commands.service import SPECS
+from controller.fleet.models import Device
+from controller.places.models import Site
+
+# --- commands a page offers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandChoice:
+    """A command a page offers as a button: what it sends, its words, what to ask first."""
+
+    name: CommandName
+    label: str
+    confirm: str  # asked before sending; "" to send at once
+    targets: int  # how many devices it goes to
+
+
+# What a site page offers, in this order, with the words for a whole site.
+SITE_COMMANDS: dict[CommandName, str] = {
+    CommandName.RESET_SESSION: "Reset all PCs",
+    CommandName.LOCK_SCREEN: "Lock all screens",
+    CommandName.UNLOCK_SCREEN: "Unlock all screens",
+    CommandName.SHOW_MESSAGE: "Message to all screens",
+    CommandName.REBOOT: "Restart all",
+    CommandName.WAKE: "Wake all PCs",
+    CommandName.SHUTDOWN: "Shut down all",
+    CommandName.MAINTENANCE: "Install updates",
+}
+
+
+def device_commands(user: StaffMember, device: Device) -> list[CommandChoice]:
+    """The commands ``user`` may send to ``device``, in the order of :data:`SPECS`."""
+    return [
+        CommandChoice(name, spec.label, spec.confirm, 1)
+        for name, spec in SPECS.items()
+        if device.kind in spec.kinds and access.may_command(user, name, device.site)
+    ]
+
+
+def site_commands(user: StaffMember, site: Site) -> list[CommandChoice]:
+    """The site-wide commands ``user`` may send to ``site``, for those its devices accept.
+
+    Every site-wide command that interrupts residents asks first, locking included: it reaches
+    everyone at the place at once.
+    """
+    choices = []
+    for name, label in SITE_COMMANDS.items():
+        spec = SPECS[name]
+        targets = sum(1 for d in site.devices if d.kind in spec.kinds)
+        if not targets or not access.may_command(user, name, site):
+            continue
+        disruptive = bool(spec.confirm) or name is CommandName.LOCK_SCREEN
+        devices = f"{targets} device{'s' if targets > 1 else ''}"
+        confirm = f"{label} at {site.name} ({devices}) now?" if disruptive else ""
+        choices.append(CommandChoice(name, label, confirm, targets))
+    return choices

@@ -1,0 +1,218 @@
+"""The commands' pages: the buttons that send a command to a device or to a whole site, the
+confirmation of disruptive ones, and the commands panels of site and device pages.
+
+Without JavaScript a button posts its form (redirect and flash); with it, the page's script asks
+for JSON. A refusal of the domain is shown beside the form, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+from flask_login import login_required
+
+from agent.protocol import CommandName, DeviceKind
+from controller import access
+from controller.accounts.current import signed_in
+from controller.commands import offers
+from controller.commands import service as commands
+from controller.commands.delivery import send_now
+from controller.commands.forms import CommandForm
+from controller.commands.models import Command, CommandState
+from controller.context import db_session
+from controller.errors import DomainError
+from controller.fleet import service as fleet
+from controller.fleet.models import Device
+from controller.places import service as places
+from controller.places.models import Site
+from controller.web.pages import Page, json_error, wants_json
+from controller.web.panels import Refused, RowExtra, render_fragment, show_refusal
+
+commands_web = Blueprint("commands", __name__, template_folder="templates")
+
+COMMAND_ICONS = {
+    CommandName.RESET_SESSION: "rotate-ccw",
+    CommandName.LOCK_SCREEN: "lock",
+    CommandName.UNLOCK_SCREEN: "lock-open",
+    CommandName.SHOW_MESSAGE: "message-square-text",
+    CommandName.REBOOT: "refresh-cw",
+    CommandName.SHUTDOWN: "power",
+    CommandName.WAKE: "sunrise",
+    CommandName.MAINTENANCE: "download",
+    CommandName.UPDATE_CONFIG: "settings",
+    CommandName.COLLECT_LOGS: "file-text",
+}
+# A command's state as people read it; "running" is a sent command its device has claimed.
+# app.js keeps the same words and pictograms for live updates.
+COMMAND_STATES = {
+    "queued": ("Queued", "hourglass"),
+    "sent": ("Sent", "send"),
+    "running": ("Running", "loader"),
+    "done": ("Done", "circle-check"),
+    "failed": ("Failed", "circle-x"),
+    "expired": ("Expired", "clock"),
+}
+
+
+@commands_web.app_context_processor
+def command_words() -> dict[str, Any]:
+    return {"COMMAND_ICONS": COMMAND_ICONS, "COMMAND_STATES": COMMAND_STATES}
+
+
+@commands_web.app_template_filter("command_state")
+def command_state(command: Command) -> str:
+    """The state a page shows: ``running`` once the device has claimed a sent command."""
+    if command.state == CommandState.SENT and command.started_at is not None:
+        return "running"
+    return str(command.state)
+
+
+@commands_web.app_template_filter("command_label")
+def command_label(command: Command) -> str:
+    return commands.SPECS[CommandName(command.name)].label
+
+
+def _panel_form(refused: Refused | None) -> tuple[CommandForm, str | None]:
+    if refused is not None:
+        return refused.form, refused.message
+    return CommandForm(formdata=None), None
+
+
+def device_panel(found: Device, refused: Refused | None) -> dict[str, Any]:
+    """The commands a device may be sent by the reader, and those it was sent lately."""
+    me = signed_in()
+    form, error = _panel_form(refused)
+    return {
+        "device": found,
+        "offered": offers.device_commands(me, found),
+        "recent_commands": commands.list_commands(db_session(), me, device_id=found.id, limit=20),
+        "command_form": form,
+        "command_error": error,
+    }
+
+
+def site_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
+    """The commands for a whole site."""
+    form, error = _panel_form(refused)
+    return {
+        "site": found,
+        "offered": offers.site_commands(signed_in(), found),
+        "command_form": form,
+        "command_error": error,
+    }
+
+
+def site_recent_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
+    recent = commands.list_commands(db_session(), signed_in(), site_id=found.id, limit=30)
+    return {"site": found, "recent_commands": recent}
+
+
+def reset_buttons(found: Site, devices: list[Device]) -> RowExtra | None:
+    """One "Reset now" per public PC in a site's list, for those who may reset them."""
+    if not access.may_command(signed_in(), CommandName.RESET_SESSION, found):
+        return None
+    form = CommandForm(formdata=None)
+    return RowExtra(
+        action_heading="Reset for the next resident",
+        actions={
+            d.id: render_fragment("commands/_row_reset.html", device=d, form=form)
+            for d in devices
+            if d.kind == DeviceKind.PC
+        },
+    )
+
+
+@commands_web.post("/devices/<device_id>/commands")
+@login_required
+def device_command(device_id: str) -> Page:
+    """Send a command to one device: a form without JavaScript (redirect and flash), JSON with."""
+    try:
+        found = fleet.get_device(db_session(), signed_in(), device_id)
+    except DomainError as exc:
+        if wants_json():
+            return json_error(exc.status, exc.code, exc.message)
+        raise
+    return _send_command(found.site, found)
+
+
+@commands_web.post("/sites/<int:site_id>/commands")
+@login_required
+def site_command(site_id: int) -> Page:
+    """Send a command to every fitting device of a site."""
+    try:
+        found = places.get_site(db_session(), signed_in(), site_id)
+    except DomainError as exc:
+        if wants_json():
+            return json_error(exc.status, exc.code, exc.message)
+        raise
+    return _send_command(found, None)
+
+
+def _send_command(site: Site, device: Device | None) -> Page:
+    """Issue the form's command to ``device``, or to ``site`` as a whole when it is None.
+
+    Disruptive commands are sent only once confirmed; without JavaScript the confirmation is a
+    page of its own. A refusal of the domain is shown beside the form, and nothing is sent.
+    """
+    session = db_session()
+    me = signed_in()
+    form = CommandForm()
+
+    def refuse(status: int, code: str, message: str) -> Page:
+        if wants_json():
+            return json_error(status, code, message)
+        refused = Refused("commands", form, message, status)
+        if device is not None:
+            return show_refusal("device", device, refused)
+        return show_refusal("site", site, refused)
+
+    if not form.validate_on_submit():
+        problems = [error for errors in form.errors.values() for error in errors]
+        return refuse(400, "invalid_form", " ".join(problems))
+    offered = offers.device_commands(me, device) if device else offers.site_commands(me, site)
+    try:
+        name = commands.parse_name(form.command.data or "")
+        choice = next((c for c in offered if c.name == name), None)
+        if choice is not None and choice.confirm and form.confirmed.data != "yes":
+            if wants_json():
+                return json_error(409, "confirm", choice.confirm)
+            return render_template(
+                "commands/confirm.html", choice=choice, form=form, device=device, site=site
+            )
+        issued = commands.issue(
+            session,
+            me,
+            name,
+            device_ids=[device.id] if device else (),
+            site_id=None if device else site.id,
+            args=_command_args(name, form),
+            pushed=True,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return refuse(exc.status, exc.code, exc.message)
+    session.commit()
+    send_now(issued)
+    label = choice.label if choice else commands.SPECS[name].label
+    if device is not None:
+        message = f"{label}: sent to {device.name}. Follow it under Recent commands."
+    else:
+        many = f"{len(issued)} device{'s' if len(issued) > 1 else ''}"
+        message = f"{label}: sent to {many} at {site.name}. Follow them under Recent commands."
+    if wants_json():
+        return jsonify(message=message, commands=[commands.summary(c) for c in issued]), 201
+    flash(message, "success")
+    if device is not None:
+        return redirect(url_for("fleet.device", device_id=device.id, _anchor="commands"))
+    return redirect(url_for("places.site", site_id=site.id, _anchor="commands"))
+
+
+def _command_args(name: CommandName, form: CommandForm) -> dict[str, Any]:
+    """The form's fields as the command's arguments (the domain validates them)."""
+    if name is not CommandName.SHOW_MESSAGE:
+        return {}
+    args: dict[str, Any] = {"text": (form.text.data or "").strip()}
+    if form.seconds.data is not None:
+        args["seconds"] = form.seconds.data
+    return args

@@ -1,0 +1,55 @@
+"""``borne controller token …``: enrolment tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from agent.protocol import DeviceKind
+from controller.command_line import CLI_ACTOR, Context, pass_context
+from controller.fleet import enrolment
+from controller.places import service as domain
+
+
+@click.group()
+def token() -> None:
+    """Enrolment tokens."""
+
+
+@token.command("create")
+@click.option("--site", required=True, help="Site id or slug.")
+@click.option(
+    "--kind",
+    type=click.Choice(["pc", "kiosk", "hotspot"]),
+    default=None,
+    help="Only this kind of device may use it (default: any).",
+)
+@click.option(
+    "--ttl-hours",
+    type=float,
+    default=None,
+    help="Validity (setting enrolment_token_ttl_hours, 24 by default).",
+)
+@click.option("--note", default="", help="A word for whoever reads the audit log.")
+@pass_context
+def create_token(
+    ctx: Context, site: str, kind: str | None, ttl_hours: float | None, note: str
+) -> None:
+    """Make a one-time enrolment token; prints the token alone on stdout."""
+    hours = ttl_hours if ttl_hours is not None else ctx.settings.enrolment_token_ttl_hours
+    with ctx.session() as session:
+        issued = enrolment.create_token(
+            session,
+            CLI_ACTOR,
+            domain.find_site(session, site),
+            ttl=timedelta(hours=hours),
+            kind=DeviceKind(kind) if kind else None,
+            note=note,
+        )
+        expires = issued.record.expires_at
+    click.echo(issued.token)
+    click.echo(f"valid once, until {expires:%Y-%m-%d %H:%M} UTC", err=True)
+
+
+groups = [token]

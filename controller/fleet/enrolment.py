@@ -1,0 +1,205 @@
+"""Enrolment: one-time tokens, trading one for a device identity, and device authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse, UpdateConfigArgs
+from controller import access, audit, signals
+from controller.access import Action, StaffMember
+from controller.db import utcnow
+from controller.errors import Conflict, DomainError, PermissionDenied, Unauthenticated
+from controller.fleet.models import Device, DeviceStatus, EnrolmentToken
+from controller.places import service as places
+from controller.places.models import Organisation, Site
+from controller.public_pcs import service as pc_usage
+
+# "bet_" (borne enrolment token): recognisable in logs and by secret scanners.
+TOKEN_PREFIX = "bet_"  # noqa: S105 (a prefix, not a secret)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, never stored
+    record: EnrolmentToken
+
+
+def create_token(
+    session: Session,
+    actor: audit.Actor,
+    site: Site,
+    *,
+    ttl: timedelta,
+    kind: DeviceKind | None = None,
+    note: str = "",
+) -> IssuedToken:
+    """Make a one-time token that enrols one device on ``site`` until it expires."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.ENROL_DEVICE, site)
+    if ttl <= timedelta(0) or ttl > timedelta(days=30):
+        raise DomainError("a token lives between a minute and 30 days")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    record = EnrolmentToken(
+        token_hash=_digest(token),
+        site_id=site.id,
+        kind=kind,
+        note=note.strip()[:200],
+        created_by_id=audit.actor_id(actor),
+        expires_at=utcnow() + ttl,
+    )
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "token.create",
+        "site",
+        site.id,
+        f"enrolment token for {kind or 'any device'} at {site.name}",
+        token_id=record.id,
+        kind=kind,
+        expires_at=record.expires_at.isoformat(),
+    )
+    return IssuedToken(token, record)
+
+
+def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int) -> EnrolResponse:
+    """Trade a valid token for a new device id and secret. Refused tokens change nothing."""
+    now = utcnow()
+    record = session.scalar(
+        select(EnrolmentToken).where(EnrolmentToken.token_hash == _digest(request.token))
+    )
+    if record is None:
+        raise PermissionDenied("this enrolment token is unknown", code="token_unknown")
+    if record.used_at is not None:
+        raise Conflict(
+            "this enrolment token was already used; ask for a new one", code="token_used"
+        )
+    if record.expires_at <= now:
+        raise DomainError(
+            f"this enrolment token expired at {record.expires_at:%Y-%m-%d %H:%M} UTC",
+            code="token_expired",
+            status=410,
+        )
+    if record.kind is not None and record.kind != request.kind:
+        raise DomainError(
+            f"this token enrols a {record.kind}, not a {request.kind.value}", code="token_kind"
+        )
+
+    # Claim the token atomically: of two devices racing with one token, only one wins.
+    claimed = session.execute(
+        update(EnrolmentToken)
+        .where(EnrolmentToken.id == record.id, EnrolmentToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "this enrolment token was already used; ask for a new one", code="token_used"
+        )
+
+    secret = secrets.token_urlsafe(32)
+    inventory = request.inventory
+    device = Device(
+        id=str(uuid.uuid4()),
+        site_id=record.site_id,
+        kind=request.kind,
+        name=inventory.hostname,
+        secret_hash=_digest(secret),
+        status=DeviceStatus.NEW,
+        heartbeat_interval_s=heartbeat_interval_s,
+        inventory=msgspec.to_builtins(inventory),
+        inventory_at=now,
+    )
+    session.add(device)
+    session.flush()
+    session.execute(
+        update(EnrolmentToken).where(EnrolmentToken.id == record.id).values(device_id=device.id)
+    )
+    audit.record(
+        session,
+        "system",
+        "device.enrol",
+        "device",
+        device.id,
+        f"{request.kind.value} {inventory.hostname} enrolled with token {record.id}",
+        site_id=record.site_id,
+        token_id=record.id,
+    )
+    remote_settings = _remote_settings(session, device)
+    signals.send_after_commit(
+        session, signals.device_enrolled, device.id, site_id=device.site_id, kind=device.kind
+    )
+    return EnrolResponse(
+        device_id=device.id,
+        device_secret=secret,
+        site_id=device.site_id,
+        kind=request.kind,
+        heartbeat_interval_s=heartbeat_interval_s,
+        remote_settings=remote_settings,
+    )
+
+
+def _remote_settings(session: Session, device: Device) -> UpdateConfigArgs | None:
+    """What the device starts with: a public PC its site's session limits.
+
+    A hotspot gets nothing: its portal follows its own settings file (the mode or hours city IT
+    wrote there) until staff save its portal on the controller, and an agent older than the
+    portal settings could not even read an answer carrying them.
+    """
+    if device.kind != DeviceKind.PC:
+        return None
+    site = session.get(Site, device.site_id)
+    assert site is not None
+    return msgspec.convert(pc_usage.session_limits_args(site), UpdateConfigArgs)
+
+
+def authenticate_device(session: Session, device_id: str, secret: str) -> Device:
+    """The device these credentials belong to; one message for every failure, on purpose."""
+    device = session.get(Device, device_id) if _is_uuid(device_id) else None
+    expected = device.secret_hash if device else _digest("no such device")
+    if not hmac.compare_digest(expected, _digest(secret)) or device is None:
+        raise Unauthenticated("unknown device or wrong secret", code="bad_credentials")
+    return device
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return len(text) == 36
+
+
+def enrolment_sites(session: Session, user: StaffMember) -> list[Site]:
+    """Sites where ``user`` may enrol devices (none if the role may not enrol)."""
+    if not access.can(user, Action.ENROL_DEVICE):
+        return []
+    query = places.visible_sites_query(user).join(Organisation)
+    return list(session.scalars(query.order_by(Organisation.name, Site.name)))
+
+
+def recent_tokens(session: Session, user: StaffMember, limit: int = 50) -> list[EnrolmentToken]:
+    """Enrolment tokens of the sites the user covers, newest first. Only hashes are stored."""
+    access.require(user, Action.ENROL_DEVICE)
+    visible = places.visible_sites_query(user).with_only_columns(Site.id)
+    query = (
+        select(EnrolmentToken)
+        .where(EnrolmentToken.site_id.in_(visible))
+        .options(selectinload(EnrolmentToken.site))
+        .order_by(EnrolmentToken.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,44 @@
+"""The fleet's figures at ``/metrics``, read from the database at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from controller.db import Database, utcnow
+from controller.fleet.models import Device
+from controller.places.models import Site
+
+
+class FleetCollector(Collector):
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        devices = GaugeMetricFamily(
+            "borne_devices", "Devices by site, kind and status", labels=["site", "kind", "status"]
+        )
+        age = GaugeMetricFamily(
+            "borne_device_heartbeat_age_seconds",
+            "Seconds since each device's last heartbeat",
+            labels=["device", "name", "site", "kind"],
+        )
+        now = utcnow()
+        with self._database.session() as session:
+            for slug, kind, status, count in session.execute(
+                select(Site.slug, Device.kind, Device.status, func.count())
+                .join(Site)
+                .group_by(Site.slug, Device.kind, Device.status)
+            ):
+                devices.add_metric([slug, kind, status], count)
+            for device_id, name, slug, kind, last_seen in session.execute(
+                select(Device.id, Device.name, Site.slug, Device.kind, Device.last_seen_at)
+                .join(Site)
+                .where(Device.last_seen_at.is_not(None))
+            ):
+                age.add_metric([device_id, name, slug, kind], (now - last_seen).total_seconds())
+        yield devices
+        yield age

@@ -1,0 +1,20 @@
+"""Wifi hotspots: their captive portal set from the controller (one tap, the code of the day, or
+closed; hours; connection length) and its usage, aggregates only."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from controller.api import add_api
+from controller.web.panels import Panel, add_panel, add_row_extra
+
+
+def init_app(app: Flask) -> None:
+    # Imported here: loading a domain's models must not load its pages.
+    from controller.hotspots import web
+    from controller.hotspots.api import hotspots_api
+
+    app.register_blueprint(web.hotspots_web)
+    add_api(app, hotspots_api)
+    add_panel(app, "device", Panel("portal", "hotspots/_portal_panel.html", web.portal_panel, 60))
+    add_row_extra(app, "site_devices", web.day_codes)

@@ -1,0 +1,254 @@
+"""Wifi hotspots' captive portal, set from the controller: how residents get online (one tap, the
+code of the day, or not at all), when, and for how long; and the code of the day mediators hand
+out at the desk.
+
+The settings reach the hotspot as an ``update_config`` command (and at enrolment), which its agent
+writes to the file the portal reads. The codes of "code" mode derive from a secret generated here
+and sent along; the controller computes the day's code with the portal's own function, for the
+date in the time zone it sends, so the code on the staff page is the one the portal accepts. The
+secret goes to the hotspot only: never to pages, the API or the audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agent.protocol import CommandName, DeviceKind, PortalModeName
+from captive_portal import codes
+from controller import access, audit
+from controller.access import Action, StaffMember
+from controller.commands import service as commands
+from controller.commands.models import Command, CommandState
+from controller.errors import DomainError
+from controller.fleet.models import Device
+from controller.hotspots.models import HotspotPortal
+from controller.places.models import Site
+
+SESSION_MIN = (15, 1440)  # minutes a connection lasts before the resident connects again
+
+
+@dataclass(frozen=True)
+class PortalView:
+    """What staff see of a hotspot's portal; never its secret."""
+
+    managed: bool  # False: never set from the controller, the hotspot follows its own file
+    mode: PortalModeName
+    follow_site_hours: bool
+    session_min: int
+    opening_hours: str  # set for the hotspot; "" is open at all hours
+    code_of_the_day: str | None  # "123 456" in code mode
+    # Where the settings are on their way to the hotspot: queued or sent (it may still run the
+    # previous ones), done (in force), failed or expired (it runs older ones: save again).
+    delivery: CommandState | None = None
+    delivery_note: str = ""  # the hotspot's answer when it failed
+
+
+def _require_hotspot(device: Device) -> None:
+    if device.kind != DeviceKind.HOTSPOT:
+        raise DomainError(
+            f"{device.name} is a {device.kind}: only a wifi hotspot has a captive portal",
+            code="not_a_hotspot",
+        )
+
+
+def find_config(session: Session, device: Device) -> HotspotPortal | None:
+    """The portal settings of a hotspot, or None while it was never set from the controller."""
+    _require_hotspot(device)
+    return session.get(HotspotPortal, device.id)
+
+
+def portal_config(session: Session, device: Device) -> HotspotPortal:
+    """The portal settings of a hotspot, made with the defaults and a new secret if it has none."""
+    config = find_config(session, device)
+    if config is not None:
+        return config
+    try:
+        with session.begin_nested():
+            config = HotspotPortal(device_id=device.id, code_secret=secrets.token_urlsafe(32))
+            session.add(config)
+            session.flush()  # the column defaults (mode, hours, length) are filled in
+    except IntegrityError:
+        # Two admins saved the first settings at once: the other one's row is the one.
+        config = session.get(HotspotPortal, device.id, populate_existing=True)
+        assert config is not None
+    return config
+
+
+def portal_args(config: HotspotPortal, site: Site, timezone: str) -> dict[str, str | int]:
+    """The settings as ``update_config`` arguments.
+
+    ``timezone`` is the controller's: the portal counts its days there, so that its code of the
+    day and the one staff pages show change at the same midnight.
+    """
+    return {
+        "portal_mode": PortalModeName(config.mode),
+        "portal_opening_hours": site.opening_hours if config.follow_site_hours else "",
+        "portal_timezone": timezone,
+        "portal_session_s": config.session_min * 60,
+        "portal_code_secret": config.code_secret,
+        "portal_revision": config.revision,
+    }
+
+
+def set_portal(
+    session: Session,
+    user: StaffMember,
+    device: Device,
+    *,
+    mode: str,
+    follow_site_hours: bool,
+    session_min: int,
+    timezone: str,
+) -> list[Command]:
+    """Change how residents get on a hotspot's wifi; tell the hotspot at once.
+
+    Returns the ``update_config`` command issued to it.
+    """
+    _require_hotspot(device)
+    access.require(user, Action.MANAGE_PLACES, device.site)
+    try:
+        new_mode = PortalModeName(mode)
+    except ValueError:
+        known = ", ".join(m.value for m in PortalModeName)
+        raise DomainError(f"the portal's mode must be one of {known}, not {mode!r}") from None
+    low, high = SESSION_MIN
+    if not low <= session_min <= high:
+        raise DomainError(f"a connection must last between {low} and {high} minutes")
+    config = find_config(session, device)
+    before = _settings(config) if config is not None else None
+    config = config or portal_config(session, device)
+    config.mode = new_mode
+    config.follow_site_hours = follow_site_hours
+    config.session_min = session_min
+    config.revision += 1
+    audit.record(
+        session,
+        user,
+        "hotspot.portal",
+        "device",
+        device.id,
+        f"wifi portal of {device.name} at {device.site.name}: {new_mode.value} mode, "
+        f"{'closed outside the opening hours' if follow_site_hours else 'open at all hours'}, "
+        f"{session_min} min per connection",
+        before=before,
+        after=_settings(config),
+    )
+    return _send(session, user, config, device.site, timezone, pushed=True)
+
+
+def _send(
+    session: Session,
+    actor: audit.Actor,
+    config: HotspotPortal,
+    site: Site,
+    timezone: str,
+    *,
+    pushed: bool = False,
+) -> list[Command]:
+    """Issue the ``update_config`` carrying ``config`` and remember it, for the pages to say
+    whether the hotspot has them yet."""
+    issued = commands.issue(
+        session,
+        actor,
+        CommandName.UPDATE_CONFIG,
+        device_ids=[config.device_id],
+        args=portal_args(config, site, timezone),
+        pushed=pushed,
+        owned_settings=True,
+    )
+    config.command = issued[0]
+    return issued
+
+
+def _settings(config: HotspotPortal) -> dict[str, object]:
+    """The settings as the audit log keeps them: the secret left out on purpose."""
+    return {
+        "mode": config.mode,
+        "follow_site_hours": config.follow_site_hours,
+        "session_min": config.session_min,
+    }
+
+
+def code_of_the_day(config: HotspotPortal, timezone: str, now: datetime) -> str | None:
+    """The code the portal accepts on ``now``'s date in ``timezone``, as "123 456"; None unless
+    the portal is in code mode."""
+    if config.mode != PortalModeName.CODE:
+        return None
+    day = now.astimezone(ZoneInfo(timezone)).date()
+    return codes.display_code(codes.code_of_the_day(config.code_secret, day))
+
+
+def view_portal(
+    session: Session, user: StaffMember, device: Device, *, timezone: str, now: datetime
+) -> PortalView:
+    """The hotspot's portal for anyone who sees the device, mediators included: they give the
+    code of the day to residents who ask."""
+    access.require(user, Action.VIEW_FLEET, device.site)
+    config = find_config(session, device)
+    if config is None:
+        return PortalView(
+            managed=False,
+            mode=HotspotPortal.DEFAULT_MODE,
+            follow_site_hours=False,
+            session_min=HotspotPortal.DEFAULT_SESSION_MIN,
+            opening_hours="",
+            code_of_the_day=None,
+        )
+    return PortalView(
+        managed=True,
+        mode=PortalModeName(config.mode),
+        follow_site_hours=config.follow_site_hours,
+        session_min=config.session_min,
+        opening_hours=device.site.opening_hours if config.follow_site_hours else "",
+        code_of_the_day=code_of_the_day(config, timezone, now),
+        delivery=CommandState(config.command.state) if config.command is not None else None,
+        delivery_note=(
+            config.command.output or ""
+            if config.command is not None and config.command.state == CommandState.FAILED
+            else ""
+        ),
+    )
+
+
+def codes_of_the_day(
+    session: Session, user: StaffMember, site: Site, *, timezone: str, now: datetime
+) -> dict[str, str]:
+    """Today's code of each hotspot of ``site`` in code mode, by device id."""
+    access.require(user, Action.VIEW_FLEET, site)
+    configs = session.scalars(
+        select(HotspotPortal)
+        .join(Device)
+        .where(Device.site_id == site.id, HotspotPortal.mode == PortalModeName.CODE)
+    )
+    return {c.device_id: code for c in configs if (code := code_of_the_day(c, timezone, now))}
+
+
+def site_hours_changed(
+    session: Session, actor: audit.Actor, site: Site, timezone: str
+) -> list[Command]:
+    """Send the new opening hours of ``site`` to its hotspots that close outside them.
+
+    Only hotspots set from the controller are told: one never set from here follows its own
+    settings file, which a push of the defaults would silently override. The commands are
+    stored ``queued`` (the caller may be the command line): each process's sweep sends them.
+    """
+    configs = list(
+        session.scalars(
+            select(HotspotPortal)
+            .join(Device)
+            .where(Device.site_id == site.id, HotspotPortal.follow_site_hours.is_(True))
+            .order_by(HotspotPortal.device_id)
+        )
+    )
+    issued = []
+    for config in configs:
+        config.revision += 1
+        issued += _send(session, actor, config, site, timezone)
+    return issued

@@ -1,0 +1,22 @@
+"""Maintenance: alerts raised by monitoring (a wipe that left something today; rules, teams and
+tickets to come), shown first on a device's page, counted at ``/metrics``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from controller.api import add_api
+from controller.metrics import add_collector
+from controller.web.panels import Panel, add_panel
+
+
+def init_app(app: Flask) -> None:
+    # Imported here: loading a domain's models must not load its pages.
+    from controller.maintenance.api import maintenance_api
+    from controller.maintenance.metrics import AlertCollector
+    from controller.maintenance.web import alerts_panel, maintenance_web
+
+    app.register_blueprint(maintenance_web)
+    add_api(app, maintenance_api)
+    add_collector(app, AlertCollector(app.extensions["borne.db"]))
+    add_panel(app, "device", Panel("alerts", "maintenance/_alerts_panel.html", alerts_panel, 10))

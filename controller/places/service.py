@@ -1,0 +1,108 @@
+"""Organisations and their public places (sites): look-ups, who covers which, closures."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from controller import access, audit
+from controller.access import Action, StaffMember
+from controller.errors import DomainError, NotFound
+from controller.places.models import Organisation, Site, SiteClosure
+
+
+def visible_sites_query(user: StaffMember) -> Select[tuple[Site]]:
+    """Sites the user covers, as a query to refine."""
+    query = select(Site)
+    if access.is_city_wide(user):
+        return query
+    org_ids, site_ids = access.covered_ids(user)
+    if not org_ids and not site_ids:
+        return query.where(Site.id.is_(None))  # covers nothing
+    return query.where(or_(Site.organisation_id.in_(org_ids), Site.id.in_(site_ids)))
+
+
+def visible_site_ids(session: Session, user: StaffMember) -> set[int]:
+    subquery = visible_sites_query(user).with_only_columns(Site.id)
+    return set(session.scalars(subquery))
+
+
+def get_site(session: Session, user: StaffMember, site_id: int) -> Site:
+    """A site the user may see; 404 or 403 otherwise."""
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"no site {site_id}")
+    access.require(user, Action.VIEW_FLEET, site)
+    return site
+
+
+def find_organisation(session: Session, ref: str | int) -> Organisation:
+    """An organisation by id or exact name."""
+    text = str(ref).strip()
+    query = select(Organisation)
+    query = (
+        query.where(Organisation.id == int(text))
+        if text.isdigit()
+        else query.where(Organisation.name == text)
+    )
+    found = session.scalar(query)
+    if found is None:
+        raise NotFound(f"no organisation {ref!r}")
+    return found
+
+
+def find_site(session: Session, ref: str | int) -> Site:
+    """A site by id or slug."""
+    text = str(ref).strip()
+    query = select(Site)
+    query = query.where(Site.id == int(text)) if text.isdigit() else query.where(Site.slug == text)
+    found = session.scalar(query)
+    if found is None:
+        raise NotFound(f"no site {ref!r}")
+    return found
+
+
+def add_closure(
+    session: Session,
+    actor: audit.Actor,
+    site: Site,
+    starts_on: date,
+    ends_on: date,
+    reason: str = "",
+) -> SiteClosure:
+    """Record that ``site`` is closed from ``starts_on`` to ``ends_on`` (inclusive)."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.MANAGE_PLACES, site)
+    if ends_on < starts_on:
+        raise DomainError(f"a closure cannot end ({ends_on}) before it starts ({starts_on})")
+    if (ends_on - starts_on).days > 366:
+        raise DomainError("a closure lasts at most a year")
+    record = SiteClosure(
+        site_id=site.id, starts_on=starts_on, ends_on=ends_on, reason=reason.strip()[:200]
+    )
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "site.closure",
+        "site",
+        site.id,
+        f"{site.name} closed {starts_on} to {ends_on}",
+        reason=record.reason,
+    )
+    return record
+
+
+def list_closures(
+    session: Session, site: Site | None = None, upcoming_from: date | None = None
+) -> list[SiteClosure]:
+    """Closures by first day; ``upcoming_from`` leaves out those already over by then."""
+    query = select(SiteClosure).order_by(SiteClosure.starts_on)
+    if site is not None:
+        query = query.where(SiteClosure.site_id == site.id)
+    if upcoming_from is not None:
+        query = query.where(SiteClosure.ends_on >= upcoming_from)
+    return list(session.scalars(query))

@@ -1,0 +1,95 @@
+"""The places' pages: a site's page (its facts, then every domain's panels), its schedule panel
+and the form that closes it for some days."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask_login import login_required
+
+from controller import access
+from controller.access import Action
+from controller.accounts.current import signed_in
+from controller.context import db_session, settings_of
+from controller.db import utcnow
+from controller.errors import DomainError
+from controller.places import schedule
+from controller.places import service as places
+from controller.places.forms import ClosureForm
+from controller.places.models import Site
+from controller.places.opening_hours import SchedulePolicy
+from controller.web.pages import Page
+from controller.web.panels import Refused, render_panels, save_form, show_refusal
+
+places_web = Blueprint("places", __name__, template_folder="templates")
+
+
+@places_web.get("/sites/<int:site_id>")
+@login_required
+def site(site_id: int) -> Page:
+    return render_site_page(places.get_site(db_session(), signed_in(), site_id))
+
+
+def render_site_page(found: Site, refused: Refused | None = None) -> str:
+    """The site's page; ``refused``: a panel's form shown again with why it was refused."""
+    return render_template(
+        "places/site.html", site=found, panels=render_panels("site", found, refused)
+    )
+
+
+def schedule_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
+    """What the opening hours make the PCs do in the next 7 days, and the closures to come."""
+    session = db_session()
+    me = signed_in()
+    settings = settings_of(current_app)
+    zone = ZoneInfo(settings.timezone)
+    start = utcnow()
+    try:
+        plan = schedule.site_plan(
+            session,
+            found,
+            start,
+            start + timedelta(days=7),
+            SchedulePolicy(timezone=settings.timezone),
+        )
+    except DomainError:
+        plan = []  # unreadable hours: the opening-hours box already shows them as they are
+    return {
+        "site": found,
+        "plan": [(a.at.astimezone(zone), a) for a in plan],
+        "closures": places.list_closures(session, found, upcoming_from=start.date()),
+        "may_close": access.can(me, Action.MANAGE_PLACES) and access.covers_site(me, found),
+        "closure_form": refused.form if refused else ClosureForm(formdata=None),
+        "closure_error": refused.message if refused else None,
+    }
+
+
+@places_web.post("/sites/<int:site_id>/closures")
+@login_required
+def add_closure(site_id: int) -> Page | Response:
+    session = db_session()
+    me = signed_in()
+    found = places.get_site(session, me, site_id)
+    form = ClosureForm()
+    if not form.validate():
+        return show_refusal(
+            "site", found, Refused("schedule", form, "Give both days as dates.", 400)
+        )
+    outcome = save_form(
+        "schedule",
+        form,
+        lambda: places.add_closure(
+            session, me, found, form.starts_on.data, form.ends_on.data, form.reason.data or ""
+        ),
+    )
+    if isinstance(outcome, Refused):
+        return show_refusal("site", found, outcome)
+    flash(
+        f"{found.name} is closed from {form.starts_on.data} to {form.ends_on.data}: "
+        "no wake-up those days.",
+        "success",
+    )
+    return redirect(url_for("places.site", site_id=found.id) + "#schedule")

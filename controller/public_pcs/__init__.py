@@ -1,0 +1,20 @@
+"""Public PCs: residents' sessions (anonymous), the wipe reports that prove each reset, and the
+session limits of each site's PCs."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from controller.api import add_api
+from controller.web.panels import Panel, add_panel
+
+
+def init_app(app: Flask) -> None:
+    # Imported here: loading a domain's models must not load its pages.
+    from controller.public_pcs import web
+    from controller.public_pcs.api import public_pcs_api
+
+    app.register_blueprint(web.public_pcs_web)
+    add_api(app, public_pcs_api)
+    add_panel(app, "device", Panel("wipes", "public_pcs/_wipes_panel.html", web.wipes_panel, 50))
+    add_panel(app, "site", Panel("sessions", "public_pcs/_limits_panel.html", web.limits_panel, 50))

@@ -1,0 +1,202 @@
+"""Public PCs: residents' sessions (anonymous) and the wipe reports that prove each reset.
+
+A wipe that left something keeps an alert open on the device until a later wipe comes back
+clean; the PC itself locked its guest login meanwhile, so nobody is exposed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent import protocol
+from agent.protocol import CommandName, DeviceKind
+from controller import access, audit, signals
+from controller.access import Action, StaffMember
+from controller.commands import service as commands
+from controller.commands.models import Command
+from controller.errors import DomainError
+from controller.fleet.models import Device
+from controller.maintenance import service as alerts
+from controller.maintenance.models import AlertKind
+from controller.places.models import Site
+from controller.public_pcs.models import PcSession, WipeReport
+
+IDLE_TIMEOUT_MIN = (2, 1440)  # minutes: a warning comes one minute before
+MAX_SESSION_MIN = (5, 1440)
+
+
+def session_limits_args(site: Site) -> dict[str, int]:
+    """The site's limits as the agents' ``update_config`` arguments."""
+    return {
+        "idle_timeout_s": site.idle_timeout_min * 60,
+        "max_session_s": (site.max_session_min or 0) * 60,
+    }
+
+
+def set_session_limits(
+    session: Session,
+    user: StaffMember,
+    site: Site,
+    *,
+    idle_timeout_min: int,
+    max_session_min: int | None,
+) -> list[Command]:
+    """Change how long residents' sessions may last at ``site``; tell its PCs at once.
+
+    Returns the ``update_config`` commands issued (none when the site has no PC yet: a PC enrolled
+    later gets the limits at enrolment).
+    """
+    access.require(user, Action.MANAGE_PLACES, site)
+    low, high = IDLE_TIMEOUT_MIN
+    if not low <= idle_timeout_min <= high:
+        raise DomainError(f"the idle timeout must be between {low} and {high} minutes")
+    low, high = MAX_SESSION_MIN
+    if max_session_min is not None and not low <= max_session_min <= high:
+        raise DomainError(f"the longest session must be between {low} and {high} minutes, or none")
+    before = (site.idle_timeout_min, site.max_session_min)
+    site.idle_timeout_min = idle_timeout_min
+    site.max_session_min = max_session_min
+    audit.record(
+        session,
+        user,
+        "site.session_limits",
+        "site",
+        site.id,
+        f"sessions at {site.name}: idle {idle_timeout_min} min, "
+        f"longest {f'{max_session_min} min' if max_session_min else 'no limit'}",
+        before={"idle_timeout_min": before[0], "max_session_min": before[1]},
+    )
+    if not any(d.kind == DeviceKind.PC for d in site.devices):
+        return []
+    return commands.issue(
+        session,
+        user,
+        CommandName.UPDATE_CONFIG,
+        device_ids=[d.id for d in site.devices if d.kind == DeviceKind.PC],
+        args=session_limits_args(site),
+        pushed=True,
+        owned_settings=True,
+    )
+
+
+def record_session(session: Session, device: Device, event: protocol.SessionRecord) -> PcSession:
+    """Store one resident's session: when, how long, how it ended; nothing about the resident."""
+    ended_at = max(event.ended_at, event.started_at)
+    row = PcSession(
+        device_id=device.id,
+        site_id=device.site_id,
+        started_at=event.started_at,
+        ended_at=ended_at,
+        duration_s=int((ended_at - event.started_at).total_seconds()),
+        ended_by=event.ended_by,
+    )
+    session.add(row)
+    return row
+
+
+def record_wipe(
+    session: Session, device: Device, event: protocol.WipeReport, now: datetime
+) -> WipeReport:
+    """Store the report; open an alert when something is left, resolve it once clean again."""
+    total = max(event.leftovers_total, len(event.leftovers))
+    row = WipeReport(
+        device_id=device.id,
+        at=event.at,
+        started_at=event.started_at,
+        ready_ms=event.ready_ms,
+        wipe_ms=event.wipe_ms,
+        removed_files=event.removed_files,
+        removed_bytes=event.removed_bytes,
+        actions=list(event.actions),
+        leftovers=[
+            {"area": item.area, "path": item.path, "reason": item.reason}
+            for item in event.leftovers
+        ],
+        leftovers_total=total,
+        login_locked=event.login_locked,
+        ended_by=event.ended_by,
+    )
+    session.add(row)
+    if total:
+        first = event.leftovers[0] if event.leftovers else None
+        detail = f": {first.area} {first.path} ({first.reason})" if first else ""
+        more = f" and {total - 1} more" if total > 1 and first else ""
+        locked = " The guest login is locked." if event.login_locked else ""
+        alerts.raise_alert(
+            session,
+            device,
+            AlertKind.WIPE_INCOMPLETE,
+            f"The wipe after a reset left {total} item{'s' if total > 1 else ''}"
+            f"{detail}{more}.{locked}",
+            now,
+        )
+    else:
+        alerts.resolve_alert(
+            session, device.id, AlertKind.WIPE_INCOMPLETE, "a later wipe was clean", now
+        )
+    signals.send_after_commit(
+        session,
+        signals.wipe_reported,
+        device.id,
+        site_id=device.site_id,
+        clean=total == 0,
+        summary=wipe_summary(row),
+    )
+    return row
+
+
+def wipe_summary(row: WipeReport) -> dict[str, object]:
+    """A report as live pages and the API show it."""
+    return {
+        "device_id": row.device_id,
+        "at": row.at.isoformat(),
+        "ready_ms": row.ready_ms,
+        "wipe_ms": row.wipe_ms,
+        "removed_files": row.removed_files,
+        "removed_bytes": row.removed_bytes,
+        "actions": row.actions,
+        "leftovers": row.leftovers,
+        "leftovers_total": row.leftovers_total,
+        "login_locked": row.login_locked,
+        "clean": row.leftovers_total == 0,
+    }
+
+
+def recent_wipes(session: Session, device_id: str, limit: int = 10) -> list[WipeReport]:
+    return list(
+        session.scalars(
+            select(WipeReport)
+            .where(WipeReport.device_id == device_id)
+            .order_by(WipeReport.at.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    count: int
+    median_s: int
+    ended_by: dict[str, int]
+
+
+def recent_sessions(session: Session, device_id: str, limit: int = 200) -> SessionSummary:
+    """How the device's latest sessions went: how many, their median length, how they ended."""
+    rows = list(
+        session.scalars(
+            select(PcSession)
+            .where(PcSession.device_id == device_id)
+            .order_by(PcSession.started_at.desc())
+            .limit(limit)
+        )
+    )
+    lengths = sorted(r.duration_s for r in rows)
+    ended_by: dict[str, int] = {}
+    for r in rows:
+        ended_by[r.ended_by] = ended_by.get(r.ended_by, 0) + 1
+    median = lengths[len(lengths) // 2] if lengths else 0
+    return SessionSummary(count=len(rows), median_s=median, ended_by=ended_by)

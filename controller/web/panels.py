@@ -1,0 +1,148 @@
+"""Object pages built from panels: the site page and the device page are made of sections that
+each domain contributes (NetBox builds its object pages the same way), so that a new capability
+adds its panel without touching another domain's code.
+
+A panel is a template fragment and a function giving its context for one object (None: the
+panel has nothing to show for it, say the Wifi portal on a PC). A panel's form posts to its own
+domain's view; when the domain refuses the change, :func:`show_refusal` renders the whole page
+again with that panel's form as it was sent and the reason beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, render_template
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+
+from controller.context import db_session
+from controller.errors import DomainError
+
+T = TypeVar("T")
+
+PANELS = "borne.panels"
+PAGES = "borne.object_pages"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A panel's form the domain refused: shown again in place, with the reason."""
+
+    panel: str
+    form: Any
+    message: str
+    status: int
+
+
+# (the page's object, the refused form if it is this panel's) -> the template's context
+PanelContext = Callable[[Any, Refused | None], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Panel:
+    name: str  # unique on its page
+    template: str  # "<domain>/…html", rendered with ``obj`` and the context
+    context: PanelContext
+    order: int  # place on the page, smaller first
+
+
+def add_panel(app: Flask, page: str, panel: Panel) -> None:
+    """Add ``panel`` to the object page ``page`` ("site", "device") of ``app``."""
+    panels: list[Panel] = app.extensions.setdefault(PANELS, {}).setdefault(page, [])
+    if any(p.name == panel.name for p in panels):
+        raise ValueError(f"the {page} page already has a panel named {panel.name!r}")
+    panels.append(panel)
+    panels.sort(key=lambda p: p.order)
+
+
+def render_panels(page: str, obj: Any, refused: Refused | None = None) -> list[Markup]:
+    """Every panel of ``page`` that has something to show for ``obj``, in order."""
+    rendered = []
+    for panel in current_app.extensions.get(PANELS, {}).get(page, []):
+        mine = refused if refused is not None and refused.panel == panel.name else None
+        context = panel.context(obj, mine)
+        if context is not None:
+            rendered.append(render_fragment(panel.template, obj=obj, **context))
+    return rendered
+
+
+def add_object_page(app: Flask, page: str, render: Callable[[Any, Refused | None], str]) -> None:
+    """Say how ``page`` renders one object, refusal included (its domain's view)."""
+    app.extensions.setdefault(PAGES, {})[page] = render
+
+
+def show_refusal(page: str, obj: Any, refused: Refused) -> tuple[str, int]:
+    """The page of ``obj`` again, with the refused panel's form and message in place."""
+    render: Callable[[Any, Refused | None], str] = current_app.extensions[PAGES][page]
+    return render(obj, refused), refused.status
+
+
+@dataclass
+class RowExtras:
+    """What domains add to the rows of a list (the devices of a site): notes under each row's
+    name, and one column of actions."""
+
+    notes: dict[str, list[Markup]] = field(default_factory=dict)
+    action_heading: str = ""
+    actions: dict[str, Markup] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowExtra:
+    """One domain's part of :class:`RowExtras`, by row id."""
+
+    notes: dict[str, Markup] = field(default_factory=dict)
+    action_heading: str = ""  # empty: no action column from this domain
+    actions: dict[str, Markup] = field(default_factory=dict)
+
+
+# (the list's owner, its rows) -> this domain's notes and actions, or None
+RowContribution = Callable[[Any, Sequence[Any]], RowExtra | None]
+ROW_EXTRAS = "borne.row_extras"
+
+
+def add_row_extra(app: Flask, table: str, contribution: RowContribution) -> None:
+    """Let a domain add notes or actions to the rows of ``table`` ("site_devices")."""
+    app.extensions.setdefault(ROW_EXTRAS, {}).setdefault(table, []).append(contribution)
+
+
+def row_extras(table: str, owner: Any, rows: Sequence[Any]) -> RowExtras:
+    """Every domain's notes and actions for ``rows`` of ``table``, merged."""
+    merged = RowExtras()
+    for contribution in current_app.extensions.get(ROW_EXTRAS, {}).get(table, []):
+        extra = contribution(owner, rows)
+        if extra is None:
+            continue
+        for row_id, note in extra.notes.items():
+            merged.notes.setdefault(row_id, []).append(note)
+        if extra.action_heading:
+            merged.action_heading = " · ".join(
+                filter(None, [merged.action_heading, extra.action_heading])
+            )
+            for row_id, action in extra.actions.items():
+                merged.actions[row_id] = merged.actions.get(row_id, Markup()) + action
+    return merged
+
+
+def render_fragment(template: str, **context: Any) -> Markup:
+    """A template fragment (a note, a button) to insert into a page."""
+    return Markup(render_template(template, **context))  # noqa: S704 (autoescaped by Jinja)
+
+
+def save_form(panel: str, form: FlaskForm, change: Callable[[], T]) -> T | Refused:
+    """Validate ``form``, make the ``change`` (a domain call) and commit. What the form or the
+    domain objects to comes back as ``panel``'s :class:`Refused`, and nothing is stored."""
+    if not form.validate():
+        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        return Refused(panel, form, problems, 400)
+    session = db_session()
+    try:
+        result = change()
+    except DomainError as exc:
+        session.rollback()
+        return Refused(panel, form, exc.message, exc.status)
+    session.commit()
+    return result

@@ -1,0 +1,43 @@
+"""``borne controller user …`` (controller/accounts/cli.py): staff accounts from a shell."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.accounts.models import User
+from tests.controller.testkit import DEMO_PLACES, count
+
+
+def test_user_add_reads_the_password_from_stdin(run, tmp_path):
+    run("places", "import", str(DEMO_PLACES))
+    result = run(
+        "user",
+        "add",
+        "Amina",
+        "--role",
+        "mediator",
+        "--site",
+        "grenoble-mdh-teisseire",
+        "--password-stdin",
+        input="long enough password\n",
+    )
+    assert result.exit_code == 0 and "created mediator amina" in result.output
+    assert count(tmp_path, User) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "mediator"], "must cover at least one organisation or site"),
+        (["--role", "admin", "--site", "nowhere"], "no site 'nowhere'"),
+    ],
+)
+def test_user_add_refuses_bad_input(run, tmp_path, args, message):
+    result = run("user", "add", "bob", *args, "--password-stdin", input="long enough password\n")
+    assert result.exit_code == 1 and message in result.output
+    assert count(tmp_path, User) == 0
+
+
+def test_short_password_is_refused(run):
+    result = run("user", "add", "bob", "--role", "admin", "--password-stdin", input="short\n")
+    assert result.exit_code == 1 and "at least 10 characters" in result.output

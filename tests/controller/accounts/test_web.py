@@ -1,0 +1,182 @@
+"""The accounts' pages (controller/accounts/web.py): sign-in and out, CSRF, roles, users, the audit
+log."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from controller.access import Role
+from controller.accounts.models import User
+from controller.fleet.models import EnrolmentToken
+from tests.controller.testkit import audit_actions, count, csrf_token, sign_in
+from tests.factories import PASSWORD, make_organisation, make_site, make_user
+
+
+def test_login_signs_in_and_is_audited(client, db):
+    user = make_user(db, Role.ADMIN)
+
+    answer = sign_in(client, user)
+
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert "user.login" in audit_actions(db, user)
+
+
+def test_pages_send_anonymous_visitors_to_the_login_page(client):
+    answer = client.get("/devices/whatever")
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/login?next=")
+
+
+def test_wrong_password_and_unknown_user_get_the_same_message_and_no_session(client, db):
+    user = make_user(db, Role.ADMIN)
+
+    wrong = sign_in(client, user, password="not the password")
+    unknown = client.post(
+        "/login",
+        data={"username": "nobody", "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
+
+    for answer in (wrong, unknown):
+        assert answer.status_code == 401
+        assert "Unknown username or wrong password." in answer.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still signed out
+    assert audit_actions(db, user) == []
+
+
+def test_login_goes_back_to_a_local_page_only(client, db):
+    user = make_user(db, Role.ADMIN)
+
+    assert sign_in(client, user, next_="/audit").headers["Location"] == "/audit"
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert sign_in(client, user, next_="https://evil.example/").headers["Location"] == "/"
+
+
+def test_post_without_csrf_token_is_refused_and_stores_nothing(client, db):
+    admin = make_user(db, Role.ADMIN)
+    site = make_site(db)
+
+    refused_login = client.post("/login", data={"username": admin.username, "password": PASSWORD})
+    assert refused_login.status_code == 400
+    assert audit_actions(db, admin) == []
+
+    sign_in(client, admin)
+    before = count(db, EnrolmentToken), count(db, User)
+    refused_token = client.post(
+        "/tokens", data={"site": site.id, "kind": "", "validity_hours": "24"}
+    )
+    refused_user = client.post(
+        "/users",
+        data={"username": "intruder", "role": "admin", "password": "long enough password"},
+    )
+
+    assert refused_token.status_code == 400 and refused_user.status_code == 400
+    assert "nothing was changed" in refused_token.get_data(as_text=True)
+    assert (count(db, EnrolmentToken), count(db, User)) == before
+
+
+def test_logout_requires_post_with_csrf(client, db):
+    user = make_user(db, Role.ADMIN)
+    sign_in(client, user)
+
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400  # no CSRF token
+    assert client.get("/").status_code == 200  # still signed in
+
+    answer = client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+
+    assert answer.status_code == 302 and answer.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302
+    assert "user.logout" in audit_actions(db, user)
+
+
+def test_manager_cannot_open_tokens_users_or_audit(client, db):
+    manager = make_user(db, Role.MANAGER, organisations=[make_organisation(db)])
+    sign_in(client, manager)
+
+    for path in ("/tokens", "/users", "/audit"):
+        assert client.get(path).status_code == 403, path
+    navigation = client.get("/").get_data(as_text=True)
+    assert 'href="/tokens"' not in navigation and 'href="/users"' not in navigation
+
+
+def test_technician_enrols_but_does_not_manage_users(client, db):
+    organisation = make_organisation(db)
+    technician = make_user(db, Role.TECHNICIAN, organisations=[organisation])
+    sign_in(client, technician)
+
+    assert client.get("/tokens").status_code == 200
+    assert client.get("/users").status_code == 403
+    navigation = client.get("/").get_data(as_text=True)
+    assert 'href="/tokens"' in navigation and 'href="/users"' not in navigation
+
+
+def test_admin_adds_a_user_through_the_form_and_it_is_audited(client, db):
+    site = make_site(db, name="MDH Teisseire")
+    admin = make_user(db, Role.ADMIN)
+    sign_in(client, admin)
+
+    answer = client.post(
+        "/users",
+        data={
+            "username": "camille",
+            "full_name": "Camille Martin",
+            "role": "mediator",
+            "sites": [str(site.id)],
+            "password": "a long enough password",
+            "csrf_token": csrf_token(client, "/users"),
+        },
+    )
+
+    assert answer.status_code == 302
+    created = db.scalar(select(User).where(User.username == "camille"))
+    assert created.role == Role.MEDIATOR and [s.site_id for s in created.scopes] == [site.id]
+    assert "user.create" in audit_actions(db, admin)
+    listing = client.get("/users").get_data(as_text=True)
+    assert "camille" in listing and "MDH Teisseire" in listing and "added as mediator" in listing
+
+
+def test_a_refused_user_shows_why_next_to_the_form_and_stores_nothing(client, db):
+    sign_in(client, make_user(db, Role.ADMIN))
+    before = count(db, User)
+
+    answer = client.post(
+        "/users",
+        data={
+            "username": "dominique",
+            "role": "mediator",
+            "password": "a long enough password",
+            "csrf_token": csrf_token(client, "/users"),
+        },
+    )
+
+    assert answer.status_code == 400
+    assert "must cover at least one organisation or site" in answer.get_data(as_text=True)
+    assert count(db, User) == before
+
+
+def test_audit_log_lists_recent_actions_newest_first(client, db):
+    admin = make_user(db, Role.ADMIN)
+    sign_in(client, admin)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    sign_in(client, admin)
+
+    page = client.get("/audit").get_data(as_text=True)
+
+    assert page.index("user.login") < page.index("user.logout")
+    assert admin.username in page
+
+
+def test_technician_sees_their_own_actions_in_the_audit_log_not_everyone_elses(client, db):
+    organisation = make_organisation(db)
+    admin = make_user(db, Role.ADMIN)
+    technician = make_user(db, Role.TECHNICIAN, organisations=[organisation])
+    sign_in(client, admin)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    sign_in(client, technician)
+
+    page = client.get("/audit").get_data(as_text=True)
+
+    assert f"{technician.username} signed in" in page
+    assert f"{admin.username} signed in" not in page

@@ -1,0 +1,157 @@
+"""Agent events in (controller/fleet/ingest.py): stored once, acknowledged after commit, in
+order."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from agent.protocol import Heartbeat, Inventory, InventoryReport, Metrics
+from controller import signals
+from controller.db import Database
+from controller.fleet.ingest import (
+    EventIngest,
+    HeartbeatHistory,
+    IngestUnavailable,
+    _Pending,
+    write_events,
+)
+from controller.fleet.models import DeviceEvent, DeviceStatus
+from tests.factories import make_device, make_site
+
+METRICS = Metrics(
+    cpu_percent=12.0,
+    memory_total_bytes=8 << 30,
+    memory_used_bytes=2 << 30,
+    memory_percent=25.0,
+    uptime_s=600,
+    users=["borne-guest"],
+)
+
+
+def heartbeat(seq: int, interval_s: int = 10) -> Heartbeat:
+    return Heartbeat(seq=seq, at=datetime.now(UTC), interval_s=interval_s, metrics=METRICS)
+
+
+def stored_seqs(db, device_id: str) -> list[int]:
+    return list(
+        db.scalars(
+            select(DeviceEvent.seq)
+            .where(DeviceEvent.device_id == device_id)
+            .order_by(DeviceEvent.seq)
+        )
+    )
+
+
+def test_first_heartbeat_brings_a_new_device_online_with_its_metrics(db):
+    device = make_device(db)
+    pending = _Pending(device.id, [heartbeat(1, interval_s=30)])
+
+    report = write_events(db, [pending])
+    db.expire_all()
+
+    assert pending.ack.acked_seq == 1 and pending.ack.stored == 1
+    assert device.status == DeviceStatus.ONLINE
+    assert device.metrics["cpu_percent"] == 12.0 and device.heartbeat_interval_s == 30
+    assert [(u.previous_status, u.status) for u in report.devices] == [
+        (DeviceStatus.NEW, DeviceStatus.ONLINE)
+    ]
+
+
+def test_replayed_events_are_acknowledged_but_stored_once(db):
+    device = make_device(db)
+    write_events(db, [_Pending(device.id, [heartbeat(1), heartbeat(2)])])
+
+    replay = _Pending(device.id, [heartbeat(1), heartbeat(2), heartbeat(3)])
+    write_events(db, [replay])
+
+    assert (replay.ack.acked_seq, replay.ack.stored, replay.ack.duplicates) == (3, 1, 2)
+    assert stored_seqs(db, device.id) == [1, 2, 3]
+
+
+def test_batches_of_several_devices_are_written_together(db):
+    site = make_site(db)
+    devices = [make_device(db, site) for _ in range(5)]
+    batch = [_Pending(d.id, [heartbeat(1)]) for d in devices]
+
+    report = write_events(db, batch)
+
+    assert report.events_stored == 5
+    assert db.scalar(select(func.count()).select_from(DeviceEvent)) == 5
+    assert all(p.ack.acked_seq == 1 for p in batch)
+
+
+def test_inventory_report_updates_the_device_record(db):
+    device = make_device(db, name="old-name")
+    inventory = Inventory(
+        hostname="pc-salle-2",
+        os_name="Debian",
+        os_version="12",
+        kernel="6.1",
+        cpu_model="Celeron",
+        cpu_count=2,
+        ram_bytes=4 << 30,
+        serial="SN123",
+    )
+    write_events(
+        db,
+        [_Pending(device.id, [InventoryReport(seq=1, at=datetime.now(UTC), inventory=inventory)])],
+    )
+    db.expire_all()
+
+    assert device.name == "pc-salle-2" and device.inventory["serial"] == "SN123"
+
+
+def test_events_of_an_unknown_device_are_refused(db):
+    pending = _Pending("00000000-0000-0000-0000-000000000000", [heartbeat(1)])
+    write_events(db, [pending])
+    assert pending.ack is None and "no longer enrolled" in pending.error
+
+
+def test_writer_acknowledges_only_after_commit_and_announces_status_changes(sqlite_url):
+    database = Database(sqlite_url)
+    with database.session() as session:
+        device_id = make_device(session).id
+    changes = []
+
+    def receiver(sender, **kwargs):
+        changes.append((sender, kwargs["old"], kwargs["new"]))
+
+    signals.device_status_changed.connect(receiver)
+    ingest = EventIngest(
+        database, spawn=lambda run: threading.Thread(target=run, daemon=True).start()
+    )
+    try:
+        ack = ingest.submit(device_id, [heartbeat(2), heartbeat(1)])  # out of order on purpose
+        # Durable: a new connection sees both events.
+        with database.session() as session:
+            assert stored_seqs(session, device_id) == [1, 2]
+        assert ack.acked_seq == 2
+        assert changes == [(device_id, DeviceStatus.NEW, DeviceStatus.ONLINE)]
+    finally:
+        signals.device_status_changed.disconnect(receiver)
+        ingest.stop()
+        database.dispose()
+
+    with pytest.raises(IngestUnavailable):
+        ingest.submit(device_id, [heartbeat(3)])
+
+
+def test_heartbeat_history_keeps_one_per_period_but_every_heartbeat_counts(db):
+    device = make_device(db)
+    start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    beats = [
+        Heartbeat(seq=n + 1, at=start + timedelta(seconds=10 * n), interval_s=10, metrics=METRICS)
+        for n in range(13)
+    ]  # two minutes of heartbeats
+    pending = _Pending(device.id, beats)
+
+    write_events(db, [pending], HeartbeatHistory(60))
+    db.expire_all()
+
+    assert stored_seqs(db, device.id) == [1, 7, 13]  # one a minute
+    assert pending.ack.acked_seq == 13 and device.last_seq == 13
+    assert device.metrics["at"] == beats[-1].at.isoformat()  # the latest, not the kept one

@@ -1,0 +1,64 @@
+"""Object pages built from panels (controller/web/panels.py): a new capability adds its panel to
+the device page without touching another domain's code, and panels keep their order."""
+
+from __future__ import annotations
+
+import pytest
+from jinja2 import ChoiceLoader, DictLoader
+
+from agent.protocol import DeviceKind
+from controller.access import Role
+from controller.web.panels import Panel, add_panel
+from tests.controller.testkit import sign_in, words
+from tests.factories import make_device, make_site, make_user
+
+LOCKERS = "lockers/_panel.html"
+
+
+@pytest.fixture
+def lockers_app(app):
+    """The app, with a panel of a domain that does not exist yet: a kiosk's lockers."""
+    app.jinja_loader = ChoiceLoader(
+        [
+            DictLoader(
+                {LOCKERS: '<section id="lockers"><h2>Lockers</h2>{{ free }} free</section>'}
+            ),
+            app.jinja_loader,
+        ]
+    )
+
+    def lockers(device, refused):
+        return {"free": 3} if device.kind == DeviceKind.KIOSK else None
+
+    add_panel(app, "device", Panel("lockers", LOCKERS, lockers, 55))
+    return app
+
+
+def test_a_new_domains_panel_shows_on_the_pages_it_applies_to(lockers_app, db):
+    site = make_site(db)
+    kiosk = make_device(db, site, kind=DeviceKind.KIOSK)
+    pc = make_device(db, site, kind=DeviceKind.PC)
+    client = lockers_app.test_client()
+    sign_in(client, make_user(db, Role.ADMIN))
+
+    kiosk_page = client.get(f"/devices/{kiosk.id}")
+    pc_page = client.get(f"/devices/{pc.id}")
+
+    assert kiosk_page.status_code == 200 and "Lockers 3 free" in words(kiosk_page)
+    assert pc_page.status_code == 200 and "Lockers" not in words(pc_page)
+
+
+def test_panels_keep_their_order_on_the_page(lockers_app, db):
+    kiosk = make_device(db, kind=DeviceKind.KIOSK)
+    client = lockers_app.test_client()
+    sign_in(client, make_user(db, Role.ADMIN))
+
+    page = client.get(f"/devices/{kiosk.id}").get_data(as_text=True)
+
+    # commands (30) before the lockers (55), before the metrics and inventory (70)
+    assert page.index('id="commands"') < page.index('id="lockers"') < page.index("Inventory")
+
+
+def test_two_panels_of_one_page_cannot_share_a_name(app):
+    with pytest.raises(ValueError, match="already has a panel named 'status'"):
+        add_panel(app, "device", Panel("status", LOCKERS, lambda d, r: None, 1))
