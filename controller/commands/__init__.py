@@ -12,9 +12,11 @@ from controller.web.panels import Panel, add_panel, add_row_extra
 
 def init_app(app: Flask) -> None:
     # Imported here: loading a domain's models must not load its pages.
+    from agent.protocol import CommandResult
     from controller.commands import web
     from controller.commands.api import commands_api
-    from controller.commands.delivery import expire_job
+    from controller.commands.delivery import expire_job, result_event
+    from controller.fleet.ingest import ingest_of
 
     app.register_blueprint(web.commands_web)
     add_api(app, commands_api)
@@ -26,6 +28,7 @@ def init_app(app: Flask) -> None:
     )
     add_panel(app, "device", Panel("commands", "commands/_device_panel.html", web.device_panel, 30))
     add_row_extra(app, "site_devices", web.reset_buttons)
+    ingest_of(app).handlers.add(CommandResult, result_event)
     add_job(
         app, "expire-commands", app.extensions["borne.settings"].housekeeping_interval_s, expire_job
     )

@@ -7,16 +7,20 @@ A device offline now gets its commands at its next connection (they were stored 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from flask import Flask, current_app
 from flask_socketio import SocketIO
+from sqlalchemy.orm import Session
 
-from agent.protocol import AGENT_NAMESPACE, COMMAND_EVENT
+from agent.protocol import AGENT_NAMESPACE, COMMAND_EVENT, CommandResult
 from controller.commands import service as commands
 from controller.commands.models import Command
 from controller.context import database_of
+from controller.fleet.ingest import LiveMessage
+from controller.fleet.models import Device
 from controller.realtime import emit_to_site, hub_of
 
 
@@ -50,3 +54,13 @@ def expire_job(app: Flask) -> None:
     with database_of(app).session() as session:
         ended = [commands.summary(c) for c in commands.expire_overdue(session)]
     announce_commands(hub_of(app), ended)
+
+
+def result_event(
+    session: Session, device: Device, result: CommandResult, now: datetime
+) -> LiveMessage | None:
+    """The ingest's handler of command results: store how it ended, tell the asker's page."""
+    command = commands.record_result(session, device.id, result, now)
+    if command is None:
+        return None
+    return LiveMessage("command", command.site_id, commands.summary(command))

@@ -212,7 +212,10 @@ def enrol() -> Response:
     body = parse_body(EnrolRequest)
     session = db_session()
     answer = enrolment.enrol(
-        session, body, heartbeat_interval_s=settings_of(current_app).heartbeat_interval_s
+        session,
+        body,
+        heartbeat_interval_s=settings_of(current_app).heartbeat_interval_s,
+        starting_settings=enrolment.starting_settings_of(current_app),
     )
     session.commit()
     return json_response(answer, 201)

@@ -6,10 +6,13 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import msgspec
+from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -21,7 +24,10 @@ from controller.errors import Conflict, DomainError, PermissionDenied, Unauthent
 from controller.fleet.models import Device, DeviceStatus, EnrolmentToken
 from controller.places import service as places
 from controller.places.models import Organisation, Site
-from controller.public_pcs import service as pc_usage
+
+# What a domain sends a new device with its identity: ``update_config`` arguments, or None.
+StartingSettings = Callable[[Session, Device], dict[str, Any] | None]
+STARTING_SETTINGS = "borne.starting_settings"
 
 # "bet_" (borne enrolment token): recognisable in logs and by secret scanners.
 TOKEN_PREFIX = "bet_"  # noqa: S105 (a prefix, not a secret)
@@ -76,8 +82,18 @@ def create_token(
     return IssuedToken(token, record)
 
 
-def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int) -> EnrolResponse:
-    """Trade a valid token for a new device id and secret. Refused tokens change nothing."""
+def enrol(
+    session: Session,
+    request: EnrolRequest,
+    *,
+    heartbeat_interval_s: int,
+    starting_settings: Sequence[StartingSettings] = (),
+) -> EnrolResponse:
+    """Trade a valid token for a new device id and secret. Refused tokens change nothing.
+
+    ``starting_settings``: what each domain sends a new device of its kind with its identity
+    (a public PC its site's session limits), so it does not wait for a first ``update_config``.
+    """
     now = utcnow()
     record = session.scalar(
         select(EnrolmentToken).where(EnrolmentToken.token_hash == _digest(request.token))
@@ -138,7 +154,7 @@ def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int)
         site_id=record.site_id,
         token_id=record.id,
     )
-    remote_settings = _remote_settings(session, device)
+    remote_settings = _starting_settings(session, device, starting_settings)
     signals.send_after_commit(
         session, signals.device_enrolled, device.id, site_id=device.site_id, kind=device.kind
     )
@@ -152,18 +168,19 @@ def enrol(session: Session, request: EnrolRequest, *, heartbeat_interval_s: int)
     )
 
 
-def _remote_settings(session: Session, device: Device) -> UpdateConfigArgs | None:
-    """What the device starts with: a public PC its site's session limits.
+def _starting_settings(
+    session: Session, device: Device, providers: Sequence[StartingSettings]
+) -> UpdateConfigArgs | None:
+    """The domains' settings for the new device together; None when none has any.
 
     A hotspot gets nothing: its portal follows its own settings file (the mode or hours city IT
     wrote there) until staff save its portal on the controller, and an agent older than the
     portal settings could not even read an answer carrying them.
     """
-    if device.kind != DeviceKind.PC:
-        return None
-    site = session.get(Site, device.site_id)
-    assert site is not None
-    return msgspec.convert(pc_usage.session_limits_args(site), UpdateConfigArgs)
+    settings: dict[str, Any] = {}
+    for provider in providers:
+        settings.update(provider(session, device) or {})
+    return msgspec.convert(settings, UpdateConfigArgs) if settings else None
 
 
 def authenticate_device(session: Session, device_id: str, secret: str) -> Device:
@@ -203,3 +220,13 @@ def recent_tokens(session: Session, user: StaffMember, limit: int = 50) -> list[
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def add_starting_settings(app: Flask, provider: StartingSettings) -> None:
+    """Let a domain give new devices their first settings (its ``init_app`` calls this)."""
+    app.extensions.setdefault(STARTING_SETTINGS, []).append(provider)
+
+
+def starting_settings_of(app: Flask) -> list[StartingSettings]:
+    providers: list[StartingSettings] = app.extensions.get(STARTING_SETTINGS, [])
+    return providers

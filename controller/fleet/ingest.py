@@ -27,21 +27,14 @@ from sqlalchemy.orm import Session
 
 from agent.protocol import (
     AgentEvent,
-    CommandResult,
     EventAck,
     Heartbeat,
     InventoryReport,
-    PortalStats,
-    SessionRecord,
-    WipeReport,
 )
 from controller import signals
-from controller.commands import service as commands
 from controller.context import database_of, settings_of
 from controller.db import Database, utcnow
 from controller.fleet.models import Device, DeviceEvent, DeviceStatus
-from controller.hotspots import usage as portal_usage
-from controller.public_pcs import service as pc_usage
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 2000  # batches per transaction, so one flush never grows without bound
@@ -72,13 +65,47 @@ class DeviceUpdate:
     metrics: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class LiveMessage:
+    """What a flush tells the live pages of one site: a Socket.IO event and its data."""
+
+    event: str
+    site_id: int
+    data: dict[str, Any]
+
+
+# What a domain does with one event of its kind, in the flush's transaction: store it where it
+# belongs, and say what live pages should hear of it (None: nothing).
+EventHandler = Callable[[Session, Device, Any, datetime], LiveMessage | None]
+
+
+class EventHandlers:
+    """Each domain's handler for the events of its kind, by event type (a public PC's wipe
+    reports, a command's result …): the ingest stores every event and passes these on, without
+    knowing the domains. Domains add theirs in their ``init_app``, after the fleet's."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type, EventHandler] = {}
+
+    def add(self, event_type: type, handler: EventHandler) -> None:
+        if event_type in self._by_type:
+            raise ValueError(f"{event_type.__name__} events already have a handler")
+        self._by_type[event_type] = handler
+
+    def for_event(self, event: AgentEvent) -> EventHandler | None:
+        return self._by_type.get(type(event))
+
+
 @dataclass
 class FlushReport:
     events_stored: int = 0
     duplicates: int = 0
     devices: list[DeviceUpdate] = field(default_factory=list)
-    commands: list[dict[str, Any]] = field(default_factory=list)  # results, as summaries
-    wipes: list[dict[str, Any]] = field(default_factory=list)  # wipe reports, as summaries
+    live: list[LiveMessage] = field(default_factory=list)  # from the domains' handlers
+
+    def told(self, event: str) -> list[dict[str, Any]]:
+        """The data of the live messages of one kind ("wipe", "command" …), in order."""
+        return [message.data for message in self.live if message.event == event]
 
 
 class HeartbeatHistory:
@@ -114,6 +141,7 @@ class EventIngest:
         on_flushed: Callable[[FlushReport], None] | None = None,
         spawn: Callable[[Callable[[], None]], object] | None = None,
         history: HeartbeatHistory | None = None,
+        handlers: EventHandlers | None = None,
         linger_s: float = 0.0,
     ) -> None:
         """``spawn`` starts the writer loop as a background task at the first event (a thread,
@@ -122,6 +150,7 @@ class EventIngest:
         self._on_flushed = on_flushed
         self._spawn = spawn
         self._history = history or HeartbeatHistory(0)
+        self.handlers = handlers or EventHandlers()
         self._linger_s = linger_s
         self._start_lock = threading.Lock()
         self._started = spawn is None
@@ -190,7 +219,7 @@ class EventIngest:
     def _flush(self, batch: list[_Pending]) -> None:
         try:
             with self._database.session() as session:
-                report = write_events(session, batch, self._history)
+                report = write_events(session, batch, self._history, self.handlers)
         except Exception as exc:  # the database refused: tell every waiter, keep running
             log.exception("could not store %d agent batches", len(batch))
             for pending in batch:
@@ -207,7 +236,7 @@ class EventIngest:
                     new=changed.status,
                     site_id=changed.site_id,
                 )
-        if self._on_flushed is not None and (report.devices or report.commands or report.wipes):
+        if self._on_flushed is not None and (report.devices or report.live):
             try:
                 self._on_flushed(report)
             except Exception:
@@ -225,10 +254,17 @@ class EventIngest:
 
 
 def write_events(
-    session: Session, batch: list[_Pending], history: HeartbeatHistory | None = None
+    session: Session,
+    batch: list[_Pending],
+    history: HeartbeatHistory | None = None,
+    handlers: EventHandlers | None = None,
 ) -> FlushReport:
-    """Write a group of batches in the caller's transaction; fill each batch's ack."""
+    """Write a group of batches in the caller's transaction; fill each batch's ack.
+
+    Events a domain handles (``handlers``) are passed to it in the same transaction, in the
+    order they arrived."""
     history = history or HeartbeatHistory(0)
+    handlers = handlers or EventHandlers()
     now = utcnow()
     devices: Table = Device.__table__  # type: ignore[assignment]
     known = {
@@ -241,10 +277,9 @@ def write_events(
     }
     last_seq = {device_id: row.last_seq for device_id, row in known.items()}
     rows: list[dict[str, Any]] = []
-    results: list[tuple[str, CommandResult]] = []
-    # Rare events with their own tables (sessions, wipes, portal statistics), written by the
-    # domain modules in the same transaction.
-    usage: list[tuple[str, SessionRecord | WipeReport | PortalStats]] = []
+    # Rare events with tables of their own (results, sessions, wipes, portal statistics),
+    # passed to their domain's handler in the same transaction.
+    handled: list[tuple[str, EventHandler, AgentEvent]] = []
     changes: dict[str, dict[str, Any]] = {}
     report = FlushReport()
 
@@ -261,10 +296,9 @@ def write_events(
             last_seq[pending.device_id] = event.seq
             stored += 1
             _apply(change, event)
-            if isinstance(event, CommandResult):
-                results.append((pending.device_id, event))
-            elif isinstance(event, SessionRecord | WipeReport | PortalStats):
-                usage.append((pending.device_id, event))
+            handler = handlers.for_event(event)
+            if handler is not None:
+                handled.append((pending.device_id, handler, event))
             if isinstance(event, Heartbeat) and not history.keep(pending.device_id, event.at):
                 continue
             rows.append(
@@ -286,11 +320,7 @@ def write_events(
         report.events_stored += stored
         report.duplicates += duplicates
 
-    for runner_id, result in results:
-        command = commands.record_result(session, runner_id, result, now)
-        if command is not None:
-            report.commands.append(commands.summary(command))
-    _record_usage(session, usage, report, now)
+    _handle(session, handled, report, now)
     connection = session.connection()  # Core: the ORM's bulk paths cost twice as much per row
     if rows:
         connection.execute(_insert_ignoring_duplicates(session), rows)
@@ -320,26 +350,20 @@ def write_events(
     return report
 
 
-def _record_usage(
+def _handle(
     session: Session,
-    usage: list[tuple[str, SessionRecord | WipeReport | PortalStats]],
+    handled: list[tuple[str, EventHandler, AgentEvent]],
     report: FlushReport,
     now: datetime,
 ) -> None:
-    if not usage:
+    if not handled:
         return
-    devices = {
-        d.id: d for d in session.scalars(select(Device).where(Device.id.in_({u[0] for u in usage})))
-    }
-    for device_id, event in usage:
-        device = devices[device_id]
-        if isinstance(event, SessionRecord):
-            pc_usage.record_session(session, device, event)
-        elif isinstance(event, WipeReport):
-            row = pc_usage.record_wipe(session, device, event, now)
-            report.wipes.append({**pc_usage.wipe_summary(row), "site_id": device.site_id})
-        else:
-            portal_usage.record_portal_stats(session, device, event)
+    ids = {device_id for device_id, _, _ in handled}
+    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
+    for device_id, handler, event in handled:
+        message = handler(session, devices[device_id], event, now)
+        if message is not None:
+            report.live.append(message)
     session.flush()
 
 
@@ -389,6 +413,12 @@ def prune_events(session: Session, older_than: timedelta) -> int:
         delete(DeviceEvent).where(DeviceEvent.occurred_at < utcnow() - older_than)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def ingest_of(app: Flask) -> EventIngest:
+    """The app's writer of agent events (made by the fleet's ``init_app``)."""
+    ingest: EventIngest = app.extensions["borne.ingest"]
+    return ingest
 
 
 def prune_events_job(app: Flask) -> None:

@@ -11,7 +11,6 @@ from flask import current_app
 from flask_login import current_user
 from flask_socketio import Namespace, SocketIO, join_room
 
-from controller.commands.delivery import announce_commands
 from controller.context import database_of
 from controller.fleet.ingest import FlushReport
 from controller.places import service as places
@@ -67,9 +66,7 @@ def live_updates_sender(hub: SocketIO) -> Callable[[FlushReport], None]:
                 last_push[site_id] = now
         for site_id, devices in messages:
             emit_to_site(hub, "devices", devices, site_id)
-        if report.commands:
-            announce_commands(hub, report.commands)
-        for wipe in report.wipes:
-            emit_to_site(hub, "wipe", wipe, wipe["site_id"])
+        for message in report.live:
+            emit_to_site(hub, message.event, message.data, message.site_id)
 
     return send

@@ -11,10 +11,13 @@ from controller.web.panels import Panel, add_panel, add_row_extra
 
 def init_app(app: Flask) -> None:
     # Imported here: loading a domain's models must not load its pages.
-    from controller.hotspots import web
+    from agent.protocol import PortalStats
+    from controller.fleet.ingest import ingest_of
+    from controller.hotspots import usage, web
     from controller.hotspots.api import hotspots_api
 
     app.register_blueprint(web.hotspots_web)
     add_api(app, hotspots_api)
     add_panel(app, "device", Panel("portal", "hotspots/_portal_panel.html", web.portal_panel, 60))
     add_row_extra(app, "site_devices", web.day_codes)
+    ingest_of(app).handlers.add(PortalStats, usage.stats_event)

@@ -6,6 +6,8 @@ reordered report can only raise a count to its true value, never double it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -59,3 +61,10 @@ def latest_day(session: Session, device_id: str) -> PortalDay | None:
     return session.scalars(
         select(PortalDay).where(PortalDay.device_id == device_id).order_by(PortalDay.day.desc())
     ).first()
+
+
+def stats_event(
+    session: Session, device: Device, event: protocol.PortalStats, now: datetime
+) -> None:
+    """The ingest's handler of a hotspot's portal statistics."""
+    record_portal_stats(session, device, event)

@@ -11,10 +11,17 @@ from controller.web.panels import Panel, add_panel
 
 def init_app(app: Flask) -> None:
     # Imported here: loading a domain's models must not load its pages.
-    from controller.public_pcs import web
+    from agent.protocol import SessionRecord, WipeReport
+    from controller.fleet.enrolment import add_starting_settings
+    from controller.fleet.ingest import ingest_of
+    from controller.public_pcs import service, web
     from controller.public_pcs.api import public_pcs_api
 
     app.register_blueprint(web.public_pcs_web)
     add_api(app, public_pcs_api)
     add_panel(app, "device", Panel("wipes", "public_pcs/_wipes_panel.html", web.wipes_panel, 50))
     add_panel(app, "site", Panel("sessions", "public_pcs/_limits_panel.html", web.limits_panel, 50))
+    handlers = ingest_of(app).handlers
+    handlers.add(SessionRecord, service.session_event)
+    handlers.add(WipeReport, service.wipe_event)
+    add_starting_settings(app, service.limits_at_enrolment)

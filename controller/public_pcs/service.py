@@ -19,6 +19,7 @@ from controller.access import Action, StaffMember
 from controller.commands import service as commands
 from controller.commands.models import Command
 from controller.errors import DomainError
+from controller.fleet.ingest import LiveMessage
 from controller.fleet.models import Device
 from controller.maintenance import service as alerts
 from controller.maintenance.models import AlertKind
@@ -35,6 +36,15 @@ def session_limits_args(site: Site) -> dict[str, int]:
         "idle_timeout_s": site.idle_timeout_min * 60,
         "max_session_s": (site.max_session_min or 0) * 60,
     }
+
+
+def limits_at_enrolment(session: Session, device: Device) -> dict[str, int] | None:
+    """What a new public PC starts with: its site's session limits (nothing for other kinds)."""
+    if device.kind != DeviceKind.PC:
+        return None
+    site = session.get(Site, device.site_id)
+    assert site is not None
+    return session_limits_args(site)
 
 
 def set_session_limits(
@@ -200,3 +210,18 @@ def recent_sessions(session: Session, device_id: str, limit: int = 200) -> Sessi
         ended_by[r.ended_by] = ended_by.get(r.ended_by, 0) + 1
     median = lengths[len(lengths) // 2] if lengths else 0
     return SessionSummary(count=len(rows), median_s=median, ended_by=ended_by)
+
+
+def session_event(
+    session: Session, device: Device, event: protocol.SessionRecord, now: datetime
+) -> None:
+    """The ingest's handler of residents' sessions."""
+    record_session(session, device, event)
+
+
+def wipe_event(
+    session: Session, device: Device, event: protocol.WipeReport, now: datetime
+) -> LiveMessage:
+    """The ingest's handler of wipe reports: store, alert if needed, show it live."""
+    row = record_wipe(session, device, event, now)
+    return LiveMessage("wipe", device.site_id, {**wipe_summary(row), "site_id": device.site_id})

@@ -21,3 +21,10 @@ def run(tmp_path, monkeypatch):
 
     assert invoke("db", "upgrade").exit_code == 0
     return invoke
+
+
+@pytest.fixture
+def event_handlers(app):
+    """What each domain does with the agent events of its kind, as the app wires it: for tests
+    that write events with ``write_events`` in the test's transaction."""
+    return app.extensions["borne.ingest"].handlers

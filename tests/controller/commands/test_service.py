@@ -203,15 +203,17 @@ def test_a_result_for_a_command_never_claimed_changes_nothing(db):
     assert command.state == CommandState.QUEUED
 
 
-def test_results_arrive_through_the_agents_events(db):
+def test_results_arrive_through_the_agents_events(db, event_handlers):
     command = issue_one(db)
     commands.claim(db, command.runner_id, command.id)
 
-    report = write_events(db, [_Pending(command.runner_id, [result(command)])])
+    report = write_events(
+        db, [_Pending(command.runner_id, [result(command)])], handlers=event_handlers
+    )
 
     db.refresh(command)
     assert command.state == CommandState.DONE and command.duration_ms == 120
-    assert [c["id"] for c in report.commands] == [command.id]
+    assert [c["id"] for c in report.told("command")] == [command.id]
 
 
 def test_overdue_commands_expire_and_silent_claims_fail(db):

@@ -9,13 +9,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from agent.protocol import Heartbeat, Inventory, InventoryReport, Metrics
+from agent.protocol import (
+    Heartbeat,
+    Inventory,
+    InventoryReport,
+    Metrics,
+    SessionEnd,
+    SessionRecord,
+)
 from controller import signals
 from controller.db import Database
 from controller.fleet.ingest import (
+    EventHandlers,
     EventIngest,
     HeartbeatHistory,
     IngestUnavailable,
+    LiveMessage,
     _Pending,
     write_events,
 )
@@ -155,3 +164,32 @@ def test_heartbeat_history_keeps_one_per_period_but_every_heartbeat_counts(db):
     assert stored_seqs(db, device.id) == [1, 7, 13]  # one a minute
     assert pending.ack.acked_seq == 13 and device.last_seq == 13
     assert device.metrics["at"] == beats[-1].at.isoformat()  # the latest, not the kept one
+
+
+def test_each_domain_handles_the_events_of_its_kind_and_tells_the_live_pages(db):
+    device = make_device(db)
+    seen = []
+
+    def sessions(session, owner, event, now):
+        seen.append((owner.id, event.seq, session is db))
+        return LiveMessage("session", owner.site_id, {"seq": event.seq})
+
+    handlers = EventHandlers()
+    handlers.add(SessionRecord, sessions)
+    at = datetime.now(UTC)
+    record = SessionRecord(
+        seq=2, at=at, started_at=at - timedelta(minutes=5), ended_at=at, ended_by=SessionEnd.IDLE
+    )
+
+    report = write_events(db, [_Pending(device.id, [heartbeat(1), record])], handlers=handlers)
+
+    assert seen == [(device.id, 2, True)]  # the heartbeat is the fleet's own
+    assert report.live == [LiveMessage("session", device.site_id, {"seq": 2})]
+    assert stored_seqs(db, device.id) == [1, 2]  # handled events are kept as events too
+
+
+def test_an_event_type_has_one_handler():
+    handlers = EventHandlers()
+    handlers.add(SessionRecord, lambda *args: None)
+    with pytest.raises(ValueError, match="SessionRecord events already have a handler"):
+        handlers.add(SessionRecord, lambda *args: None)

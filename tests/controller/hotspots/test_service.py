@@ -303,14 +303,17 @@ def test_an_import_that_keeps_the_hours_tells_nobody(db, tmp_path):
     assert result.hotspots_told == 0 and db.scalars(select(Command)).all() == []
 
 
-def test_an_enrolled_hotspot_keeps_its_own_settings_until_staff_save(db):
+def test_an_enrolled_hotspot_keeps_its_own_settings_until_staff_save(db, app):
     # Its settings file may say code mode or opening hours; an older agent could not even read
     # portal settings in the answer. Nothing is sent and nothing is made until someone saves.
     site = make_site(db, opening_hours="Mo-Sa 09:00-18:00")
     issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
 
     answer = enrolment.enrol(
-        db, enrol_request(issued.token, DeviceKind.HOTSPOT), heartbeat_interval_s=10
+        db,
+        enrol_request(issued.token, DeviceKind.HOTSPOT),
+        heartbeat_interval_s=10,
+        starting_settings=enrolment.starting_settings_of(app),
     )
 
     assert answer.remote_settings is None

@@ -28,12 +28,16 @@ def stats(seq: int, connections: int, unique: int, now: int, lengths=()) -> prot
     )
 
 
-def test_portal_counts_are_running_totals_and_sessions_are_lengths_only(db):
+def test_portal_counts_are_running_totals_and_sessions_are_lengths_only(db, event_handlers):
     hotspot = make_device(db, kind=DeviceKind.HOTSPOT)
 
-    write_events(db, [_Pending(hotspot.id, [stats(1, 5, 4, 3, [600])])])
-    write_events(db, [_Pending(hotspot.id, [stats(2, 9, 7, 2, [1200, 30])])])
-    write_events(db, [_Pending(hotspot.id, [stats(3, 8, 6, 1)])])  # late, smaller totals
+    write_events(db, [_Pending(hotspot.id, [stats(1, 5, 4, 3, [600])])], handlers=event_handlers)
+    write_events(
+        db, [_Pending(hotspot.id, [stats(2, 9, 7, 2, [1200, 30])])], handlers=event_handlers
+    )
+    write_events(
+        db, [_Pending(hotspot.id, [stats(3, 8, 6, 1)])], handlers=event_handlers
+    )  # late, smaller totals
 
     hour = db.scalars(select(PortalHour)).one()
     assert hour.connections == 9 and hour.site_id == hotspot.site_id

@@ -22,12 +22,14 @@ def report(seq: int, *leftovers: protocol.Leftover) -> protocol.WipeReport:
     )  # fmt: skip
 
 
-def test_wipe_reports_and_alerts_are_listed_within_the_callers_places(client, db):
+def test_wipe_reports_and_alerts_are_listed_within_the_callers_places(client, db, event_handlers):
     mine, other = make_site(db), make_site(db)
     pc, elsewhere = make_device(db, mine), make_device(db, other)
     left = protocol.Leftover(area="home", path="a", reason="immutable")
     write_events(
-        db, [_Pending(pc.id, [report(1, left)]), _Pending(elsewhere.id, [report(1, left)])]
+        db,
+        [_Pending(pc.id, [report(1, left)]), _Pending(elsewhere.id, [report(1, left)])],
+        handlers=event_handlers,
     )
     sign_in(client, make_user(db, Role.MEDIATOR, sites=[mine]))
 

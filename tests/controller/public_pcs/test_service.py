@@ -45,7 +45,7 @@ def wipe(seq: int, *leftovers: protocol.Leftover, locked: bool = False) -> proto
 IMMUTABLE = protocol.Leftover(area="home", path="Documents/cv.pdf", reason="immutable")
 
 
-def test_session_is_stored_anonymously_with_its_length_and_ending(db):
+def test_session_is_stored_anonymously_with_its_length_and_ending(db, event_handlers):
     device = make_device(db)
     event = protocol.SessionRecord(
         seq=1,
@@ -55,20 +55,20 @@ def test_session_is_stored_anonymously_with_its_length_and_ending(db):
         ended_by=protocol.SessionEnd.IDLE,
     )
 
-    write_events(db, [_Pending(device.id, [event])])
+    write_events(db, [_Pending(device.id, [event])], handlers=event_handlers)
 
     stored = db.scalars(select(PcSession)).one()
     assert (stored.device_id, stored.site_id) == (device.id, device.site_id)
     assert stored.duration_s == 42 * 60 and stored.ended_by == SessionEnd.IDLE
 
 
-def test_clean_wipe_is_stored_and_announced_without_alert(db):
+def test_clean_wipe_is_stored_and_announced_without_alert(db, event_handlers):
     device = make_device(db)
     heard = []
     receiver = lambda sender, **kw: heard.append((sender, kw["clean"]))  # noqa: E731
     signals.wipe_reported.connect(receiver)
     try:
-        report = write_events(db, [_Pending(device.id, [wipe(1)])])
+        report = write_events(db, [_Pending(device.id, [wipe(1)])], handlers=event_handlers)
         db.commit()  # signals go out once the report is committed
     finally:
         signals.wipe_reported.disconnect(receiver)
@@ -76,34 +76,38 @@ def test_clean_wipe_is_stored_and_announced_without_alert(db):
     stored = db.scalars(select(WipeReport)).one()
     assert stored.clean and stored.removed_files == 5000 and stored.ready_ms == 140
     assert heard == [(device.id, True)]
-    assert report.wipes[0]["clean"] and report.wipes[0]["site_id"] == device.site_id
+    assert report.told("wipe")[0]["clean"] and report.told("wipe")[0]["site_id"] == device.site_id
     assert alerts.open_alerts(db, "system") == []
 
 
-def test_wipe_leaving_something_raises_one_alert_until_a_clean_wipe(db):
+def test_wipe_leaving_something_raises_one_alert_until_a_clean_wipe(db, event_handlers):
     device = make_device(db)
 
-    write_events(db, [_Pending(device.id, [wipe(1, IMMUTABLE, locked=True)])])
-    write_events(db, [_Pending(device.id, [wipe(2, IMMUTABLE, locked=True)])])
+    write_events(
+        db, [_Pending(device.id, [wipe(1, IMMUTABLE, locked=True)])], handlers=event_handlers
+    )
+    write_events(
+        db, [_Pending(device.id, [wipe(2, IMMUTABLE, locked=True)])], handlers=event_handlers
+    )
 
     open_ = alerts.open_alerts(db, make_user(db, Role.MEDIATOR, sites=[device.site]))
     assert len(open_) == 1  # the same trouble twice is one alert
     assert open_[0].kind == AlertKind.WIPE_INCOMPLETE
     assert "Documents/cv.pdf" in open_[0].message and "login is locked" in open_[0].message
 
-    write_events(db, [_Pending(device.id, [wipe(3)])])
+    write_events(db, [_Pending(device.id, [wipe(3)])], handlers=event_handlers)
 
     assert alerts.open_alerts(db, "system") == []
     closed = db.scalars(select(Alert)).one()
     assert closed.resolved_at is not None and closed.resolution == "a later wipe was clean"
 
 
-def test_replayed_wipe_report_is_stored_once(db):
+def test_replayed_wipe_report_is_stored_once(db, event_handlers):
     device = make_device(db)
     event = wipe(1)
 
-    write_events(db, [_Pending(device.id, [event])])
-    write_events(db, [_Pending(device.id, [event])])
+    write_events(db, [_Pending(device.id, [event])], handlers=event_handlers)
+    write_events(db, [_Pending(device.id, [event])], handlers=event_handlers)
 
     assert len(db.scalars(select(WipeReport)).all()) == 1
 
@@ -135,11 +139,16 @@ def test_session_limits_refuse_bad_values_and_people_who_may_not(db):
     assert site.idle_timeout_min == 15
 
 
-def test_a_pc_enrolled_later_gets_its_sites_limits(db):
+def test_a_pc_enrolled_later_gets_its_sites_limits(db, app):
     site = make_site(db, idle_timeout_min=20, max_session_min=120)
     issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
 
-    answer = enrolment.enrol(db, enrol_request(issued.token), heartbeat_interval_s=10)
+    answer = enrolment.enrol(
+        db,
+        enrol_request(issued.token),
+        heartbeat_interval_s=10,
+        starting_settings=enrolment.starting_settings_of(app),
+    )
 
     assert answer.remote_settings is not None
     assert (answer.remote_settings.idle_timeout_s, answer.remote_settings.max_session_s) == (

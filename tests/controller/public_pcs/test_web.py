@@ -65,7 +65,7 @@ def test_reset_now_from_the_site_page_is_issued_and_audited(client, db):
     assert db.scalars(select(AuditLog).where(AuditLog.actor_id == mediator.id)).first()
 
 
-def test_device_page_shows_wipes_and_the_alert_while_something_is_left(client, db):
+def test_device_page_shows_wipes_and_the_alert_while_something_is_left(client, db, event_handlers):
     site = make_site(db)
     pc = make_device(db, site, name="pc-accueil")
     sign_in(client, make_user(db, Role.MEDIATOR, sites=[site]))
@@ -75,7 +75,7 @@ def test_device_page_shows_wipes_and_the_alert_while_something_is_left(client, d
         seq=1, at=now, started_at=now, ready_ms=150, wipe_ms=2100, removed_files=4200,
         removed_bytes=12 << 20, leftovers=[left], leftovers_total=1, login_locked=True,
     )  # fmt: skip
-    write_events(db, [_Pending(pc.id, [report])])
+    write_events(db, [_Pending(pc.id, [report])], handlers=event_handlers)
 
     page = page_text(client.get(f"/devices/{pc.id}"))
 
