@@ -98,6 +98,26 @@ class Role(Protocol):
         ...
 
 
+class RoleDefaults:
+    """What a role does unless it says otherwise: nothing to report, run or apply."""
+
+    def state(self) -> dict[str, str]:
+        return {}
+
+    def wire(self, wiring: Wiring) -> list[Service]:
+        return []
+
+    def screen_update(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs
+    ) -> tuple[UpdateConfigArgs, list[str]]:
+        return update, []
+
+    def update_config(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
+    ) -> list[str]:
+        return []
+
+
 class DeviceRoles:
     """The device's roles put together, as one :class:`Role` for the agent and its commands.
 

@@ -15,7 +15,7 @@ from typing import ClassVar
 from agent.actions import Actions
 from agent.pc.public_pc import EventSink, PublicPc
 from agent.protocol import CommandName, DeviceKind, UpdateConfigArgs
-from agent.roles import EVERY_DEVICE, SCREEN, Service, Wiring
+from agent.roles import EVERY_DEVICE, SCREEN, RoleDefaults, Service, Wiring
 from agent.settings import ActionsMode, AgentSettings
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 SESSION_LIMITS = ("idle_timeout_s", "max_session_s")
 
 
-class PcRole:
+class PcRole(RoleDefaults):
     """A public PC: residents' sessions and the guest account's wipe."""
 
     name = DeviceKind.PC
@@ -54,11 +54,6 @@ class PcRole:
         wiring.actions.session = public_pc  # a mediator's "Reset now" ends the session
         self.public_pc = public_pc
         return [public_pc]
-
-    def screen_update(
-        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs
-    ) -> tuple[UpdateConfigArgs, list[str]]:
-        return update, []
 
     def update_config(
         self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
