@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from controller.access import Role
 from controller.accounts import service as users
 from controller.command_line import CLI_ACTOR, Context, pass_context
 
@@ -17,9 +18,7 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option(
-    "--role", required=True, type=click.Choice(["admin", "technician", "mediator", "manager"])
-)
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option(
     "--org",
     "organisations",

@@ -45,13 +45,14 @@ COMMAND_ICONS = {
 }
 # A command's state as people read it; "running" is a sent command its device has claimed.
 # app.js keeps the same words and pictograms for live updates.
+RUNNING = "running"
 COMMAND_STATES = {
-    "queued": ("Queued", "hourglass"),
-    "sent": ("Sent", "send"),
-    "running": ("Running", "loader"),
-    "done": ("Done", "circle-check"),
-    "failed": ("Failed", "circle-x"),
-    "expired": ("Expired", "clock"),
+    CommandState.QUEUED: ("Queued", "hourglass"),
+    CommandState.SENT: ("Sent", "send"),
+    RUNNING: ("Running", "loader"),
+    CommandState.DONE: ("Done", "circle-check"),
+    CommandState.FAILED: ("Failed", "circle-x"),
+    CommandState.EXPIRED: ("Expired", "clock"),
 }
 
 
@@ -64,7 +65,7 @@ def command_words() -> dict[str, Any]:
 def command_state(command: Command) -> str:
     """The state a page shows: ``running`` once the device has claimed a sent command."""
     if command.state == CommandState.SENT and command.started_at is not None:
-        return "running"
+        return RUNNING
     return str(command.state)
 
 

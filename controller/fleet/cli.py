@@ -21,7 +21,7 @@ def token() -> None:
 @click.option("--site", required=True, help="Site id or slug.")
 @click.option(
     "--kind",
-    type=click.Choice(["pc", "kiosk", "hotspot"]),
+    type=click.Choice([kind.value for kind in DeviceKind]),
     default=None,
     help="Only this kind of device may use it (default: any).",
 )
