@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent import protocol
+from controller import access
+from controller.access import Action, StaffMember
 from controller.fleet.models import Device
 from controller.hotspots.models import PortalDay, PortalHour, PortalSession
 
@@ -57,9 +59,11 @@ def record_portal_stats(session: Session, device: Device, event: protocol.Portal
         )
 
 
-def latest_day(session: Session, device_id: str) -> PortalDay | None:
+def latest_day(session: Session, viewer: StaffMember, device: Device) -> PortalDay | None:
+    """The hotspot's latest day of use, for someone who sees the device."""
+    access.require(viewer, Action.VIEW_FLEET, device.site)
     return session.scalars(
-        select(PortalDay).where(PortalDay.device_id == device_id).order_by(PortalDay.day.desc())
+        select(PortalDay).where(PortalDay.device_id == device.id).order_by(PortalDay.day.desc())
     ).first()
 
 

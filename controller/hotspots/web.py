@@ -51,7 +51,7 @@ def portal_panel(found: Device, refused: Refused | None) -> dict[str, Any] | Non
             session_min=portal.session_min,
         ),
         "portal_error": refused.message if refused else None,
-        "portal_day": portal_usage.latest_day(session, found.id),
+        "portal_day": portal_usage.latest_day(session, me, found),
     }
 
 

@@ -60,7 +60,8 @@ class SessionLimitsOut(msgspec.Struct):
 )
 def list_wipe_reports(device_id: str) -> Response:
     session = db_session()
-    device = fleet.get_device(session, signed_in(), device_id)
+    user = signed_in()
+    device = fleet.get_device(session, user, device_id)
     return json_response(
         [
             WipeReportOut(
@@ -76,7 +77,7 @@ def list_wipe_reports(device_id: str) -> Response:
                 actions=w.actions,
                 leftovers=[LeftoverOut(**item) for item in w.leftovers],
             )
-            for w in pc_usage.recent_wipes(session, device.id, limit=50)
+            for w in pc_usage.recent_wipes(session, user, device, limit=50)
         ]
     )
 

@@ -176,11 +176,15 @@ def wipe_summary(row: WipeReport) -> dict[str, object]:
     }
 
 
-def recent_wipes(session: Session, device_id: str, limit: int = 10) -> list[WipeReport]:
+def recent_wipes(
+    session: Session, viewer: StaffMember, device: Device, limit: int = 10
+) -> list[WipeReport]:
+    """The device's latest wipe reports, newest first, for someone who sees the device."""
+    access.require(viewer, Action.VIEW_FLEET, device.site)
     return list(
         session.scalars(
             select(WipeReport)
-            .where(WipeReport.device_id == device_id)
+            .where(WipeReport.device_id == device.id)
             .order_by(WipeReport.at.desc())
             .limit(limit)
         )
@@ -194,12 +198,16 @@ class SessionSummary:
     ended_by: dict[str, int]
 
 
-def recent_sessions(session: Session, device_id: str, limit: int = 200) -> SessionSummary:
-    """How the device's latest sessions went: how many, their median length, how they ended."""
+def recent_sessions(
+    session: Session, viewer: StaffMember, device: Device, limit: int = 200
+) -> SessionSummary:
+    """How the device's latest sessions went: how many, their median length, how they ended;
+    for someone who sees the device."""
+    access.require(viewer, Action.VIEW_FLEET, device.site)
     rows = list(
         session.scalars(
             select(PcSession)
-            .where(PcSession.device_id == device_id)
+            .where(PcSession.device_id == device.id)
             .order_by(PcSession.started_at.desc())
             .limit(limit)
         )

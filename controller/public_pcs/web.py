@@ -38,10 +38,11 @@ def wipes_panel(found: Device, refused: Refused | None) -> dict[str, Any] | None
     if found.kind != DeviceKind.PC:
         return None
     session = db_session()
+    me = signed_in()
     return {
         "device": found,
-        "wipes": pc_usage.recent_wipes(session, found.id),
-        "sessions": pc_usage.recent_sessions(session, found.id),
+        "wipes": pc_usage.recent_wipes(session, me, found),
+        "sessions": pc_usage.recent_sessions(session, me, found),
         "SESSION_ENDS": SESSION_ENDS,
     }
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from agent import protocol
 from agent.protocol import DeviceKind
+from controller.access import Role
+from controller.errors import PermissionDenied
 from controller.fleet.ingest import _Pending, write_events
+from controller.hotspots import usage as portal_usage
 from controller.hotspots.models import PortalDay, PortalHour, PortalSession
-from tests.factories import make_device
+from tests.factories import make_device, make_site, make_user
 
 HOUR = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
@@ -44,3 +48,11 @@ def test_portal_counts_are_running_totals_and_sessions_are_lengths_only(db, even
     day = db.scalars(select(PortalDay)).one()
     assert (day.unique_devices, day.peak_clients, day.clients_now) == (7, 3, 1)
     assert sorted(s.seconds for s in db.scalars(select(PortalSession))) == [30, 600, 1200]
+
+
+def test_a_hotspots_use_is_read_only_by_who_covers_it(db):
+    hotspot = make_device(db, kind=DeviceKind.HOTSPOT)
+    elsewhere = make_user(db, Role.MANAGER, sites=[make_site(db)])
+    with pytest.raises(PermissionDenied):
+        portal_usage.latest_day(db, elsewhere, hotspot)
+    assert portal_usage.latest_day(db, make_user(db, Role.ADMIN), hotspot) is None

@@ -156,3 +156,15 @@ def test_a_pc_enrolled_later_gets_its_sites_limits(db, app):
         7200,
     )
     assert db.scalars(select(Command)).all() == []  # nothing else in anyone's command list
+
+
+def test_wipes_and_sessions_are_read_only_by_who_covers_the_pc(db):
+    pc = make_device(db)
+    elsewhere = make_user(db, Role.MEDIATOR, sites=[make_site(db)])
+    with pytest.raises(PermissionDenied):
+        pc_usage.recent_wipes(db, elsewhere, pc)
+    with pytest.raises(PermissionDenied):
+        pc_usage.recent_sessions(db, elsewhere, pc)
+    here = make_user(db, Role.MEDIATOR, sites=[pc.site])
+    assert pc_usage.recent_wipes(db, here, pc) == []
+    assert pc_usage.recent_sessions(db, here, pc).count == 0
