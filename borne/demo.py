@@ -187,14 +187,14 @@ def _prepare(env: dict[str, str], demo_dir: Path) -> tuple[str, str, list[str]]:
     from controller import migrate
     from controller.access import Role
     from controller.accounts import service as users
-    from controller.app import DOMAINS
+    from controller.app import load_models
     from controller.config import load_controller_settings
     from controller.db import Database
     from controller.fleet import enrolment
     from controller.places import open_data
     from controller.places import service as places
 
-    assert DOMAINS  # every domain's tables, for the services below
+    load_models()  # every domain's tables, for the services below
     settings = load_controller_settings(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.sqlalchemy_url)

@@ -6,6 +6,7 @@ adds its blueprints, panels, periodic jobs and signal receivers with its ``init_
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,8 +38,21 @@ from controller.web.pages import init_pages
 DOMAINS = (places, accounts, fleet, commands, maintenance, public_pcs, hotspots)
 
 
+def load_models() -> None:
+    """Import every domain's tables onto the one metadata (``controller.db.Base``).
+
+    Anything that maps rows or compares the schema needs all of them: a site's devices are the
+    fleet's, a command's site the places'. The app factory, the command line, the migrations
+    and the demo call this; importing a domain package alone does not load its models.
+    """
+    importlib.import_module("controller.audit")  # the kernel's one table: the audit log
+    for domain in DOMAINS:
+        importlib.import_module(f"{domain.__name__}.models")
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a controller app. ``config`` overrides settings (tests pass a dict)."""
+    load_models()
     settings = load_controller_settings(overrides=config)
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
     app.config.update(

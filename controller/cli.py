@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from controller.app import DOMAINS
+from controller.app import DOMAINS, load_models
 from controller.command_line import Context, pass_context, redacted
 
 
@@ -81,6 +81,7 @@ def current(ctx: Context) -> None:
 
 
 def _add_domain_commands() -> None:
+    load_models()  # the commands map rows of every domain
     for domain in DOMAINS:
         try:
             module = importlib.import_module(f"{domain.__name__}.cli")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from controller.app import DOMAINS  # every domain's models, on the one metadata
+from controller.app import load_models
 from controller.db import Base, make_engine
 
 config = context.config
-assert DOMAINS  # imported for their tables
+load_models()  # every domain's tables, on the one metadata
 target_metadata = Base.metadata
 
 
