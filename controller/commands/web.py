@@ -27,7 +27,7 @@ from controller.fleet.models import Device
 from controller.places import service as places
 from controller.places.models import Site
 from controller.web.pages import Page, json_error, wants_json
-from controller.web.panels import Refused, RowExtra, render_fragment, show_refusal
+from controller.web.panels import Refused, RowExtras, row_macro, show_refusal
 
 commands_web = Blueprint("commands", __name__, template_folder="templates")
 
@@ -109,18 +109,15 @@ def site_recent_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
     return {"site": found, "recent_commands": recent}
 
 
-def reset_buttons(found: Site, devices: list[Device]) -> RowExtra | None:
+def reset_buttons(found: Site, devices: list[Device]) -> RowExtras | None:
     """One "Reset now" per public PC in a site's list, for those who may reset them."""
     if not access.may_command(signed_in(), CommandName.RESET_SESSION, found):
         return None
-    form = CommandForm(formdata=None)
-    return RowExtra(
+    button = row_macro("commands/_rows.html", "reset_button")
+    csrf = CommandForm(formdata=None).csrf_token(id=False)
+    return RowExtras(
         action_heading="Reset for the next resident",
-        actions={
-            d.id: render_fragment("commands/_row_reset.html", device=d, form=form)
-            for d in devices
-            if d.kind == DeviceKind.PC
-        },
+        actions={d.id: button(d, csrf) for d in devices if d.kind == DeviceKind.PC},
     )
 
 

@@ -22,7 +22,7 @@ from controller.hotspots import usage as portal_usage
 from controller.hotspots.forms import PORTAL_MODES, PortalForm
 from controller.places.models import Site
 from controller.web.pages import Page
-from controller.web.panels import Refused, RowExtra, render_fragment, save_form, show_refusal
+from controller.web.panels import Refused, RowExtras, row_macro, save_form, show_refusal
 
 hotspots_web = Blueprint("hotspots", __name__, template_folder="templates")
 
@@ -55,19 +55,15 @@ def portal_panel(found: Device, refused: Refused | None) -> dict[str, Any] | Non
     }
 
 
-def day_codes(found: Site, devices: list[Device]) -> RowExtra | None:
+def day_codes(found: Site, devices: list[Device]) -> RowExtras | None:
     """Today's code beside each hotspot in code mode, for the mediator at the desk."""
     codes = hotspot_portal.codes_of_the_day(
         db_session(), signed_in(), found, timezone=settings_of(current_app).timezone, now=utcnow()
     )
     if not codes:
         return None
-    return RowExtra(
-        notes={
-            device_id: render_fragment("hotspots/_day_code_note.html", code=code)
-            for device_id, code in codes.items()
-        }
-    )
+    note = row_macro("hotspots/_rows.html", "day_code_note")
+    return RowExtras(notes={device_id: [note(code)] for device_id, code in codes.items()})
 
 
 @hotspots_web.post("/devices/<device_id>/portal")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, get_template_attribute, render_template
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 
@@ -82,25 +82,27 @@ def show_refusal(page: str, obj: Any, refused: Refused) -> tuple[str, int]:
 
 @dataclass
 class RowExtras:
-    """What domains add to the rows of a list (the devices of a site): notes under each row's
-    name, and one column of actions."""
+    """What domains add to the rows of a list (the devices of a site), by row id: notes under
+    each row's name, and one column of actions. Each domain returns one; the list shows them
+    merged."""
 
     notes: dict[str, list[Markup]] = field(default_factory=dict)
-    action_heading: str = ""
+    action_heading: str = ""  # empty: no action column
     actions: dict[str, Markup] = field(default_factory=dict)
 
-
-@dataclass(frozen=True)
-class RowExtra:
-    """One domain's part of :class:`RowExtras`, by row id."""
-
-    notes: dict[str, Markup] = field(default_factory=dict)
-    action_heading: str = ""  # empty: no action column from this domain
-    actions: dict[str, Markup] = field(default_factory=dict)
+    def add(self, other: RowExtras) -> None:
+        for row_id, notes in other.notes.items():
+            self.notes.setdefault(row_id, []).extend(notes)
+        if other.action_heading:
+            self.action_heading = " · ".join(
+                filter(None, [self.action_heading, other.action_heading])
+            )
+            for row_id, action in other.actions.items():
+                self.actions[row_id] = self.actions.get(row_id, Markup()) + action
 
 
 # (the list's owner, its rows) -> this domain's notes and actions, or None
-RowContribution = Callable[[Any, Sequence[Any]], RowExtra | None]
+RowContribution = Callable[[Any, Sequence[Any]], RowExtras | None]
 ROW_EXTRAS = "borne.row_extras"
 
 
@@ -114,21 +116,20 @@ def row_extras(table: str, owner: Any, rows: Sequence[Any]) -> RowExtras:
     merged = RowExtras()
     for contribution in current_app.extensions.get(ROW_EXTRAS, {}).get(table, []):
         extra = contribution(owner, rows)
-        if extra is None:
-            continue
-        for row_id, note in extra.notes.items():
-            merged.notes.setdefault(row_id, []).append(note)
-        if extra.action_heading:
-            merged.action_heading = " · ".join(
-                filter(None, [merged.action_heading, extra.action_heading])
-            )
-            for row_id, action in extra.actions.items():
-                merged.actions[row_id] = merged.actions.get(row_id, Markup()) + action
+        if extra is not None:
+            merged.add(extra)
     return merged
 
 
+def row_macro(template: str, name: str) -> Callable[..., Markup]:
+    """A macro of ``template`` to render one row's note or action: a list of hundreds of rows
+    renders it that many times, without the page's context processors each time."""
+    macro: Callable[..., Markup] = get_template_attribute(template, name)
+    return macro
+
+
 def render_fragment(template: str, **context: Any) -> Markup:
-    """A template fragment (a note, a button) to insert into a page."""
+    """A template fragment (a panel) to insert into a page."""
     return Markup(render_template(template, **context))  # noqa: S704 (autoescaped by Jinja)
 
 
