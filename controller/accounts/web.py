@@ -40,7 +40,9 @@ FAILED_LOGIN = "Unknown username or wrong password."
 @accounts.app_context_processor
 def logout_button() -> dict[str, object]:
     """The layout's "Sign out" form, for the signed-in."""
-    return {"logout_form": LogoutForm() if current_user.is_authenticated else None}
+    if not current_user.is_authenticated:
+        return {"logout_form": None}
+    return {"logout_form": LogoutForm(), "logout_url": url_for("accounts.logout")}
 
 
 @accounts.route("/login", methods=["GET", "POST"])

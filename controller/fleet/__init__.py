@@ -11,7 +11,7 @@ from controller.api import add_api
 from controller.jobs import add_job
 from controller.metrics import add_collector
 from controller.realtime import LIVE_NAMESPACE, hub_of
-from controller.web.pages import NavItem, add_navigation
+from controller.web.pages import NavItem, add_navigation, set_home
 from controller.web.panels import Panel, add_object_page, add_panel
 
 PRUNE_EVERY_S = 3600
@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
     hub.on_namespace(LiveChannel(LIVE_NAMESPACE))
 
     app.register_blueprint(web.fleet_web)
+    set_home(app, "fleet.index")
     add_api(app, fleet_api)
     add_collector(app, FleetCollector(database))
     add_navigation(

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +21,7 @@ from controller.db import utcnow
 
 Page = str | tuple[str, int] | Response
 NAVIGATION = "borne.navigation"
+HOME = "borne.home"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class NavItem:
     action: Action
     order: int
     also_current_on: tuple[str, ...] = ()  # endpoints of pages below this entry
+
+
+def set_home(app: Flask, endpoint: str) -> None:
+    """The page the brand and the error pages lead back to (a domain's, named once)."""
+    app.extensions[HOME] = endpoint
 
 
 def add_navigation(app: Flask, item: NavItem) -> None:
@@ -66,7 +72,8 @@ def layout_context() -> dict[str, Any]:
             ]
     except SQLAlchemyError:  # an error page must render even when the database is down
         user = None
-    return {"me": user, "navigation": navigation}
+    home = current_app.extensions.get(HOME)
+    return {"me": user, "navigation": navigation, "home_url": url_for(home) if home else "/"}
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:

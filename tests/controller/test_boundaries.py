@@ -9,6 +9,7 @@ violation fails here before anything runs.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,15 @@ def test_the_walk_catches_each_kind_of_violation(importer, source, expected, mon
     monkeypatch.setattr("tests.controller.test_boundaries.DOMAIN_NAMES", DOMAIN_NAMES | {"lockers"})
     found = violations(importer, imported_modules(source, importer))
     assert [("adapter" if "adapter" in p else "kernel") for p in found] == expected
+
+
+def test_the_kernels_templates_name_no_domains_page_or_template():
+    # Jinja is not Python: the import walk cannot see url_for('fleet.index') in base.html.
+    mentions = re.compile(r"""url_for\(\s*['"](\w+)\.|(?:import|extends|include)\s+['"](\w+)/""")
+    found = []
+    for path in sorted((ROOT / "web" / "templates").glob("*.html")):
+        for match in mentions.finditer(path.read_text(encoding="utf-8")):
+            name = match.group(1) or match.group(2)
+            if name in DOMAIN_NAMES:
+                found.append(f"{path.name}: {match.group(0)}")
+    assert found == []
