@@ -28,7 +28,7 @@ class PeriodicJob:
     every_s: float
     run: Callable[[Flask], object]
     first_after_s: float
-    next_at: float = field(default=0.0, compare=False)
+    next_at: float | None = field(default=None, compare=False)  # None: not started
 
 
 def add_job(
@@ -61,7 +61,7 @@ def run_due(app: Flask, now: float | None = None) -> list[str]:
     now = time.monotonic() if now is None else now
     failed = []
     for job in jobs_of(app):
-        if not job.next_at:
+        if job.next_at is None:
             job.next_at = now + job.first_after_s
         if now < job.next_at:
             continue
@@ -79,6 +79,6 @@ def run_jobs(app: Flask, stop: threading.Event) -> None:
     while True:
         run_due(app)
         now = time.monotonic()
-        next_at = min((job.next_at for job in jobs_of(app)), default=now + 1.0)
+        next_at = min((job.next_at or now for job in jobs_of(app)), default=now + 1.0)
         if stop.wait(max(next_at - now, 0.01)):
             return

@@ -18,8 +18,8 @@ PRUNE_EVERY_S = 3600
 
 
 def init_app(app: Flask) -> None:
-    # Imported here: loading a domain's models (the command line, migrations) must not load its
-    # pages, and the pages import other domains' services.
+    # Imported when the app is built, not with the package: the command line and the
+    # migrations use the models and services without the pages and the API.
     from controller.fleet import web
     from controller.fleet.api import fleet_api
     from controller.fleet.channel import attach_agent_channel, push_queued_job

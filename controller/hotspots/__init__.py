@@ -10,7 +10,8 @@ from controller.web.panels import Panel, add_panel, add_row_extra
 
 
 def init_app(app: Flask) -> None:
-    # Imported here: loading a domain's models must not load its pages.
+    # Imported when the app is built, not with the package: the command line and the
+    # migrations use the models and services without the pages and the API.
     from agent.protocol import PortalStats
     from controller.fleet.ingest import ingest_of
     from controller.hotspots import usage, web

@@ -11,7 +11,8 @@ from controller.web.panels import Panel, add_panel
 
 
 def init_app(app: Flask) -> None:
-    # Imported here: loading a domain's models must not load its pages.
+    # Imported when the app is built, not with the package: the command line and the
+    # migrations use the models and services without the pages and the API.
     from controller.maintenance.api import maintenance_api
     from controller.maintenance.metrics import AlertCollector
     from controller.maintenance.web import alerts_panel, maintenance_web

@@ -74,16 +74,13 @@ def add_closure(site_id: int) -> Page | Response:
     me = signed_in()
     found = places.get_site(session, me, site_id)
     form = ClosureForm()
-    if not form.validate():
-        return show_refusal(
-            "site", found, Refused("schedule", form, "Give both days as dates.", 400)
-        )
     outcome = save_form(
         "schedule",
         form,
         lambda: places.add_closure(
             session, me, found, form.starts_on.data, form.ends_on.data, form.reason.data or ""
         ),
+        invalid="Give both days as dates.",
     )
     if isinstance(outcome, Refused):
         return show_refusal("site", found, outcome)

@@ -133,11 +133,15 @@ def render_fragment(template: str, **context: Any) -> Markup:
     return Markup(render_template(template, **context))  # noqa: S704 (autoescaped by Jinja)
 
 
-def save_form(panel: str, form: FlaskForm, change: Callable[[], T]) -> T | Refused:
+def save_form(
+    panel: str, form: FlaskForm, change: Callable[[], T], *, invalid: str = ""
+) -> T | Refused:
     """Validate ``form``, make the ``change`` (a domain call) and commit. What the form or the
-    domain objects to comes back as ``panel``'s :class:`Refused`, and nothing is stored."""
+    domain objects to comes back as ``panel``'s :class:`Refused`, and nothing is stored.
+
+    ``invalid``: one sentence for any invalid input, instead of the fields' own messages."""
     if not form.validate():
-        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        problems = invalid or " ".join(e for errors in form.errors.values() for e in errors)
         return Refused(panel, form, problems, 400)
     session = db_session()
     try:
