@@ -44,11 +44,19 @@ AGENT_NAMESPACE = "/agent"
 EVENTS_EVENT = "events"
 MAX_BATCH = 500
 
+# Every value is bounded here, at the edge, so that no event that passes can fail the database
+# write it shares with other devices' events (a group commit): integers fit their columns,
+# instants carry their time zone, texts and lists have a length.
+MAX_INT32 = 2**31 - 1  # INTEGER columns: durations in ms, counts
+MAX_INT64 = 2**63 - 1  # BIGINT columns: sequence numbers, bytes
 Text = Annotated[str, msgspec.Meta(max_length=200)]
 ShortText = Annotated[str, msgspec.Meta(max_length=64)]
-NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT32)]
 Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
-Seq = Annotated[int, msgspec.Meta(ge=1)]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT64)]
+Moment = Annotated[datetime, msgspec.Meta(tz=True)]  # "2026-11-22T10:00:00Z", never naive
+Id = Annotated[str, msgspec.Meta(max_length=64)]
 
 
 class DeviceKind(enum.StrEnum):
@@ -115,7 +123,7 @@ class Heartbeat(_Strict, tag="heartbeat", tag_field="type"):
     """The device is alive; ``interval_s`` tells when to expect the next one."""
 
     seq: Seq
-    at: datetime
+    at: Moment
     interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
     metrics: Metrics
     state: Annotated[dict[ShortText, Text], msgspec.Meta(max_length=32)] = {}
@@ -123,7 +131,7 @@ class Heartbeat(_Strict, tag="heartbeat", tag_field="type"):
 
 class InventoryReport(_Strict, tag="inventory", tag_field="type"):
     seq: Seq
-    at: datetime
+    at: Moment
     inventory: Inventory
 
 
@@ -226,12 +234,12 @@ class CommandMessage(_Strict):
     id: str
     name: CommandName
     args: dict[str, Any]
-    issued_at: datetime
-    expires_at: datetime
+    issued_at: Moment
+    expires_at: Moment
 
 
 class ClaimRequest(_Strict):
-    command_id: str
+    command_id: Id
 
 
 class ClaimAnswer(_Strict):
@@ -245,11 +253,11 @@ class CommandResult(_Strict, tag="command_result", tag_field="type"):
     """How a claimed command ended on the device."""
 
     seq: Seq
-    at: datetime
-    command_id: str
+    at: Moment
+    command_id: Id
     ok: bool
     output: Annotated[str, msgspec.Meta(max_length=MAX_OUTPUT)] = ""
-    duration_ms: NonNegInt = 0
+    duration_ms: Count = 0
 
 
 class SessionEnd(enum.StrEnum):
@@ -266,9 +274,9 @@ class SessionRecord(_Strict, tag="session", tag_field="type"):
     """One resident's use of a public PC: anonymous, only when and how it ended."""
 
     seq: Seq
-    at: datetime
-    started_at: datetime
-    ended_at: datetime
+    at: Moment
+    started_at: Moment
+    ended_at: Moment
     ended_by: SessionEnd
 
 
@@ -284,37 +292,37 @@ class WipeReport(_Strict, tag="wipe_report", tag_field="type"):
     """The proof after a reset: what went, how long it took, and anything left."""
 
     seq: Seq
-    at: datetime
-    started_at: datetime
-    ready_ms: NonNegInt
-    wipe_ms: NonNegInt
+    at: Moment
+    started_at: Moment
+    ready_ms: Count
+    wipe_ms: Count
     removed_files: NonNegInt
     removed_bytes: NonNegInt
     actions: Annotated[list[Text], msgspec.Meta(max_length=32)] = []
     leftovers: Annotated[list[Leftover], msgspec.Meta(max_length=100)] = []
     # More leftovers than the list holds: their number (the list shows the first ones).
-    leftovers_total: NonNegInt = 0
+    leftovers_total: Count = 0
     login_locked: bool = False  # the guest login was locked because something was left
     ended_by: SessionEnd = SessionEnd.COMMAND
 
 
 class PortalHour(_Strict):
-    hour: datetime  # start of the hour, UTC
-    connections: NonNegInt  # devices let out in that hour
+    hour: Moment  # start of the hour, UTC
+    connections: Count  # devices let out in that hour
 
 
 class PortalStats(_Strict, tag="portal_stats", tag_field="type"):
     """A hotspot's captive portal, in aggregates only: no address of any device, ever."""
 
     seq: Seq
-    at: datetime
+    at: Moment
     day: date  # the hotspot's local day that ``unique_devices_today`` counts
-    clients_now: NonNegInt
-    unique_devices_today: NonNegInt
+    clients_now: Count
+    unique_devices_today: Count
     # The hours that changed since the previous report, each with its total so far.
     connections_by_hour: Annotated[list[PortalHour], msgspec.Meta(max_length=48)] = []
     # Lengths of the sessions that ended since the previous report.
-    session_lengths_s: Annotated[list[NonNegInt], msgspec.Meta(max_length=2000)] = []
+    session_lengths_s: Annotated[list[Count], msgspec.Meta(max_length=2000)] = []
 
 
 AgentEvent = Heartbeat | InventoryReport | CommandResult | SessionRecord | WipeReport | PortalStats

@@ -379,6 +379,9 @@ class ControllerLink:
         self._refused = False
         self._was_connected = False
         self._last_channel: str | None = None
+        # After the controller refused a batch as invalid: its events go one by one up to this
+        # seq, so that only the faulty ones are set aside (0: whole batches).
+        self._one_by_one_through = 0
         self._lock = threading.Lock()
 
     @property
@@ -448,9 +451,43 @@ class ControllerLink:
         self._was_connected = True
         log.info("connected to the controller over Socket.IO at %s", self._socket.url)
 
+    def _next_batch(self) -> EventBatch | None:
+        if not self._one_by_one_through:
+            return self._spool.pending_batch()
+        batch = self._spool.pending_batch(limit=1)
+        if batch is None or batch.events[0].seq > self._one_by_one_through:
+            self._one_by_one_through = 0
+            return self._spool.pending_batch()
+        return batch
+
+    def _set_aside(self, batch: EventBatch, exc: BatchRejected) -> None:
+        """The controller refused the batch as invalid: resending it cannot help. Its events
+        go again one by one, so that only the faulty ones are dropped (logged: type and seq,
+        never their content) and the others still count."""
+        first, last = batch.events[0].seq, batch.events[-1].seq
+        if len(batch.events) > 1:
+            log.warning(
+                "controller rejected events %d..%d as invalid (%s); sending them one by one "
+                "to set aside only the faulty ones",
+                first,
+                last,
+                exc.message,
+            )
+            self._one_by_one_through = last
+            return
+        event = batch.events[0]
+        log.error(
+            "controller rejected event %d (%s) as invalid (%s); set it aside so later events "
+            "can go",
+            first,
+            type(event).__struct_config__.tag,
+            exc.message,
+        )
+        self._spool.discard(batch)
+
     def _drain(self) -> None:
         while self._clock() >= self._send_at:
-            batch = self._spool.pending_batch()
+            batch = self._next_batch()
             if batch is None:
                 return
             channel: SocketIOChannel | HttpChannel
@@ -463,15 +500,7 @@ class ControllerLink:
             try:
                 ack = channel.send(batch)
             except BatchRejected as exc:
-                first, last = batch.events[0].seq, batch.events[-1].seq
-                log.error(
-                    "controller rejected events %d..%d as invalid (%s); dropped them from the "
-                    "spool so later events can go",
-                    first,
-                    last,
-                    exc.message,
-                )
-                self._spool.discard(batch)
+                self._set_aside(batch, exc)
                 continue
             except CredentialsRefused as exc:
                 self._credentials_refused(exc)

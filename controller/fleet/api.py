@@ -32,7 +32,7 @@ from controller.errors import DomainError
 from controller.fleet import enrolment
 from controller.fleet import service as fleet
 from controller.fleet.enrolment import authenticate_device
-from controller.fleet.ingest import IngestUnavailable
+from controller.fleet.ingest import EventsRefused, IngestUnavailable
 from controller.fleet.models import Device
 from controller.places import service as places
 
@@ -148,6 +148,8 @@ def post_events() -> Response:
     batch = parse_body(EventBatch, invalid_code="invalid_event")
     try:
         ack = current_app.extensions["borne.ingest"].submit(device.id, batch.events)
+    except EventsRefused as exc:
+        return error_response(422, "invalid_event", str(exc))
     except IngestUnavailable as exc:
         return error_response(503, "unavailable", str(exc))
     return json_response(ack)

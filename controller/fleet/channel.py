@@ -25,7 +25,7 @@ from controller.commands.models import Command
 from controller.db import Database
 from controller.errors import Unauthenticated
 from controller.fleet.enrolment import authenticate_device
-from controller.fleet.ingest import EventIngest, IngestUnavailable
+from controller.fleet.ingest import EventIngest, EventsRefused, IngestUnavailable
 from controller.realtime import LIVE_NAMESPACE, site_room
 
 
@@ -127,6 +127,8 @@ class AgentChannel(socketio.Namespace):
             return {"error": "invalid_event", "message": str(exc)}
         try:
             ack = self._ingest.submit(device_id, batch.events)
+        except EventsRefused as exc:
+            return {"error": "invalid_event", "message": str(exc)}
         except IngestUnavailable as exc:
             return {"error": "unavailable", "message": str(exc)}
         result: dict[str, Any] = msgspec.to_builtins(ack)

@@ -15,14 +15,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from flask import Flask
 from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from agent.protocol import (
@@ -41,7 +42,45 @@ MAX_GROUP = 2000  # batches per transaction, so one flush never grows without bo
 
 
 class IngestUnavailable(Exception):
-    """The writer could not store the events (stopped, or the database refused)."""
+    """The writer could not store the events now (stopping, the database away): send again."""
+
+
+class EventsRefused(Exception):
+    """These events can never be stored (a value out of bounds, or one the database refuses):
+    sending them again cannot help, so the agent sets them aside (``invalid_event``)."""
+
+
+# Instants an honest device may claim: a clock reset to 1970 is off but honest (it raises a
+# clock alert, and its heartbeats still count); more than a year ahead is not a clock, and an
+# instant outside the database's range would fail every device's group commit.
+EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=366)
+# The database being away, as opposed to refusing one batch's values.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, DisconnectionError, TimeoutError)
+
+
+def check_dates(events: list[AgentEvent], now: datetime) -> None:
+    """Refuse a batch with an instant no honest clock gives (the wire schema bounds the rest)."""
+    latest = now + LATEST_AHEAD
+    for event in events:
+        for moment in _moments(event):
+            if not EARLIEST_EVENT <= moment <= latest:
+                raise EventsRefused(
+                    f"event {event.seq} is dated {moment.isoformat()}: an instant must be "
+                    f"between 1970 and a year from now"
+                )
+
+
+def _moments(value: object) -> Iterator[datetime]:
+    """Every instant in an event, nested ones included."""
+    if isinstance(value, datetime):
+        yield value
+    elif isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            yield from _moments(getattr(value, name))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _moments(item)
 
 
 @dataclass
@@ -51,6 +90,7 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     ack: EventAck | None = None
     error: str | None = None
+    refused: bool = False  # the error is the events' own: they can never be stored
 
 
 @dataclass(frozen=True)
@@ -161,11 +201,14 @@ class EventIngest:
         """Store ``events`` of ``device_id`` and return their acknowledgement once durable."""
         if self._stopped.is_set():
             raise IngestUnavailable("the controller is stopping")
+        check_dates(events, utcnow())
         self._ensure_started()
         pending = _Pending(device_id, sorted(events, key=lambda e: e.seq))
         self._queue.put(pending)
         if not pending.done.wait(timeout):
             raise IngestUnavailable("the events could not be stored in time")
+        if pending.refused:
+            raise EventsRefused(pending.error or "these events cannot be stored")
         if pending.error is not None or pending.ack is None:
             raise IngestUnavailable(pending.error or "the events were not stored")
         return pending.ack
@@ -220,14 +263,47 @@ class EventIngest:
         try:
             with self._database.session() as session:
                 report = write_events(session, batch, self._history, self.handlers)
-        except Exception as exc:  # the database refused: tell every waiter, keep running
+        except Exception as exc:
+            self._flush_failed(batch, exc)
+            return
+        for pending in batch:
+            pending.done.set()
+        self._announce(report)
+
+    def _flush_failed(self, batch: list[_Pending], exc: Exception) -> None:
+        """A shared transaction failed. The database away: every waiter hears it and sends
+        again. Otherwise one device's values did it: each device's batch is stored alone, so
+        that one device's events never fail another's, and only the faulty one is refused."""
+        if isinstance(exc, TRANSIENT_ERRORS):
             log.exception("could not store %d agent batches", len(batch))
             for pending in batch:
                 pending.error = f"storage failed: {exc.__class__.__name__}"
                 pending.done.set()
             return
-        for pending in batch:
-            pending.done.set()
+        if len(batch) > 1:
+            log.warning(
+                "could not store %d agent batches together (%s); storing each alone",
+                len(batch),
+                exc.__class__.__name__,
+            )
+            for pending in batch:
+                pending.ack = pending.error = None
+                self._flush([pending])
+            return
+        (pending,) = batch
+        # Whose events, never what they hold (they may describe a resident's session).
+        log.error(
+            "refused events %d..%d of device %s: the database would not store them (%s)",
+            pending.events[0].seq,
+            pending.events[-1].seq,
+            pending.device_id,
+            exc.__class__.__name__,
+        )
+        pending.refused = True
+        pending.error = f"these events cannot be stored ({exc.__class__.__name__})"
+        pending.done.set()
+
+    def _announce(self, report: FlushReport) -> None:
         for changed in report.devices:
             if changed.previous_status is not changed.status:
                 signals.device_status_changed.send(
@@ -408,9 +484,12 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
 
 
 def prune_events(session: Session, older_than: timedelta) -> int:
-    """Forget events older than the retention period; returns how many went."""
+    """Forget events received before the retention period; returns how many went.
+
+    Counted from the controller's receipt, never from the time a device claims: a device with
+    its clock in 2099 must not keep its events for ever."""
     result = session.execute(
-        delete(DeviceEvent).where(DeviceEvent.occurred_at < utcnow() - older_than)
+        delete(DeviceEvent).where(DeviceEvent.received_at < utcnow() - older_than)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -57,8 +57,9 @@ class DeviceEvent(Base):
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(32))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the device's clock
+    # The controller's: retention counts from here, whatever a device's clock says.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

@@ -134,3 +134,40 @@ def test_v1_ack_and_error_decode() -> None:
 def test_invalid_batches_are_refused(bad: bytes) -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(bad, type=EventBatch)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("seq", 2**63),  # past BIGINT: failed the group commit of every device
+        ("at", "2026-11-22T10:00:00"),  # no time zone: failed it too
+        ("interval_s", 0),
+    ],
+)
+def test_values_that_no_column_holds_are_refused_at_the_edge(field, value):
+    event = {
+        "type": "heartbeat",
+        "seq": 1,
+        "at": "2026-11-22T10:00:00Z",
+        "interval_s": 10,
+        "metrics": {
+            "cpu_percent": 1.0,
+            "memory_total_bytes": 1,
+            "memory_used_bytes": 1,
+            "memory_percent": 1.0,
+            "uptime_s": 1,
+        },
+        field: value,
+    }
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"events": [event]}, EventBatch, strict=True)
+
+
+def test_counts_kept_in_integer_columns_are_bounded():
+    result = {"type": "command_result", "seq": 1, "at": "2026-11-22T10:00:00Z", "ok": True}
+    with pytest.raises(msgspec.ValidationError, match="duration_ms"):
+        msgspec.convert(
+            {"events": [{**result, "command_id": "x", "duration_ms": 2**31}]}, EventBatch
+        )
+    with pytest.raises(msgspec.ValidationError, match="command_id"):
+        msgspec.convert({"events": [{**result, "command_id": "x" * 65}]}, EventBatch)

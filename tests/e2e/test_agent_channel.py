@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import socketio
 
@@ -75,3 +77,48 @@ def test_invalid_event_is_answered_with_an_error_and_not_stored(live_controller)
         client.disconnect()
     assert answer["error"] == "invalid_event" and "seq" in answer["message"]
     assert after == {"acked_seq": 1, "stored": 1}  # seq 1 was never taken by the bad event
+
+
+def test_one_hostile_device_never_fails_the_honest_ones_sending_at_the_same_moment(
+    live_controller,
+):
+    # A sequence number past BIGINT and a datetime without a time zone used to fail the group
+    # commit they shared with honest heartbeats: every honest device got 503 and sent again.
+    honest = [live_controller.enrol_device("grenoble-bib-centre-ville") for _ in range(4)]
+    hostile_id, hostile_secret = live_controller.enrol_device("grenoble-bib-centre-ville")
+    naive = {**heartbeat(1), "at": "2026-11-22T10:00:00"}
+    poison = [{"events": [heartbeat(2**63)]}, {"events": [naive]}]
+    clients = [
+        connect(live_controller.url, d, s) for d, s in [*honest, (hostile_id, hostile_secret)]
+    ]
+    answers: dict[int, object] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=len(clients) + 1) as pool:
+            futures = {
+                i: pool.submit(
+                    client.call,
+                    "events",
+                    {"events": [heartbeat(1)]},
+                    namespace="/agent",
+                    timeout=10,
+                )
+                for i, client in enumerate(clients[:-1])
+            }
+            hostile = [
+                pool.submit(clients[-1].call, "events", body, namespace="/agent", timeout=10)
+                for body in poison
+            ]
+            answers = {i: future.result() for i, future in futures.items()}
+            refusals = [future.result() for future in hostile]
+        over_http = live_controller.request(
+            "POST",
+            "/api/v1/agent/events",
+            {"events": [heartbeat(2**63)]},
+            auth=(hostile_id, hostile_secret),
+        )
+    finally:
+        for client in clients:
+            client.disconnect()
+    assert all(answer == {"acked_seq": 1, "stored": 1} for answer in answers.values())
+    assert [r["error"] for r in refusals] == ["invalid_event", "invalid_event"]
+    assert over_http[0] == 422 and over_http[1]["error"] == "invalid_event"

@@ -4,6 +4,7 @@ order."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,14 +19,17 @@ from agent.protocol import (
     SessionRecord,
 )
 from controller import signals
-from controller.db import Database
+from controller.db import Database, utcnow
 from controller.fleet.ingest import (
     EventHandlers,
     EventIngest,
+    EventsRefused,
     HeartbeatHistory,
     IngestUnavailable,
     LiveMessage,
     _Pending,
+    check_dates,
+    prune_events,
     write_events,
 )
 from controller.fleet.models import DeviceEvent, DeviceStatus
@@ -39,6 +43,8 @@ METRICS = Metrics(
     uptime_s=600,
     users=["borne-guest"],
 )
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def heartbeat(seq: int, interval_s: int = 10) -> Heartbeat:
@@ -193,3 +199,80 @@ def test_an_event_type_has_one_handler():
     handlers.add(SessionRecord, lambda *args: None)
     with pytest.raises(ValueError, match="SessionRecord events already have a handler"):
         handlers.add(SessionRecord, lambda *args: None)
+
+
+def test_a_batch_the_database_refuses_fails_alone_and_is_refused_not_retried(sqlite_url):
+    # Values past the wire schema's bounds (built here as a broken agent would send them): a
+    # sequence number past BIGINT, a duration past INTEGER. They shared a group commit with
+    # honest heartbeats, whose devices all got "unavailable" and sent again for ever.
+    database = Database(sqlite_url)
+    with database.session() as session:
+        honest = [make_device(session).id for _ in range(3)]
+        hostile = make_device(session).id
+    ingest = EventIngest(
+        database,
+        spawn=lambda run: threading.Thread(target=run, daemon=True).start(),
+        linger_s=0.3,  # every batch below shares one transaction
+    )
+    poison = heartbeat(1)
+    poison.seq = 2**64  # past what any database integer column holds
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = [pool.submit(ingest.submit, d, [heartbeat(1)]) for d in honest]
+            refused = pool.submit(ingest.submit, hostile, [poison])
+            acks = [answer.result(timeout=30) for answer in answers]
+            with pytest.raises(EventsRefused):
+                refused.result(timeout=30)
+        with database.session() as session:
+            assert all(stored_seqs(session, d) == [1] for d in honest)
+            assert stored_seqs(session, hostile) == []
+    finally:
+        ingest.stop()
+        database.dispose()
+    assert [ack.acked_seq for ack in acks] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [datetime(1, 1, 1, tzinfo=UTC), datetime(1969, 12, 31, tzinfo=UTC), NOW + timedelta(days=400)],
+)
+def test_an_instant_no_clock_gives_is_refused_at_the_edge(at):
+    with pytest.raises(EventsRefused, match="between 1970 and a year from now"):
+        check_dates([Heartbeat(seq=1, at=at, interval_s=10, metrics=METRICS)], NOW)
+
+
+def test_a_clock_far_off_but_honest_is_accepted():
+    # A reconditioned PC whose clock battery died says 1970: its heartbeats still count.
+    for at in (datetime(1970, 1, 1, 0, 5, tzinfo=UTC), NOW + timedelta(days=30)):
+        check_dates([Heartbeat(seq=1, at=at, interval_s=10, metrics=METRICS)], NOW)
+
+
+def test_retention_counts_from_receipt_not_from_the_devices_clock(db):
+    device = make_device(db)
+    old = utcnow() - timedelta(days=40)
+    db.add_all(
+        [
+            # Received long ago, dated in 2099 by a wrong clock: goes.
+            DeviceEvent(
+                device_id=device.id,
+                seq=1,
+                type="heartbeat",
+                payload={},
+                occurred_at=datetime(2099, 1, 1, tzinfo=UTC),
+                received_at=old,
+            ),
+            # Received now, dated 1970 by a dead clock battery: stays.
+            DeviceEvent(
+                device_id=device.id,
+                seq=2,
+                type="heartbeat",
+                payload={},
+                occurred_at=datetime(1970, 1, 1, tzinfo=UTC),
+                received_at=utcnow(),
+            ),
+        ]
+    )
+    db.flush()
+
+    assert prune_events(db, timedelta(days=30)) == 1
+    assert stored_seqs(db, device.id) == [2]
