@@ -14,7 +14,6 @@ from typing import Any
 import msgspec
 from sqlalchemy import (
     BigInteger,
-    Connection,
     DateTime,
     Engine,
     Integer,
@@ -77,30 +76,9 @@ def make_engine(url: str, *, sqlite_synchronous: str = "normal", **kwargs: Any) 
             engine, "connect", lambda conn, record: _sqlite_pragmas(conn, sqlite_synchronous)
         )
         # pysqlite's own BEGIN handling is broken with SAVEPOINTs: SQLAlchemy's recipe.
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
-
-
-# A connection's execution option: its transaction will write (see write_transaction).
-WRITES = "borne_writes"
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    # A transaction that will write takes the write lock at BEGIN, where busy_timeout waits for
-    # another writer. Begun deferred, it would read first and then fail at once ("database is
-    # locked") when upgrading, if another process committed in between: SQLite cannot wait
-    # there, since its snapshot is stale. Readers stay deferred, so they never queue.
-    immediate = connection.get_execution_options().get(WRITES, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def write_transaction(session: Session) -> Session:
-    """Say that ``session``'s next transaction will write (SQLite: it begins IMMEDIATE, and
-    waits its turn rather than fails). Call before its first query; harmless on PostgreSQL."""
-    if not session.in_transaction():
-        session.connection(execution_options={WRITES: True})
-    return session
 
 
 def _sqlite_pragmas(dbapi_connection: Any, synchronous: str) -> None:
@@ -126,18 +104,10 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self, *, writes: bool = True) -> Iterator[Session]:
-        """A session committed at the end of the block, rolled back on error. ``writes=False``
-        for reads only (a health check, a scrape): with SQLite they never wait for a writer."""
-        with self.sessions() as session:
-            if writes:
-                write_transaction(session)
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+    def session(self) -> Iterator[Session]:
+        """A session committed at the end of the block, rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
