@@ -62,6 +62,7 @@ bench: install install-test-services ## benchmarks: print their figures (about 2
 	$(BIN)/python bench/reset.py
 	$(BIN)/python bench/portal.py
 	$(BIN)/python bench/portal_refresh.py
+	$(BIN)/python bench/password_storm.py
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache

@@ -45,6 +45,10 @@ class ControllerSettings:
     # One heartbeat per device per this many seconds is kept as history; 0 keeps them all.
     heartbeat_history_s: float = 60.0
     session_cookie_secure: bool = False  # set true behind TLS (nginx)
+    # Failed sign-ins before attempts wait (30 s, doubling with each further failure), per
+    # account and per address (a library's whole network may share one address).
+    sign_in_failures_per_account: int = 5
+    sign_in_failures_per_address: int = 20
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -53,7 +57,14 @@ class ControllerSettings:
                 f"setting async_mode must be one of {', '.join(ASYNC_MODES)}, "
                 f"got {self.async_mode!r}"
             )
-        for name in ("heartbeat_interval_s", "offline_after_missed", "max_request_bytes", "port"):
+        for name in (
+            "heartbeat_interval_s",
+            "offline_after_missed",
+            "max_request_bytes",
+            "port",
+            "sign_in_failures_per_account",
+            "sign_in_failures_per_address",
+        ):
             if getattr(self, name) < 1:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")
         if self.sqlite_synchronous not in ("normal", "full"):

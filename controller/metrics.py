@@ -43,10 +43,15 @@ def init_metrics(app: Flask) -> CollectorRegistry:
     return registry
 
 
+def registry_of(app: Flask) -> CollectorRegistry:
+    """The app's own registry, for a domain's counters and histograms."""
+    registry: CollectorRegistry = app.extensions["borne.metrics"]
+    return registry
+
+
 def add_collector(app: Flask, collector: Collector) -> None:
     """Expose ``collector``'s figures at ``/metrics`` of ``app``."""
-    registry: CollectorRegistry = app.extensions["borne.metrics"]
-    registry.register(collector)
+    registry_of(app).register(collector)
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

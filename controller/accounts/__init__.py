@@ -10,8 +10,12 @@ from controller.web.pages import NavItem, add_navigation
 
 
 def init_app(app: Flask) -> None:
+    from prometheus_client import Counter
+
     from controller.accounts.current import load_user
-    from controller.accounts.web import accounts
+    from controller.accounts.throttle import SignInThrottle
+    from controller.accounts.web import FAILURES, THROTTLE, accounts
+    from controller.metrics import registry_of
 
     # One login manager per app: its settings are this app's, not a module's global state.
     login_manager = LoginManager()
@@ -20,6 +24,17 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.init_app(app)
     app.register_blueprint(accounts)
+    settings = app.extensions["borne.settings"]
+    app.extensions[THROTTLE] = SignInThrottle(
+        per_account=settings.sign_in_failures_per_account,
+        per_address=settings.sign_in_failures_per_address,
+    )
+    app.extensions[FAILURES] = Counter(
+        "borne_sign_in_failures",
+        "Failed sign-ins to the staff pages (wrong_credentials, or throttled: refused unchecked)",
+        ["reason"],
+        registry=registry_of(app),
+    )
     add_navigation(app, NavItem("accounts.user_list", "Users", "users", Action.MANAGE_USERS, 30))
     add_navigation(
         app, NavItem("accounts.audit_log", "Audit log", "scroll-text", Action.VIEW_AUDIT, 40)

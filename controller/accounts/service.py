@@ -15,6 +15,7 @@ from controller import access, audit
 from controller.access import Action, Role
 from controller.accounts.models import User, UserScope
 from controller.errors import Conflict, DomainError
+from controller.offload import offload
 from controller.places import service as places
 from controller.places.models import Organisation, Site
 
@@ -33,15 +34,28 @@ def _dummy_hash() -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    """An argon2id hash, computed off the gevent hub (:func:`controller.offload.offload`)."""
+    return offload(_hasher.hash, password)
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    # The answer, not an exception, crosses back from the thread pool.
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    try:
-        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
+    password_hash = user.password_hash if user else _dummy_hash()
+    # The check takes tens of milliseconds of CPU, on purpose, so it runs off the hub, where
+    # other requests write meanwhile. A SQLite snapshot taken before it could not write after
+    # it ("database is locked"): the read ends here (nothing is pending at a sign-in), and the
+    # sign-in's own writes (the audit, a rehash) begin afresh after the check.
+    session.commit()
+    if not offload(_password_matches, password_hash, password):
         return None
     if user is None or not user.active:
         return None
@@ -108,8 +122,24 @@ def create_user(
 
 
 def record_login(session: Session, user: User) -> None:
-    """Note a successful sign-in in the audit log (failed ones are not attributed to anyone)."""
+    """Note a successful sign-in in the audit log."""
     audit.record(session, user, "user.login", "user", user.id, f"{user.username} signed in")
+
+
+def record_failed_login(session: Session, username: str, address: str, reason: str) -> None:
+    """Note a failed sign-in in the audit log: the account when it exists, and never what was
+    typed otherwise (a password typed into the username field must not end up in a log)."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    audit.record(
+        session,
+        "anonymous",
+        "user.login_failed",
+        "user",
+        user.id if user else "unknown",
+        f"failed sign-in as {user.username}" if user else "failed sign-in, unknown account",
+        address=address,
+        reason=reason,
+    )
 
 
 def record_logout(session: Session, user: User) -> None:

@@ -5,6 +5,7 @@ Views parse input, call the domain (which checks roles and scopes itself) and re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from flask import (
@@ -19,6 +20,7 @@ from flask import (
 )
 from flask import session as flask_session
 from flask_login import current_user, login_required, login_user, logout_user
+from prometheus_client import Counter
 from wtforms import SelectChoice
 
 from controller import access
@@ -28,6 +30,7 @@ from controller.accounts import service as users
 from controller.accounts.current import signed_in
 from controller.accounts.forms import AuditFilterForm, LoginForm, LogoutForm, UserForm
 from controller.accounts.models import User
+from controller.accounts.throttle import SignInThrottle
 from controller.context import database_of, db_session
 from controller.db import utcnow
 from controller.errors import DomainError
@@ -35,6 +38,8 @@ from controller.web.pages import Page, safe_next
 
 accounts = Blueprint("accounts", __name__, template_folder="templates")
 FAILED_LOGIN = "Unknown username or wrong password."
+THROTTLE = "borne.sign_in_throttle"
+FAILURES = "borne.sign_in_failures"
 
 
 @accounts.app_context_processor
@@ -55,16 +60,39 @@ def login() -> Page:
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("accounts/login.html", form=form), status
+    throttle: SignInThrottle = current_app.extensions[THROTTLE]
+    failures: Counter = current_app.extensions[FAILURES]
+    address = request.remote_addr or "unknown"
+    account = (form.username.data or "").strip().lower()
+    wait = throttle.retry_after(address, account)
     session = db_session()
-    user = users.authenticate(session, form.username.data or "", form.password.data or "")
+    if wait:
+        failures.labels("throttled").inc()
+        return _too_many_attempts(form, wait)
+    user = users.authenticate(session, account, form.password.data or "")
     if user is None:
+        throttle.failed(address, account)
+        failures.labels("wrong_credentials").inc()
+        users.record_failed_login(session, account, address, "wrong_credentials")
+        session.commit()
         # One message whether the user exists or not: a sign-in form must not reveal accounts.
         return render_template("accounts/login.html", form=form, error=FAILED_LOGIN), 401
+    throttle.succeeded(account)
     users.record_login(session, user)
     session.commit()
     flask_session.clear()  # a new session at sign-in: nothing planted before it survives
     login_user(user)
     return redirect(safe_next(form.next.data) or url_for("fleet.index"))
+
+
+def _too_many_attempts(form: LoginForm, wait: float) -> Response:
+    """429 with ``Retry-After``: the password is not even checked while the wait lasts."""
+    seconds = math.ceil(wait)
+    error = f"Too many failed attempts: wait {seconds} seconds, then try again."
+    page = render_template("accounts/login.html", form=form, error=error)
+    response = Response(page, status=429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @accounts.post("/logout")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from controller.access import Role
 from controller.accounts.models import User
+from controller.audit import AuditLog
 from controller.fleet.models import EnrolmentToken
 from tests.controller.testkit import audit_actions, count, csrf_token, sign_in
 from tests.factories import PASSWORD, make_organisation, make_site, make_user
@@ -180,3 +181,36 @@ def test_technician_sees_their_own_actions_in_the_audit_log_not_everyone_elses(c
 
     assert f"{technician.username} signed in" in page
     assert f"{admin.username} signed in" not in page
+
+
+def test_a_storm_of_wrong_passwords_is_held_with_429_and_retry_after(client, db):
+    user = make_user(db, Role.ADMIN)
+    for _ in range(5):
+        assert sign_in(client, user, password="not the password").status_code == 401
+
+    held = sign_in(client, user, password="still guessing")
+    right_one = sign_in(client, user)  # even the right password waits: nothing is checked
+
+    for answer in (held, right_one):
+        assert answer.status_code == 429
+        assert 1 <= int(answer.headers["Retry-After"]) <= 30
+        assert "Too many failed attempts" in answer.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still signed out
+
+
+def test_failed_sign_ins_are_audited_and_counted_never_with_what_was_typed(client, db):
+    user = make_user(db, Role.ADMIN)
+    sign_in(client, user, password="not the password")
+    client.post(
+        "/login",
+        data={"username": "my-secret-pass", "password": "x", "csrf_token": csrf_token(client)},
+    )
+
+    failed = db.scalars(select(AuditLog).where(AuditLog.action == "user.login_failed")).all()
+    assert [(entry.target_id, entry.summary) for entry in failed] == [
+        (str(user.id), f"failed sign-in as {user.username}"),
+        ("unknown", "failed sign-in, unknown account"),
+    ]
+    assert all("my-secret-pass" not in str(entry.detail) for entry in failed)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'borne_sign_in_failures_total{reason="wrong_credentials"} 2.0' in metrics
