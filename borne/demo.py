@@ -188,7 +188,7 @@ def _prepare(env: dict[str, str], demo_dir: Path) -> tuple[str, str, list[str]]:
     from controller.access import Role
     from controller.accounts import service as users
     from controller.app import load_models
-    from controller.config import load_controller_settings
+    from controller.config import load_controller_settings, private_data_dir
     from controller.db import Database
     from controller.fleet import enrolment
     from controller.places import open_data
@@ -196,7 +196,7 @@ def _prepare(env: dict[str, str], demo_dir: Path) -> tuple[str, str, list[str]]:
 
     load_models()  # every domain's tables, for the services below
     settings = load_controller_settings(env)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings)
     migrate.upgrade(settings.sqlalchemy_url)
     database = Database(settings.sqlalchemy_url)
     admin_password = secrets.token_urlsafe(9)

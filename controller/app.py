@@ -23,7 +23,7 @@ from controller import (
     public_pcs,
 )
 from controller.api import init_api, register_api
-from controller.config import load_controller_settings, secret_key_for
+from controller.config import load_controller_settings, private_data_dir, secret_key_for
 from controller.context import close_session
 from controller.db import Database
 from controller.extensions import csrf
@@ -54,6 +54,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a controller app. ``config`` overrides settings (tests pass a dict)."""
     load_models()
     settings = load_controller_settings(overrides=config)
+    if not settings.database_url:  # the embedded default: a SQLite file in the data directory
+        private_data_dir(settings)
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
     app.config.update(
         SECRET_KEY=secret_key_for(settings),

@@ -15,6 +15,7 @@ import click
 
 from controller.app import DOMAINS, load_models
 from controller.command_line import Context, pass_context, redacted
+from controller.config import private_data_dir
 
 
 @click.group()
@@ -64,7 +65,7 @@ def upgrade(ctx: Context, revision: str) -> None:
 
     settings = ctx.settings
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(settings)
     migrate.upgrade(settings.sqlalchemy_url, revision)
     click.echo(f"database at revision {revision} ({redacted(settings.sqlalchemy_url)})")
 

@@ -47,6 +47,9 @@ class ControllerSettings:
     session_cookie_secure: bool = False  # set true behind TLS (nginx)
     # Failed sign-ins before attempts wait (30 s, doubling with each further failure), per
     # account and per address (a library's whole network may share one address).
+    # /metrics: with a token, scrapers send "Authorization: Bearer <token>"; without one, only
+    # clients on this machine (loopback) may read it.
+    metrics_token: str = ""
     sign_in_failures_per_account: int = 5
     sign_in_failures_per_address: int = 20
     testing: bool = False
@@ -114,6 +117,17 @@ def load_controller_settings(
     )
 
 
+def private_data_dir(settings: ControllerSettings) -> Path:
+    """The data directory, made if missing, readable by the controller's user only (0700): it
+    holds the SQLite database (password hashes, each hotspot's code secret) and the secret key.
+    The SQLite file itself is made 0600 (``controller.db``)."""
+    path = settings.data_dir
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def secret_key_for(settings: ControllerSettings) -> str:
     """The configured secret key, or one generated on first start and kept on disk."""
     if settings.secret_key:
@@ -121,7 +135,7 @@ def secret_key_for(settings: ControllerSettings) -> str:
     path = settings.data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings)
     key = secrets.token_urlsafe(48)
     tmp = path.with_suffix(".tmp")
     tmp.touch(mode=0o600)

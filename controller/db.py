@@ -6,9 +6,11 @@ Tables change only through Alembic migrations (``controller/migrations``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names, so that migrations can alter them on every database.
@@ -71,6 +74,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "normal", **kwargs: Any) 
     kwargs.setdefault("json_serializer", _json)
     kwargs.setdefault("json_deserializer", msgspec.json.decode)
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(
             engine, "connect", lambda conn, record: _sqlite_pragmas(conn, sqlite_synchronous)
@@ -79,6 +83,23 @@ def make_engine(url: str, *, sqlite_synchronous: str = "normal", **kwargs: Any) 
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Make the database file readable by the controller's user only (0600) before SQLite opens
+    it: it holds password hashes and each hotspot's code secret. SQLite gives its -wal and -shm
+    files the permissions of the database file."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    file = Path(path)
+    if not file.parent.is_dir():
+        return  # SQLite will say so, with the path
+    if file.exists():
+        if file.stat().st_uid == os.getuid() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+    else:
+        file.touch(mode=0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, synchronous: str) -> None:

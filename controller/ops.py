@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+import hmac
+import ipaddress
+
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from controller.api.io import json_response
+from controller.api.io import error_response, json_response
+from controller.context import settings_of
 from controller.metrics import metrics_response
 
 ops = Blueprint("ops", __name__)
@@ -25,4 +29,28 @@ def healthz() -> Response:
 
 @ops.get("/metrics")
 def metrics() -> Response:
+    """The process's figures, for Prometheus: only with the configured token, or, when none is
+    set, only from this machine. They name sites and devices, and tell who is failing to sign in."""
+    token = settings_of(current_app).metrics_token
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            response = error_response(
+                401, "unauthenticated", "send the metrics token as Authorization: Bearer <token>"
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    elif not _from_this_machine(request.remote_addr):
+        return error_response(
+            403,
+            "forbidden",
+            "metrics are read from this machine only; set metrics_token to scrape from elsewhere",
+        )
     return metrics_response(current_app.extensions["borne.metrics"])
+
+
+def _from_this_machine(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

@@ -89,3 +89,39 @@ def test_pages_forbid_inline_scripts_and_framing(client):
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_metrics_are_read_from_this_machine_only_without_a_token(client):
+    assert client.get("/metrics").status_code == 200  # the test client is on loopback
+    from_elsewhere = client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert from_elsewhere.status_code == 403
+    assert "metrics_token" in from_elsewhere.get_json()["message"]
+
+
+def test_with_a_token_metrics_need_it_from_anywhere(database_url, tmp_path):
+    from controller import create_app
+
+    app = create_app(
+        {
+            "database_url": database_url,
+            "data_dir": str(tmp_path),
+            "async_mode": "threading",
+            "testing": True,
+            "secret_key": "test-secret-key",
+            "metrics_token": "scrape-me-please",
+        }
+    )
+    client = app.test_client()
+    elsewhere = {"REMOTE_ADDR": "192.0.2.10"}
+    try:
+        assert client.get("/metrics").status_code == 401
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
+        right = client.get(
+            "/metrics",
+            headers={"Authorization": "Bearer scrape-me-please"},
+            environ_base=elsewhere,
+        )
+        assert right.status_code == 200 and "borne_devices" in right.get_data(as_text=True)
+    finally:
+        app.extensions["borne.db"].dispose()
