@@ -150,6 +150,7 @@ def issue(
         )
     if device_ids:
         targets = _devices(session, device_ids)
+        _require_in_scope(actor, {d.site for d in targets})
         for device in targets:
             if device.kind not in spec.kinds:
                 raise DomainError(
@@ -160,6 +161,7 @@ def issue(
         site = session.get(Site, site_id)
         if site is None:
             raise NotFound(f"no site {site_id}")
+        _require_in_scope(actor, {site})
         targets = [d for d in site.devices if d.kind in spec.kinds]
         if not targets:
             raise DomainError(
@@ -211,6 +213,15 @@ def issue(
             batch_id=batch_id,
         )
     return commands
+
+
+def _require_in_scope(actor: audit.Actor, sites: set[Site]) -> None:
+    """Refuse targets outside the places a member of staff covers before anything about them
+    (a device's name, its kind, what a site holds) appears in an answer."""
+    if isinstance(actor, str):
+        return
+    if any(not access.covers_site(actor, site) for site in sites):
+        raise PermissionDenied("what you named is outside the places you cover")
 
 
 def _devices(session: Session, device_ids: Iterable[str]) -> list[Device]:

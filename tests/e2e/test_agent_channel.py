@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import socketio
+import websocket
 
-from tests.e2e.controller_process import heartbeat
+from tests.e2e.controller_process import heartbeat, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -122,3 +124,25 @@ def test_one_hostile_device_never_fails_the_honest_ones_sending_at_the_same_mome
     assert all(answer == {"acked_seq": 1, "stored": 1} for answer in answers.values())
     assert [r["error"] for r in refusals] == ["invalid_event", "invalid_event"]
     assert over_http[0] == 422 and over_http[1]["error"] == "invalid_event"
+
+
+def test_malformed_messages_give_one_line_not_a_traceback_each(live_controller):
+    device_id, secret = live_controller.enrol_device("grenoble-bib-centre-ville")
+    socket = websocket.create_connection(
+        live_controller.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+        timeout=10,
+    )
+    try:
+        socket.recv()  # the Engine.IO handshake
+        auth = json.dumps({"device_id": device_id, "secret": secret, "protocol": 1})
+        socket.send(f"40/agent,{auth}")
+        socket.recv()  # connected to /agent
+        for payload in ["42/agent,{not json", '42/agent,["events", 12', "4Z", "42/agent,1"] * 5:
+            socket.send(payload)
+        socket.send("3")  # a pong: the connection is still served
+    finally:
+        socket.close()
+    wait_until(lambda: "malformed Socket.IO message" in live_controller.log_path.read_text())
+    log = live_controller.log_path.read_text()
+    assert "Traceback" not in log
+    assert log.count("malformed Socket.IO message") == 1

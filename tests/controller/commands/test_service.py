@@ -236,3 +236,19 @@ def test_pending_commands_leave_out_claimed_and_expired_ones(db):
     commands.claim(db, device.id, claimed.id)
     assert [c.id for c in commands.pending_for(db, device.id)] == [waiting.id]
     assert commands.pending_for(db, device.id, utcnow() + timedelta(days=1)) == []
+
+
+def test_a_device_outside_the_callers_places_is_refused_before_anything_about_it_shows(db):
+    mediator = make_user(db, Role.MEDIATOR, sites=[make_site(db)])
+    elsewhere = make_site(db, name="Médiathèque Kateb Yacine")
+    hotspot = make_device(db, elsewhere, kind=DeviceKind.HOTSPOT, name="wifi-kateb")
+
+    for request in (
+        {"device_ids": [hotspot.id]},  # lock_screen does not apply to a hotspot: not said
+        {"site_id": elsewhere.id},  # nor whether the site has screens
+    ):
+        with pytest.raises(PermissionDenied) as refused:
+            commands.issue(db, mediator, CommandName.LOCK_SCREEN, **request)
+        message = refused.value.message
+        assert "wifi-kateb" not in message and "hotspot" not in message
+        assert "Kateb" not in message
