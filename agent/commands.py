@@ -6,8 +6,10 @@ pushes again at each reconnection until the command is claimed or expires). :cla
 queues what arrives and a single worker thread handles each, in order, off the Socket.IO receive
 thread and off the heartbeat loop:
 
-1. a message that does not decode, or whose id this device already executed or saw refused, or
-   whose ``expires_at`` is past by the local clock, is dropped without a claim (logged);
+1. a message that does not decode, or whose id this device already executed or saw refused, is
+   dropped without a claim (logged). Whether it has expired is the controller's to say, at the
+   claim, by its own clock: a PC whose clock runs six minutes fast must still take a five-minute
+   "Reset now";
 2. the command is claimed (``claim``); no answer (link down) drops it for now: the controller
    delivers it again; a refusal (``expired``, ``claimed``, ``cancelled``, ``unknown``) drops it for
    good;
@@ -137,18 +139,6 @@ class CommandRunner:
             return None
         if command.id in self._dropped:
             log.debug("command %s already %s: ignored", command.id, self._dropped[command.id])
-            return None
-        expires_at = command.expires_at
-        if expires_at.tzinfo is None:  # the protocol speaks UTC; a bare time is read as UTC
-            expires_at = expires_at.replace(tzinfo=UTC)
-        if expires_at <= self._now():
-            log.warning(
-                "command %s (%s) expired at %s by this device's clock: not claimed",
-                command.id,
-                command.name,
-                expires_at.isoformat(),
-            )
-            self._drop(command.id, "expired")
             return None
         try:
             answer = self.claimer.claim(command.id)

@@ -371,7 +371,7 @@ def write_events(
                 continue
             last_seq[pending.device_id] = event.seq
             stored += 1
-            _apply(change, event)
+            _apply(change, event, now)
             handler = handlers.for_event(event)
             if handler is not None:
                 handled.append((pending.device_id, handler, event))
@@ -452,13 +452,14 @@ def _group_by_columns(
     return groups
 
 
-def _apply(change: dict[str, Any], event: AgentEvent) -> None:
+def _apply(change: dict[str, Any], event: AgentEvent, now: datetime) -> None:
     """Fold one event into the device's row."""
     if isinstance(event, Heartbeat):
         change["metrics"] = {
             **msgspec.to_builtins(event.metrics),
             "state": event.state,
-            "at": event.at.isoformat(),
+            "at": event.at.isoformat(),  # by the device's clock
+            "received_at": now.isoformat(),  # by the controller's: their gap is the clock's error
         }
         change["heartbeat_interval_s"] = event.interval_s
     elif isinstance(event, InventoryReport):

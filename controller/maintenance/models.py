@@ -16,6 +16,9 @@ class AlertKind(enum.StrEnum):
     # A public PC's wipe left something of a resident: its guest login is locked until a reset
     # comes back clean.
     WIPE_INCOMPLETE = "wipe_incomplete"
+    # The device's clock is more than a minute off the controller's: schedules, session limits
+    # and what the device reports go wrong by as much.
+    CLOCK_OFF = "clock_off"
 
 
 class Alert(Base):

@@ -7,15 +7,18 @@ tickets and notifications plug in without this module knowing them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from controller import access, signals
 from controller.access import Action
 from controller.audit import Actor
-from controller.fleet.models import Device
+from controller.context import database_of
+from controller.db import utcnow
+from controller.fleet.models import Device, DeviceStatus
 from controller.maintenance.models import Alert, AlertKind
 from controller.places import service as places
 from controller.places.models import Site
@@ -76,3 +79,65 @@ def open_alerts(session: Session, viewer: Actor, device_id: str | None = None) -
     if device_id is not None:
         query = query.where(Alert.device_id == device_id)
     return list(session.scalars(query))
+
+
+CLOCK_TOLERANCE = timedelta(minutes=1)
+
+
+def clock_offset(device: Device) -> timedelta | None:
+    """How far the device's clock is ahead (negative: behind), from its latest heartbeat: the
+    time it claimed against the time the controller received it. None before any."""
+    metrics = device.metrics or {}
+    try:
+        claimed = datetime.fromisoformat(metrics["at"])
+        received = datetime.fromisoformat(metrics["received_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return claimed - received
+
+
+def check_clocks(session: Session, now: datetime) -> None:
+    """Raise a clock alert for each online device more than a minute off; resolve those whose
+    clock is right again. A device replaying heartbeats spooled during an outage looks behind
+    until its live ones arrive, a heartbeat interval later: the alert then resolves itself."""
+    devices = session.scalars(
+        select(Device).where(Device.status == DeviceStatus.ONLINE).options(undefer(Device.metrics))
+    )
+    open_now = set(
+        session.scalars(
+            select(Alert.device_id).where(
+                Alert.kind == AlertKind.CLOCK_OFF, Alert.resolved_at.is_(None)
+            )
+        )
+    )
+    for device in devices:
+        offset = clock_offset(device)
+        if offset is None:
+            continue
+        if abs(offset) > CLOCK_TOLERANCE:
+            way = "ahead" if offset > timedelta(0) else "behind"
+            raise_alert(
+                session,
+                device,
+                AlertKind.CLOCK_OFF,
+                f"The clock of {device.name} is {_span(abs(offset))} {way} of the controller's: "
+                "schedules and session limits go wrong by as much. Check its time "
+                "synchronisation (NTP).",
+                now,
+            )
+        elif device.id in open_now:
+            resolve_alert(session, device.id, AlertKind.CLOCK_OFF, "its clock is right again", now)
+
+
+def _span(offset: timedelta) -> str:
+    minutes, seconds = divmod(int(offset.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def clock_check_job(app: Flask) -> None:
+    """The periodic job: check every online device's clock."""
+    with database_of(app).session() as session:
+        check_clocks(session, utcnow())

@@ -105,10 +105,11 @@ def test_refused_id_is_not_claimed_again(spool: Spool) -> None:
     assert recorded(runner) == [] and len(spool) == 0
 
 
-def test_command_without_time_zone_is_read_as_utc(spool: Spool) -> None:
+def test_command_without_time_zone_is_refused_as_malformed(spool: Spool) -> None:
+    # The protocol's instants carry their time zone; a bare time is not guessed at.
     claimer = ScriptedClaimer()
     runner = make_runner(spool, claimer)
-    runner.handle(make_command("lock_screen", expires_at="2020-01-01T00:00:00"))
+    runner.handle(make_command("lock_screen", expires_at="2030-01-01T00:00:00"))
     assert claimer.claimed == []
 
 

@@ -3,11 +3,14 @@ only those of the places they cover, whichever page or API asks."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from controller.access import Role
 from controller.db import utcnow
 from controller.errors import PermissionDenied
+from controller.fleet.models import DeviceStatus
 from controller.maintenance import service as alerts
 from controller.maintenance.models import AlertKind
 from tests.factories import make_device, make_organisation, make_site, make_user
@@ -45,3 +48,30 @@ def test_an_inactive_account_reads_no_alert(db):
     user = make_user(db, Role.ADMIN, active=False)
     with pytest.raises(PermissionDenied):
         alerts.open_alerts(db, user)
+
+
+def heartbeat_seen(db, device, claimed: datetime, received: datetime) -> None:
+    """The device's latest heartbeat as the ingest keeps it: its clock and the controller's."""
+    device.status = DeviceStatus.ONLINE
+    device.metrics = {"at": claimed.isoformat(), "received_at": received.isoformat()}
+    db.flush()
+
+
+def test_a_clock_more_than_a_minute_off_raises_an_alert_that_goes_when_it_is_right(db):
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    fast = make_device(db, name="pc-fast")
+    fine = make_device(db)
+    heartbeat_seen(db, fast, now + timedelta(minutes=6, seconds=12), now)
+    heartbeat_seen(db, fine, now + timedelta(seconds=20), now)
+
+    alerts.check_clocks(db, now)
+
+    (raised,) = alerts.open_alerts(db, "system")
+    assert raised.device_id == fast.id and raised.kind == AlertKind.CLOCK_OFF
+    assert "6 min 12 s ahead" in raised.message
+
+    heartbeat_seen(db, fast, now + timedelta(seconds=3), now + timedelta(seconds=1))
+    alerts.check_clocks(db, now + timedelta(minutes=1))
+
+    assert alerts.open_alerts(db, "system") == []
+    assert raised.resolution == "its clock is right again"
