@@ -152,6 +152,14 @@ def run(state_dir: Path | None, config: Path | None, verbose: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     if not (settings.controller_url or credentials.controller_url):
         raise ConfigurationError("setting controller_url is empty and credentials name none")
+    from agent.settings import check_controller_url
+
+    try:  # the address enrolment stored, too: it may predate the rule
+        check_controller_url(
+            settings.controller_url or credentials.controller_url, settings.allow_insecure_http
+        )
+    except ImproperlyConfigured as exc:
+        raise ConfigurationError(str(exc)) from exc
     try:
         settings.roles_of(credentials.kind)
     except ImproperlyConfigured as exc:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -40,12 +41,40 @@ class ActionsMode(enum.StrEnum):
     SIMULATED = "simulated"  # the demo and the tests: records what it was asked
 
 
+def check_controller_url(url: str, allow_insecure_http: bool = False) -> None:
+    """Refuse a controller address the device's secret should not travel to: not http(s), or
+    plain http:// to another machine (unless ``allow_insecure_http``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"setting controller_url must start with http:// or https://, got {url!r}"
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ImproperlyConfigured(
+            f"the controller at {url} is not on this machine and is not https://: the device's "
+            "secret would travel in clear. Use the controller's https:// address, or set "
+            "allow_insecure_http = true (BORNE_AGENT_ALLOW_INSECURE_HTTP=1) on a closed network"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentSettings:
     """Everything the agent can be told; the controller's address may come from enrolment."""
 
     # Empty means "the address stored in credentials.json at enrolment".
     controller_url: str = ""
+    # The device's secret travels in every request: plain http:// only to this machine, unless
+    # this says otherwise (a closed test network).
+    allow_insecure_http: bool = False
     state_dir: Path = DEFAULT_STATE_DIR
     # The name staff see for this device; empty means its host name.
     device_name: str = ""
@@ -91,11 +120,8 @@ class AgentSettings:
             raise ImproperlyConfigured(
                 f"setting wol_port must be between 1 and 65535, got {self.wol_port!r}"
             )
-        if self.controller_url and not self.controller_url.startswith(("http://", "https://")):
-            raise ImproperlyConfigured(
-                f"setting controller_url must start with http:// or https://, "
-                f"got {self.controller_url!r}"
-            )
+        if self.controller_url:
+            check_controller_url(self.controller_url, self.allow_insecure_http)
         if self.heartbeat_interval_s is not None and not 1 <= self.heartbeat_interval_s <= 3600:
             raise ImproperlyConfigured(
                 f"setting heartbeat_interval_s must be between 1 and 3600 seconds, "

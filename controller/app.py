@@ -29,6 +29,7 @@ from controller.db import Database
 from controller.extensions import csrf
 from controller.headers import init_security_headers
 from controller.ops import ops
+from controller.proxies import TrustedProxies
 from controller.realtime import init_realtime
 from controller.web.errors import register_error_handlers
 from controller.web.pages import init_pages
@@ -84,4 +85,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ops)
     register_error_handlers(app)
     app.teardown_appcontext(close_session)
+    if settings.trusted_proxies:  # outermost: Socket.IO's requests pass through it too
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -45,6 +46,12 @@ class ControllerSettings:
     # One heartbeat per device per this many seconds is kept as history; 0 keeps them all.
     heartbeat_history_s: float = 60.0
     session_cookie_secure: bool = False  # set true behind TLS (nginx)
+    # The reverse proxies (nginx) whose X-Forwarded-For/-Proto/-Host/-Port are believed: their
+    # addresses or networks. A request from anywhere else is taken as it comes.
+    trusted_proxies: tuple[str, ...] = ()
+    # The address devices and people reach the controller at ("https://borne.example.org"):
+    # what pages print in commands to run. Empty: the address the request came to.
+    public_url: str = ""
     # Failed sign-ins before attempts wait (30 s, doubling with each further failure), per
     # account and per address (a library's whole network may share one address).
     # /metrics: with a token, scrapers send "Authorization: Bearer <token>"; without one, only
@@ -82,6 +89,18 @@ class ControllerSettings:
                 f"setting timezone must be an IANA time zone such as Europe/Paris, "
                 f"got {self.timezone!r}"
             ) from None
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"setting trusted_proxies must list addresses or networks such as "
+                    f"127.0.0.1 or 10.0.0.0/24, got {proxy!r}"
+                ) from None
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ImproperlyConfigured(
+                f"setting public_url must start with https:// (or http://), got {self.public_url!r}"
+            )
         if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
             raise ImproperlyConfigured(
                 "setting database_url must be a sqlite:/// or postgresql+psycopg:// URL"

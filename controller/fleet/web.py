@@ -145,7 +145,8 @@ def tokens() -> Page:
 
 def _token_created(issued: enrolment.IssuedToken) -> Response:
     """The token, shown once; the page must not stay in a cache or the browser's history."""
-    command = enrol_command(request.url_root, issued.token, issued.record.kind)
+    public_url = settings_of(current_app).public_url or request.url_root
+    command = enrol_command(public_url, issued.token, issued.record.kind)
     page = render_template("fleet/token_created.html", issued=issued, command=command)
     response = Response(page, status=201)
     response.headers["Cache-Control"] = "no-store"

@@ -101,3 +101,27 @@ def test_run_sends_inventory_and_heartbeats_then_stops_cleanly_on_sigterm(
     assert "connected to the controller over Socket.IO" in stderr
     assert "agent stopped" in stderr
     assert json.loads((state_dir / "credentials.json").read_text())["device_id"] == "dev-0001"
+
+
+def test_plain_http_to_another_machine_is_refused_before_the_token_is_sent(
+    state_dir: Path,
+) -> None:
+    result = CliRunner().invoke(
+        agent,
+        [
+            *("enrol", "--controller", "http://192.0.2.10:8000", "--token", "enr-7f3a9c2e41"),
+            *("--state-dir", str(state_dir)),
+        ],
+        env={},
+    )
+    assert result.exit_code != 0
+    assert "secret would travel in clear" in result.output
+    assert not (state_dir / "credentials.json").exists()
+
+
+def test_run_refuses_credentials_naming_plain_http_to_another_machine(state_dir: Path) -> None:
+    # Enrolled before the rule: the stored address is checked at start too.
+    save_credentials(state_dir, make_credentials("http://192.0.2.10:8000"))
+    result = CliRunner().invoke(agent, ["run", "--state-dir", str(state_dir)], env={})
+    assert result.exit_code != 0
+    assert "secret would travel in clear" in result.output

@@ -127,3 +127,29 @@ def test_roles_that_leave_the_enrolled_kind_out_stop_the_agent_at_start(tmp_path
     )
     assert result.exit_code == 2
     assert "setting roles (hotspot) must include kiosk" in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+        "https://borne.example",
+    ],
+)
+def test_a_controller_on_this_machine_or_over_https_is_accepted(url: str) -> None:
+    assert load_agent_settings(env={"BORNE_AGENT_CONTROLLER_URL": url}).controller_url == url
+
+
+def test_plain_http_to_another_machine_is_refused_unless_allowed() -> None:
+    # The device's secret travels in every request's Authorization header.
+    with pytest.raises(ImproperlyConfigured, match="secret would travel in clear"):
+        load_agent_settings(env={"BORNE_AGENT_CONTROLLER_URL": "http://192.0.2.10:8000"})
+    allowed = load_agent_settings(
+        env={
+            "BORNE_AGENT_CONTROLLER_URL": "http://192.0.2.10:8000",
+            "BORNE_AGENT_ALLOW_INSECURE_HTTP": "1",
+        }
+    )
+    assert allowed.allow_insecure_http
