@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from controller.config import ControllerSettings
-from controller.db import Database
+from controller.db import Database, write_transaction
 
 
 def settings_of(app: Flask) -> ControllerSettings:
@@ -20,11 +20,18 @@ def database_of(app: Flask) -> Database:
 
 
 def db_session() -> Session:
-    """The request's session; views commit explicitly, anything uncommitted is rolled back."""
+    """The request's session; views commit explicitly, anything uncommitted is rolled back.
+
+    A request that may change something (not GET or HEAD) begins a writing transaction: with
+    SQLite it waits for another writer instead of failing (``controller.db.write_transaction``).
+    """
     if "db_session" not in g:
-        g.db_session = database_of(current_app).sessions()
-    session: Session = g.db_session
-    return session
+        session = database_of(current_app).sessions()
+        if has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS"):
+            write_transaction(session)
+        g.db_session = session
+    session_: Session = g.db_session
+    return session_
 
 
 def close_session(_exc: BaseException | None) -> None:

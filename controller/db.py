@@ -7,6 +7,7 @@ Tables change only through Alembic migrations (``controller/migrations``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import (
     BigInteger,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names, so that migrations can alter them on every database.
@@ -80,7 +83,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "normal", **kwargs: Any) 
             engine, "connect", lambda conn, record: _sqlite_pragmas(conn, sqlite_synchronous)
         )
         # pysqlite's own BEGIN handling is broken with SAVEPOINTs: SQLAlchemy's recipe.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
@@ -100,6 +103,54 @@ def _private_sqlite_file(url: str) -> None:
             file.chmod(0o600)
     else:
         file.touch(mode=0o600)
+
+
+# A connection's execution option: its transaction will write (see write_transaction).
+WRITES = "borne_writes"
+
+
+BUSY_WAIT_S = 30.0  # as long as busy_timeout: a writer waits this long for another
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A transaction that will write takes the write lock at BEGIN. Begun deferred, it would read
+    # first and then fail at once ("database is locked") when upgrading, if another writer had
+    # committed in between: SQLite cannot wait there, its snapshot being stale. Readers stay
+    # deferred, so they never queue behind a writer.
+    if connection.get_execution_options().get(WRITES, False):
+        _begin_immediate(connection)
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock in Python rather than in SQLite's busy
+    handler: that one sleeps in C, which under gevent stops every greenlet of the process,
+    the lock's holder among them when it waits on something (a password check off the hub,
+    a socket), so nobody moves until the timeout. time.sleep lets the others run."""
+    connection.exec_driver_sql("PRAGMA busy_timeout=0")
+    deadline = time.monotonic() + BUSY_WAIT_S
+    pause = 0.001
+    try:
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(BUSY_WAIT_S * 1000)}")
+
+
+def write_transaction(session: Session) -> Session:
+    """Say that ``session``'s next transaction will write (SQLite: it begins IMMEDIATE, and
+    waits its turn rather than fails). Call before its first query; harmless on PostgreSQL."""
+    if not session.in_transaction():
+        session.connection(execution_options={WRITES: True})
+    return session
 
 
 def _sqlite_pragmas(dbapi_connection: Any, synchronous: str) -> None:
@@ -125,10 +176,18 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session committed at the end of the block, rolled back on error."""
-        with self.sessions.begin() as session:
-            yield session
+    def session(self, *, writes: bool = True) -> Iterator[Session]:
+        """A session committed at the end of the block, rolled back on error. ``writes=False``
+        for reads only (a health check, a scrape): with SQLite they never wait for a writer."""
+        with self.sessions() as session:
+            if writes:
+                write_transaction(session)
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
     def dispose(self) -> None:
         self.engine.dispose()

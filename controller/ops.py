@@ -20,7 +20,7 @@ ops = Blueprint("ops", __name__)
 def healthz() -> Response:
     """200 when the process serves and its database answers, 503 otherwise."""
     try:
-        with current_app.extensions["borne.db"].session() as session:
+        with current_app.extensions["borne.db"].session(writes=False) as session:
             session.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         return json_response({"status": "failing", "database": str(exc.__class__.__name__)}, 503)

@@ -28,6 +28,7 @@ from controller.api.io import (
 )
 from controller.commands import service as commands
 from controller.context import db_session, settings_of
+from controller.db import write_transaction
 from controller.errors import DomainError
 from controller.fleet import enrolment
 from controller.fleet import service as fleet
@@ -168,7 +169,7 @@ def _device() -> str:
     errors={401: "unknown device or wrong secret"},
 )
 def pending_commands() -> Response:
-    session = db_session()
+    session = write_transaction(db_session())  # a GET that writes: the commands go "sent"
     pending = commands.pending_for(session, _device())
     commands.mark_sent(session, [c.id for c in pending])
     session.commit()

@@ -62,7 +62,7 @@ class AgentChannel(socketio.Namespace):
                 f"{PROTOCOL_VERSION})"
             )
         try:
-            with self._database.session() as session:
+            with self._database.session(writes=False) as session:
                 device = authenticate_device(session, auth["device_id"], auth["secret"])
         except Unauthenticated as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None

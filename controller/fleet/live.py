@@ -25,7 +25,7 @@ class LiveChannel(Namespace):
     def on_connect(self, auth: Any = None) -> bool:
         if not current_user.is_authenticated:
             return False
-        with database_of(current_app).session() as session:
+        with database_of(current_app).session(writes=False) as session:
             for site_id in places.visible_site_ids(session, current_user):
                 join_room(site_room(site_id))
         return True

@@ -27,7 +27,7 @@ class FleetCollector(Collector):
             labels=["device", "name", "site", "kind"],
         )
         now = utcnow()
-        with self._database.session() as session:
+        with self._database.session(writes=False) as session:
             for slug, kind, status, count in session.execute(
                 select(Site.slug, Device.kind, Device.status, func.count())
                 .join(Site)

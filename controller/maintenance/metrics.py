@@ -23,7 +23,7 @@ class AlertCollector(Collector):
             "Open alerts by site and kind (wipe_incomplete: a public PC kept a resident's data)",
             labels=["site", "kind"],
         )
-        with self._database.session() as session:
+        with self._database.session(writes=False) as session:
             for slug, kind, count in session.execute(
                 select(Site.slug, Alert.kind, func.count())
                 .join(Site, Site.id == Alert.site_id)
