@@ -114,6 +114,35 @@ class Spool:
             self._count -= removed
             return removed
 
+    def continue_after(self, controller_seq: int) -> int:
+        """The controller holds events of this device up to ``controller_seq`` while this spool
+        numbers its own from below: the spool was lost (a disk replaced, a reinstall), and its
+        counter started again at 1. Number the events waiting here, in order, after
+        ``controller_seq``, and go on from there, so they are stored instead of being taken for
+        replays of events already stored. Returns how far they moved."""
+        with self._lock, self._transaction():
+            rows = self._db.execute("SELECT seq, body FROM events ORDER BY seq").fetchall()
+            row = self._db.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()
+            counter = row[0] if row else 0
+            first = rows[0][0] if rows else counter + 1
+            offset = max(controller_seq + 1 - first, 0)
+            if not offset:
+                return 0
+            self._db.execute("DELETE FROM events")
+            for seq, body in rows:
+                event = _event_decoder.decode(body)
+                event.seq = seq + offset
+                self._db.execute(
+                    "INSERT INTO events (seq, type, body) VALUES (?, ?, ?)",
+                    (event.seq, _event_type(event), _encoder.encode(event)),
+                )
+            self._db.execute(
+                "INSERT INTO counter (name, value) VALUES ('seq', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (counter + offset,),
+            )
+            return offset
+
     def __len__(self) -> int:
         return self._count
 

@@ -485,6 +485,19 @@ class ControllerLink:
         )
         self._spool.discard(batch)
 
+    def _continue_after(self, controller_seq: int, batch: EventBatch) -> None:
+        """The controller acknowledged beyond what this device sent: it knows a longer history
+        of this device than the spool does, which was lost. Nothing it sent was stored (taken
+        for replays): its events are numbered after the controller's and sent again."""
+        moved = self._spool.continue_after(controller_seq)
+        log.warning(
+            "the controller holds events up to %d while this spool restarted at %d (lost or "
+            "reset): numbered the waiting events after it (+%d) and sending them again",
+            controller_seq,
+            batch.events[0].seq,
+            moved,
+        )
+
     def _drain(self) -> None:
         while self._clock() >= self._send_at:
             batch = self._next_batch()
@@ -512,6 +525,9 @@ class ControllerLink:
                     "sending over %s failed: %s; next try in %.1f s", channel.name, exc, delay
                 )
                 return
+            if ack.acked_seq > batch.events[-1].seq:
+                self._continue_after(ack.acked_seq, batch)
+                continue
             removed = self._spool.ack(ack.acked_seq)
             if channel.name != self._last_channel:
                 log.info("sending events over %s", channel.name)

@@ -32,7 +32,7 @@ from agent.protocol import (
     Heartbeat,
     InventoryReport,
 )
-from controller import signals
+from controller import audit, signals
 from controller.context import database_of, settings_of
 from controller.db import Database, utcnow
 from controller.fleet.models import Device, DeviceEvent, DeviceStatus
@@ -393,6 +393,8 @@ def write_events(
         pending.ack = EventAck(
             acked_seq=last_seq[pending.device_id], stored=stored, duplicates=duplicates
         )
+        if not stored and pending.events and pending.events[-1].seq < last_seq[pending.device_id]:
+            _note_restart(session, pending, last_seq[pending.device_id])
         report.events_stored += stored
         report.duplicates += duplicates
 
@@ -424,6 +426,26 @@ def write_events(
             statement, [{**change, "device_id": device_id} for device_id, change in group]
         )
     return report
+
+
+def _note_restart(session: Session, pending: _Pending, known_seq: int) -> None:
+    """A batch from below what is stored, all taken for replays: the device's spool restarted
+    (lost, reset, or its identity copied to another machine). The acknowledgement, beyond what
+    it sent, tells it to number its events after ``known_seq`` and send them again; the audit
+    log keeps a note, since events it held before the loss are gone."""
+    first, last = pending.events[0].seq, pending.events[-1].seq
+    audit.record(
+        session,
+        "system",
+        "device.sequence_restarted",
+        "device",
+        pending.device_id,
+        f"events {first}..{last} came after {known_seq} were stored: the device's spool "
+        "restarted; it numbers its events after them",
+        first=first,
+        last=last,
+        known_seq=known_seq,
+    )
 
 
 def _handle(

@@ -50,6 +50,9 @@ class Received:
     refusals: dict[str, dict[str, Any]] = field(default_factory=dict)
     grant_every_claim: bool = False
     pending_commands: list[dict[str, Any]] = field(default_factory=list)
+    # Like a controller that already stored this device's events up to this seq: lower ones
+    # are taken for replays, and the acknowledgement says how far it knows (0: nothing known).
+    known_through: int = 0
 
     @property
     def seqs(self) -> list[int]:
@@ -81,8 +84,12 @@ class Received:
             seqs = [e["seq"] for e in batch["events"]]
             if self.reject_seqs & set(seqs):
                 return {"error": self.reject_code, "message": "bad event in batch"}
-            self.batches.append(batch)
-            return {"acked_seq": max(seqs), "stored": len(seqs), "duplicates": 0}
+            new = [e for e in batch["events"] if e["seq"] > self.known_through]
+            if new:
+                self.batches.append({**batch, "events": new})
+            self.known_through = max([*seqs, self.known_through]) if self.known_through else 0
+            acked = max([*seqs, self.known_through])
+            return {"acked_seq": acked, "stored": len(new), "duplicates": len(seqs) - len(new)}
 
 
 @dataclass

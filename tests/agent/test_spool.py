@@ -139,3 +139,17 @@ def _m():
     from agent_testkit import make_metrics
 
     return make_metrics()
+
+
+def test_a_lost_spool_numbers_its_events_after_what_the_controller_holds(path: Path) -> None:
+    spool = Spool(path)  # a new spool on a device the controller knew up to seq 5000
+    spool_heartbeats(spool, 2)
+    spool_inventory(spool)
+
+    assert spool.continue_after(5000) == 5000
+    batch = spool.pending_batch()
+    assert batch is not None and [e.seq for e in batch.events] == [5001, 5002, 5003]
+    assert isinstance(batch.events[2], InventoryReport)  # order and content kept
+    spool_heartbeats(spool, 1)
+    assert spool.pending_batch().events[-1].seq == 5004  # and the counter goes on from there
+    spool.close()

@@ -232,3 +232,20 @@ def test_link_reconnects_after_a_drop_and_replays_in_order(
         assert len(spool) == 0
     finally:
         link.close()
+
+
+def test_a_device_whose_spool_was_lost_sends_its_events_again_after_the_controllers(
+    socketio_controller: SocketIOController, spool: Spool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: the controller acknowledged them as replays of events 1..3 it had, and the
+    # agent forgot them, a wipe report with leftovers among them.
+    socketio_controller.received.known_through = 5000
+    spool_heartbeats(spool, 3)
+    link = make_link(spool, socketio_controller.url)
+    try:
+        link.flush()
+        assert socketio_controller.received.seqs == [5001, 5002, 5003]
+        assert len(spool) == 0
+        assert "restarted at 1" in caplog.text
+    finally:
+        link.close()

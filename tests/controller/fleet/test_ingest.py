@@ -19,6 +19,7 @@ from agent.protocol import (
     SessionRecord,
 )
 from controller import signals
+from controller.audit import AuditLog
 from controller.db import Database, utcnow
 from controller.fleet.ingest import (
     EventHandlers,
@@ -276,3 +277,30 @@ def test_retention_counts_from_receipt_not_from_the_devices_clock(db):
 
     assert prune_events(db, timedelta(days=30)) == 1
     assert stored_seqs(db, device.id) == [2]
+
+
+def test_a_restarted_sequence_is_acknowledged_beyond_it_and_noted(db):
+    device = make_device(db)
+    write_events(db, [_Pending(device.id, [heartbeat(n) for n in range(1, 6)])])
+
+    # The device lost its spool: its counter is back at 1.
+    lost = _Pending(device.id, [heartbeat(1), heartbeat(2)])
+    write_events(db, [lost])
+    # The acknowledgement beyond what it sent tells the agent to number its events after 5.
+    assert (lost.ack.acked_seq, lost.ack.stored, lost.ack.duplicates) == (5, 0, 2)
+    note = db.scalars(select(AuditLog).where(AuditLog.action == "device.sequence_restarted")).one()
+    assert note.target_id == device.id and note.detail["known_seq"] == 5
+
+    # A replay after a lost acknowledgement is no restart.
+    write_events(db, [_Pending(device.id, [heartbeat(4), heartbeat(5)])])
+    renumbered = _Pending(device.id, [heartbeat(6), heartbeat(7)])
+    write_events(db, [renumbered])
+    assert renumbered.ack.stored == 2
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "device.sequence_restarted")
+        )
+        == 1
+    )
