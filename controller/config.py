@@ -43,6 +43,10 @@ class ControllerSettings:
     timezone: str = "Europe/Paris"  # of the sites' opening hours
     # Agent events wait at most this long to share a transaction with others (group commit).
     flush_linger_ms: int = 10
+    # What one device may send: events a second (a replay after an outage may send 5,000 at
+    # once) and bytes a day; beyond, its events wait (429), so that no device floods the rest.
+    device_events_per_s: float = 100.0
+    device_bytes_per_day: int = 64 * 1024 * 1024
     # One heartbeat per device per this many seconds is kept as history; 0 keeps them all.
     heartbeat_history_s: float = 60.0
     session_cookie_secure: bool = False  # set true behind TLS (nginx)
@@ -74,6 +78,8 @@ class ControllerSettings:
             "port",
             "sign_in_failures_per_account",
             "sign_in_failures_per_address",
+            "device_events_per_s",
+            "device_bytes_per_day",
         ):
             if getattr(self, name) < 1:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     from controller.fleet.api import fleet_api
     from controller.fleet.channel import attach_agent_channel, push_queued_job
     from controller.fleet.ingest import EventIngest, HeartbeatHistory, prune_events_job
+    from controller.fleet.limits import DeviceLimits
     from controller.fleet.live import LiveChannel, live_updates_sender
     from controller.fleet.metrics import FleetCollector
     from controller.fleet.presence import mark_offline_job
@@ -36,6 +37,10 @@ def init_app(app: Flask) -> None:
         on_flushed=live_updates_sender(hub),
         spawn=hub.start_background_task,
         history=HeartbeatHistory(settings.heartbeat_history_s),
+        limits=DeviceLimits(
+            events_per_s=settings.device_events_per_s,
+            bytes_per_day=settings.device_bytes_per_day,
+        ),
         linger_s=settings.flush_linger_ms / 1000,
     )
     app.extensions["borne.ingest"] = ingest

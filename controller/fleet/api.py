@@ -3,6 +3,7 @@ fallback of the Socket.IO channel); staff read devices and make enrolment tokens
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from controller.fleet import enrolment
 from controller.fleet import service as fleet
 from controller.fleet.enrolment import authenticate_device
 from controller.fleet.ingest import EventsRefused, IngestUnavailable
+from controller.fleet.limits import DeviceOverLimit
 from controller.fleet.models import Device
 from controller.places import service as places
 
@@ -138,7 +140,12 @@ def create_token() -> Response:
     body=EventBatch,
     response=EventAck,
     auth="device",
-    errors={401: "unknown device or wrong secret", 422: "invalid event", 503: "not stored"},
+    errors={
+        401: "unknown device or wrong secret",
+        422: "invalid event",
+        429: "more than the device may send: send again later",
+        503: "not stored",
+    },
 )
 def post_events() -> Response:
     device_id, secret = basic_credentials()
@@ -151,6 +158,10 @@ def post_events() -> Response:
         ack = current_app.extensions["borne.ingest"].submit(device.id, batch.events)
     except EventsRefused as exc:
         return error_response(422, "invalid_event", str(exc))
+    except DeviceOverLimit as exc:
+        response = error_response(429, "rate_limited", str(exc))
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
     except IngestUnavailable as exc:
         return error_response(503, "unavailable", str(exc))
     return json_response(ack)

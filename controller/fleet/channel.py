@@ -26,6 +26,7 @@ from controller.db import Database
 from controller.errors import Unauthenticated
 from controller.fleet.enrolment import authenticate_device
 from controller.fleet.ingest import EventIngest, EventsRefused, IngestUnavailable
+from controller.fleet.limits import DeviceOverLimit
 from controller.realtime import LIVE_NAMESPACE, site_room
 
 
@@ -129,6 +130,8 @@ class AgentChannel(socketio.Namespace):
             ack = self._ingest.submit(device_id, batch.events)
         except EventsRefused as exc:
             return {"error": "invalid_event", "message": str(exc)}
+        except DeviceOverLimit as exc:
+            return {"error": "rate_limited", "message": str(exc)}
         except IngestUnavailable as exc:
             return {"error": "unavailable", "message": str(exc)}
         result: dict[str, Any] = msgspec.to_builtins(ack)

@@ -35,6 +35,7 @@ from agent.protocol import (
 from controller import audit, signals
 from controller.context import database_of, settings_of
 from controller.db import Database, utcnow
+from controller.fleet.limits import DeviceLimits
 from controller.fleet.models import Device, DeviceEvent, DeviceStatus
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ class EventIngest:
         spawn: Callable[[Callable[[], None]], object] | None = None,
         history: HeartbeatHistory | None = None,
         handlers: EventHandlers | None = None,
+        limits: DeviceLimits | None = None,
         linger_s: float = 0.0,
     ) -> None:
         """``spawn`` starts the writer loop as a background task at the first event (a thread,
@@ -191,6 +193,7 @@ class EventIngest:
         self._spawn = spawn
         self._history = history or HeartbeatHistory(0)
         self.handlers = handlers or EventHandlers()
+        self._limits = limits
         self._linger_s = linger_s
         self._start_lock = threading.Lock()
         self._started = spawn is None
@@ -202,6 +205,8 @@ class EventIngest:
         if self._stopped.is_set():
             raise IngestUnavailable("the controller is stopping")
         check_dates(events, utcnow())
+        if self._limits is not None:  # raises DeviceOverLimit
+            self._limits.admit(device_id, len(events), len(msgspec.json.encode(events)))
         self._ensure_started()
         pending = _Pending(device_id, sorted(events, key=lambda e: e.seq))
         self._queue.put(pending)
