@@ -57,4 +57,24 @@ def add_user(
         click.echo(f"created {created.role} {created.username}")
 
 
+@user.command("disable")
+@click.argument("username")
+@pass_context
+def disable_user(ctx: Context, username: str) -> None:
+    """Disable a staff account: it can no longer sign in, and its sessions end at once."""
+    with ctx.session() as session:
+        found = users.set_active(session, CLI_ACTOR, users.find_user(session, username), False)
+        click.echo(f"disabled {found.username}; their sessions have ended")
+
+
+@user.command("enable")
+@click.argument("username")
+@pass_context
+def enable_user(ctx: Context, username: str) -> None:
+    """Enable a staff account that was disabled."""
+    with ctx.session() as session:
+        found = users.set_active(session, CLI_ACTOR, users.find_user(session, username), True)
+        click.echo(f"enabled {found.username}")
+
+
 groups = [user]

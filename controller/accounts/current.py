@@ -9,10 +9,16 @@ from controller.context import db_session
 from controller.errors import Unauthenticated
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the signed-in user, if still active."""
-    user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's loader: the signed-in user, if still active and the session not ended
+    since (``"<id>.<session epoch>"``, see :attr:`User.session_epoch`)."""
+    user_id, _, epoch = session_id.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit()):
+        return None  # a cookie from before sessions could end: sign in again
+    user = db_session().get(User, int(user_id))
+    if user is None or not user.active or user.session_epoch != int(epoch):
+        return None
+    return user
 
 
 def signed_in() -> User:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from controller import access, audit
 from controller.access import Action, Role
 from controller.accounts.models import User, UserScope
-from controller.errors import Conflict, DomainError
+from controller.errors import Conflict, DomainError, NotFound
 from controller.offload import offload
 from controller.places import service as places
 from controller.places.models import Organisation, Site
@@ -142,8 +142,37 @@ def record_failed_login(session: Session, username: str, address: str, reason: s
     )
 
 
-def record_logout(session: Session, user: User) -> None:
+def sign_out(session: Session, user: User) -> None:
+    """End the user's sessions here and now, a copied cookie's too, and say so in the log."""
+    user.session_epoch += 1
     audit.record(session, user, "user.logout", "user", user.id, f"{user.username} signed out")
+
+
+def set_active(session: Session, actor: audit.Actor, user: User, active: bool) -> User:
+    """Enable or disable an account; disabling ends its sessions at once."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.MANAGE_USERS)
+    if user.active == active:
+        return user
+    user.active = active
+    if not active:
+        user.session_epoch += 1
+    audit.record(
+        session,
+        actor,
+        "user.enable" if active else "user.disable",
+        "user",
+        user.id,
+        f"{'enabled' if active else 'disabled'} {user.username}",
+    )
+    return user
+
+
+def find_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
 
 
 def list_users(session: Session, user: User) -> list[User]:

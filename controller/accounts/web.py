@@ -101,7 +101,7 @@ def logout() -> Response:
     form = LogoutForm()
     if form.validate_on_submit():  # CSRFProtect has already refused a missing token
         session = db_session()
-        users.record_logout(session, signed_in())
+        users.sign_out(session, signed_in())
         session.commit()
         logout_user()
         flash("You are signed out.", "info")

@@ -41,3 +41,15 @@ def test_user_add_refuses_bad_input(run, tmp_path, args, message):
 def test_short_password_is_refused(run):
     result = run("user", "add", "bob", "--role", "admin", "--password-stdin", input="short\n")
     assert result.exit_code == 1 and "at least 10 characters" in result.output
+
+
+def test_user_disable_and_enable(run, tmp_path):
+    run("user", "add", "mediatrice", "--role", "admin", "--password-stdin", input="x" * 12 + "\n")
+
+    disabled = run("user", "disable", "mediatrice")
+    enabled = run("user", "enable", "mediatrice")
+    unknown = run("user", "disable", "nobody")
+
+    assert disabled.exit_code == 0 and "sessions have ended" in disabled.output
+    assert enabled.exit_code == 0 and "enabled mediatrice" in enabled.output
+    assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output

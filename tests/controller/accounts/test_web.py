@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from controller.access import Role
+from controller.accounts import service as users
 from controller.accounts.models import User
 from controller.audit import AuditLog
 from controller.fleet.models import EnrolmentToken
@@ -214,3 +215,31 @@ def test_failed_sign_ins_are_audited_and_counted_never_with_what_was_typed(clien
     assert all("my-secret-pass" not in str(entry.detail) for entry in failed)
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'borne_sign_in_failures_total{reason="wrong_credentials"} 2.0' in metrics
+
+
+def test_a_cookie_copied_before_sign_out_reads_nothing_afterwards(app, db):
+    user = make_user(db, Role.ADMIN)
+    browser = app.test_client()
+    sign_in(browser, user)
+    thief = app.test_client()
+    cookie = browser.get_cookie("session")
+    thief.set_cookie("session", cookie.value)
+    assert thief.get("/api/v1/devices").status_code == 200  # the copy works, for now
+
+    browser.post("/logout", data={"csrf_token": csrf_token(browser, "/")})
+
+    assert thief.get("/api/v1/devices").status_code == 401
+    assert thief.get("/").status_code == 302  # to the sign-in page
+
+
+def test_disabling_an_account_ends_its_sessions_at_once(app, db):
+    mediator = make_user(db, Role.MEDIATOR, sites=[make_site(db)])
+    client = app.test_client()
+    sign_in(client, mediator)
+    assert client.get("/").status_code == 200
+
+    users.set_active(db, make_user(db, Role.ADMIN), mediator, False)
+    db.flush()
+
+    assert client.get("/").status_code == 302
+    assert sign_in(client, mediator).status_code == 401  # and no new one
