@@ -9,6 +9,7 @@ import click
 from agent.protocol import DeviceKind
 from controller.command_line import CLI_ACTOR, Context, pass_context
 from controller.fleet import enrolment
+from controller.fleet.models import Device
 from controller.places import service as domain
 
 
@@ -51,5 +52,39 @@ def create_token(
     click.echo(issued.token)
     click.echo(f"valid once, until {expires:%Y-%m-%d %H:%M} UTC", err=True)
 
+    click.echo(
+        f"token id {issued.record.id} (to revoke it: borne controller token revoke "
+        f"{issued.record.id})",
+        err=True,
+    )
 
-groups = [token]
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@pass_context
+def revoke_token(ctx: Context, token_id: int) -> None:
+    """Withdraw an enrolment token nobody has used yet."""
+    with ctx.session() as session:
+        record = enrolment.revoke_token(session, CLI_ACTOR, token_id)
+        click.echo(f"token {record.id} for {record.site.name} revoked: it enrols nothing now")
+
+
+@click.group()
+def device() -> None:
+    """Devices."""
+
+
+@device.command("retire")
+@click.argument("device_id")
+@pass_context
+def retire_device(ctx: Context, device_id: str) -> None:
+    """Take a device out of service for good: its secret is refused, its history kept."""
+    with ctx.session() as session:
+        found = session.get(Device, device_id)
+        if found is None:
+            raise click.ClickException(f"no device {device_id}")
+        enrolment.retire_device(session, CLI_ACTOR, found)
+        click.echo(f"{found.name} retired: its agent is refused from now on")
+
+
+groups = [token, device]

@@ -20,7 +20,7 @@ from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse, UpdateConfig
 from controller import access, audit, signals
 from controller.access import Action, StaffMember
 from controller.db import utcnow
-from controller.errors import Conflict, DomainError, PermissionDenied, Unauthenticated
+from controller.errors import Conflict, DomainError, NotFound, PermissionDenied, Unauthenticated
 from controller.fleet.models import Device, DeviceStatus, EnrolmentToken
 from controller.places import service as places
 from controller.places.models import Organisation, Site
@@ -100,6 +100,10 @@ def enrol(
     )
     if record is None:
         raise PermissionDenied("this enrolment token is unknown", code="token_unknown")
+    if record.revoked_at is not None:
+        raise PermissionDenied(
+            "this enrolment token was revoked; ask for a new one", code="token_revoked"
+        )
     if record.used_at is not None:
         raise Conflict(
             "this enrolment token was already used; ask for a new one", code="token_used"
@@ -189,6 +193,53 @@ def authenticate_device(session: Session, device_id: str, secret: str) -> Device
     expected = device.secret_hash if device else _digest("no such device")
     if not hmac.compare_digest(expected, _digest(secret)) or device is None:
         raise Unauthenticated("unknown device or wrong secret", code="bad_credentials")
+    if device.retired_at is not None:  # its own secret: it may learn why
+        raise Unauthenticated(
+            f"this device was retired on {device.retired_at:%Y-%m-%d}: enrol it again with a "
+            "new token to bring it back",
+            code="device_retired",
+        )
+    return device
+
+
+def revoke_token(session: Session, actor: audit.Actor, token_id: int) -> EnrolmentToken:
+    """Withdraw an enrolment token nobody has used yet: it enrols nothing any more."""
+    record = session.get(EnrolmentToken, token_id)
+    if record is None:
+        raise NotFound(f"no enrolment token {token_id}")
+    if not isinstance(actor, str):
+        access.require(actor, Action.ENROL_DEVICE, record.site)
+    if record.used_at is not None:
+        raise Conflict("this token was already used: retire the device it enrolled instead")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "token.revoke",
+            "site",
+            record.site_id,
+            f"enrolment token {record.id} for {record.site.name} revoked",
+            token_id=record.id,
+        )
+    return record
+
+
+def retire_device(session: Session, actor: audit.Actor, device: Device) -> Device:
+    """Take a device out of service for good: its secret is refused from now on, its history
+    (events, sessions, wipes, commands) kept."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.ENROL_DEVICE, device.site)
+    if device.retired_at is None:
+        device.retired_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "device.retire",
+            "device",
+            device.id,
+            f"{device.name} at {device.site.name} retired",
+        )
     return device
 
 

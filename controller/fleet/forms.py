@@ -36,3 +36,9 @@ class TokenForm(FlaskForm):
         description="A word for the audit log, for instance which PC it is for.",
     )
     submit = SubmitField("Create token")
+
+
+class RevokeTokenForm(FlaskForm):
+    """The button that withdraws an unused token (its CSRF token only)."""
+
+    submit = SubmitField("Revoke")

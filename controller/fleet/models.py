@@ -43,6 +43,8 @@ class Device(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, deferred=True)
     inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, deferred=True)
     inventory_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Taken out of service for good: its secret is refused, its history kept.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     site: Mapped[Site] = relationship(back_populates="devices")
 
@@ -77,6 +79,7 @@ class EnrolmentToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # unused, then withdrawn
     device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
 
     site: Mapped[Site] = relationship()

@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from wtforms import SelectChoice
 
@@ -17,7 +26,7 @@ from controller.db import utcnow
 from controller.errors import DomainError
 from controller.fleet import enrolment
 from controller.fleet import service as fleet
-from controller.fleet.forms import KIND_LABELS, TokenForm
+from controller.fleet.forms import KIND_LABELS, RevokeTokenForm, TokenForm
 from controller.fleet.models import Device, DeviceStatus
 from controller.places import service as places
 from controller.places.models import Site
@@ -139,8 +148,27 @@ def tokens() -> Page:
             return _token_created(issued)
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "fleet/tokens.html", form=form, tokens=recent, error=error, now=utcnow()
+        "fleet/tokens.html",
+        form=form,
+        tokens=recent,
+        error=error,
+        now=utcnow(),
+        revoke_form=RevokeTokenForm(formdata=None),
     ), status
+
+
+@fleet_web.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Page:
+    """Withdraw an unused token; the domain checks who may, and that nobody used it."""
+    form = RevokeTokenForm()
+    if not form.validate_on_submit():
+        raise DomainError("this form was too old; reload the page and try again")
+    session = db_session()
+    record = enrolment.revoke_token(session, signed_in(), token_id)
+    session.commit()
+    flash(f"The token for {record.site.name} is revoked: it enrols nothing now.", "success")
+    return redirect(url_for("fleet.tokens"))
 
 
 def _token_created(issued: enrolment.IssuedToken) -> Response:

@@ -102,3 +102,39 @@ def test_token_creation_and_enrolment_are_audited(db):
 
     actions = list(db.scalars(select(AuditLog.action).order_by(AuditLog.id)))
     assert actions[-2:] == ["token.create", "device.enrol"]
+
+
+def test_a_revoked_token_enrols_nothing_and_a_used_one_cannot_be_revoked(db):
+    site = make_site(db)
+    withdrawn = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
+    used = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
+    enrolment.enrol(db, enrol_request(used.token), heartbeat_interval_s=10)
+
+    enrolment.revoke_token(
+        db, make_user(db, Role.TECHNICIAN, organisations=[site.organisation]), withdrawn.record.id
+    )
+
+    with pytest.raises(PermissionDenied, match="revoked"):
+        enrolment.enrol(db, enrol_request(withdrawn.token), heartbeat_interval_s=10)
+    with pytest.raises(Conflict, match="already used"):
+        enrolment.revoke_token(db, "cli", used.record.id)
+    with pytest.raises(PermissionDenied):  # outside the places a technician covers
+        enrolment.revoke_token(
+            db,
+            make_user(db, Role.TECHNICIAN, organisations=[make_organisation(db)]),
+            withdrawn.record.id,
+        )
+
+
+def test_a_retired_device_is_refused_and_its_history_kept(db):
+    site = make_site(db)
+    issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
+    answer = enrolment.enrol(db, enrol_request(issued.token), heartbeat_interval_s=10)
+    device = enrolment.authenticate_device(db, answer.device_id, answer.device_secret)
+
+    enrolment.retire_device(db, "cli", device)
+
+    with pytest.raises(Unauthenticated, match="retired") as refused:
+        enrolment.authenticate_device(db, answer.device_id, answer.device_secret)
+    assert refused.value.code == "device_retired"
+    assert db.get(Device, answer.device_id) is not None  # its history stays

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from controller.access import Role
+from controller.audit import AuditLog
+from controller.fleet import enrolment
 from controller.fleet.models import DeviceStatus, EnrolmentToken
 from tests.controller.testkit import audit_actions, count, csrf_token, sign_in
 from tests.factories import make_device, make_site, make_user
@@ -141,3 +146,20 @@ def test_domain_error_on_the_token_form_is_shown_and_nothing_stored(client, db):
     assert answer.status_code == 400
     assert "a token lives between a minute and 30 days" in answer.get_data(as_text=True)
     assert count(db, EnrolmentToken) == before
+
+
+def test_an_unused_token_is_revoked_from_the_tokens_page(client, db):
+    site = make_site(db, name="MDH Teisseire")
+    issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1), note="PC 3")
+    sign_in(client, make_user(db, Role.ADMIN))
+
+    page = client.get("/tokens").get_data(as_text=True)
+    assert "Revoke the token for MDH Teisseire, PC 3" in page
+    answer = client.post(
+        f"/tokens/{issued.record.id}/revoke", data={"csrf_token": csrf_token(client, "/tokens")}
+    )
+
+    assert answer.status_code == 302
+    listing = client.get("/tokens").get_data(as_text=True)
+    assert "Revoked" in listing and "revoked: it enrols nothing now" in listing
+    assert "token.revoke" in [e.action for e in db.scalars(select(AuditLog))]
