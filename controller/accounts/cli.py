@@ -67,6 +67,21 @@ def disable_user(ctx: Context, username: str) -> None:
         click.echo(f"disabled {found.username}; their sessions have ended")
 
 
+@user.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@pass_context
+def reset_password(ctx: Context, username: str, password_stdin: bool) -> None:
+    """Give a staff account a new password; its sessions end at once."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with ctx.session() as session:
+        found = users.set_password(session, CLI_ACTOR, users.find_user(session, username), password)
+        click.echo(f"new password for {found.username}; their sessions have ended")
+
+
 @user.command("enable")
 @click.argument("username")
 @pass_context

@@ -53,6 +53,23 @@ class LogoutForm(FlaskForm):
     submit = SubmitField("Sign out")
 
 
+class PasswordForm(FlaskForm):
+    """One's own new password; the domain checks the current one and the length."""
+
+    current = PasswordField(
+        "Current password",
+        validators=[DataRequired(), Length(max=1000)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=1000)],
+        description="At least 10 characters. Your other sessions end, here and elsewhere.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Change my password")
+
+
 class UserForm(FlaskForm):
     username = StringField(
         "Username",

@@ -168,6 +168,39 @@ def set_active(session: Session, actor: audit.Actor, user: User, active: bool) -
     return user
 
 
+def set_password(
+    session: Session,
+    actor: audit.Actor,
+    user: User,
+    new_password: str,
+    *,
+    current_password: str | None = None,
+) -> User:
+    """Give ``user`` a new password and end their sessions (every copy of the old cookie).
+
+    People change their own, saying their current one (``current_password``); those who
+    manage users (and the command line) reset anyone's."""
+    own = not isinstance(actor, str) and actor.id == user.id
+    if own:
+        if current_password is None or not _password_matches(user.password_hash, current_password):
+            raise DomainError("your current password is not that one: nothing was changed")
+    elif not isinstance(actor, str):
+        access.require(actor, Action.MANAGE_USERS)
+    if len(new_password) < MIN_PASSWORD:
+        raise DomainError(f"a password needs at least {MIN_PASSWORD} characters")
+    user.password_hash = hash_password(new_password)
+    user.session_epoch += 1
+    audit.record(
+        session,
+        actor,
+        "user.password",
+        "user",
+        user.id,
+        f"{user.username} changed their password" if own else f"password of {user.username} reset",
+    )
+    return user
+
+
 def find_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:

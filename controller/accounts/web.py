@@ -28,7 +28,13 @@ from controller.access import Action
 from controller.accounts import audit_export, audit_search
 from controller.accounts import service as users
 from controller.accounts.current import signed_in
-from controller.accounts.forms import AuditFilterForm, LoginForm, LogoutForm, UserForm
+from controller.accounts.forms import (
+    AuditFilterForm,
+    LoginForm,
+    LogoutForm,
+    PasswordForm,
+    UserForm,
+)
 from controller.accounts.models import User
 from controller.accounts.throttle import SignInThrottle
 from controller.context import database_of, db_session
@@ -47,7 +53,11 @@ def logout_button() -> dict[str, object]:
     """The layout's "Sign out" form, for the signed-in."""
     if not current_user.is_authenticated:
         return {"logout_form": None}
-    return {"logout_form": LogoutForm(), "logout_url": url_for("accounts.logout")}
+    return {
+        "logout_form": LogoutForm(),
+        "logout_url": url_for("accounts.logout"),
+        "account_url": url_for("accounts.own_password"),
+    }
 
 
 @accounts.route("/login", methods=["GET", "POST"])
@@ -106,6 +116,31 @@ def logout() -> Response:
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("accounts.login"))
+
+
+@accounts.route("/account/password", methods=["GET", "POST"])
+@login_required
+def own_password() -> Page:
+    """Change one's own password; every other session of the account ends with it."""
+    form = PasswordForm()
+    error = None
+    if form.validate_on_submit():
+        session = db_session()
+        me = signed_in()
+        try:
+            users.set_password(
+                session, me, me, form.new.data or "", current_password=form.current.data or ""
+            )
+        except DomainError as exc:
+            session.rollback()
+            error = exc.message
+        else:
+            session.commit()
+            login_user(me)  # this session goes on, under the account's new epoch
+            flash("Your password is changed; your other sessions have ended.", "success")
+            return redirect(url_for("fleet.index"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("accounts/password.html", form=form, error=error), status
 
 
 @accounts.route("/users", methods=["GET", "POST"])

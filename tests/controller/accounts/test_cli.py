@@ -53,3 +53,15 @@ def test_user_disable_and_enable(run, tmp_path):
     assert disabled.exit_code == 0 and "sessions have ended" in disabled.output
     assert enabled.exit_code == 0 and "enabled mediatrice" in enabled.output
     assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output
+
+
+def test_user_password_resets_it(run, tmp_path):
+    run(
+        "user", "add", "agent-accueil", "--role", "admin", "--password-stdin", input="x" * 12 + "\n"
+    )
+
+    reset = run("user", "password", "agent-accueil", "--password-stdin", input="y" * 12 + "\n")
+    short = run("user", "password", "agent-accueil", "--password-stdin", input="short\n")
+
+    assert reset.exit_code == 0 and "sessions have ended" in reset.output
+    assert short.exit_code == 1 and "at least 10 characters" in short.output

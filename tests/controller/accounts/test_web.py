@@ -243,3 +243,36 @@ def test_disabling_an_account_ends_its_sessions_at_once(app, db):
 
     assert client.get("/").status_code == 302
     assert sign_in(client, mediator).status_code == 401  # and no new one
+
+
+def test_people_change_their_own_password_and_their_other_sessions_end(app, db):
+    user = make_user(db, Role.MEDIATOR, sites=[make_site(db)])
+    here, elsewhere = app.test_client(), app.test_client()
+    sign_in(here, user)
+    sign_in(elsewhere, user)
+
+    wrong = here.post(
+        "/account/password",
+        data={
+            "current": "not it",
+            "new": "a brand new passphrase",
+            "csrf_token": csrf_token(here, "/account/password"),
+        },
+    )
+    changed = here.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "new": "a brand new passphrase",
+            "csrf_token": csrf_token(here, "/account/password"),
+        },
+    )
+
+    assert wrong.status_code == 400 and "current password is not that one" in wrong.get_data(
+        as_text=True
+    )
+    assert changed.status_code == 302
+    assert here.get("/").status_code == 200  # this session goes on
+    assert elsewhere.get("/").status_code == 302  # the others end
+    assert sign_in(app.test_client(), user, password="a brand new passphrase").status_code == 302
+    assert "user.password" in audit_actions(db, user)
