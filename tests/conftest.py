@@ -74,25 +74,41 @@ def db(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(database_url: str, connection: Connection, tmp_path: Path) -> Iterator[Flask]:
-    """An app whose requests share the test's rolled-back transaction."""
+def make_app(database_url: str, connection: Connection, tmp_path: Path) -> Iterator[Any]:
+    """Build apps whose requests share the test's rolled-back transaction; ``settings``
+    override the test defaults (a setting under test)."""
     from controller import create_app
 
-    app = create_app(
-        {
-            "database_url": database_url,
-            "data_dir": str(tmp_path),
-            "async_mode": "threading",
-            "testing": True,
-            "secret_key": "test-secret-key",
-        }
-    )
-    app.config["WTF_CSRF_ENABLED"] = True
-    app.extensions["borne.db"].sessions = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    yield app
-    app.extensions["borne.db"].dispose()
+    made: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        app = create_app(
+            {
+                "database_url": database_url,
+                "data_dir": str(tmp_path),
+                "async_mode": "threading",
+                "testing": True,
+                "secret_key": "test-secret-key",
+                **settings,
+            }
+        )
+        app.config["WTF_CSRF_ENABLED"] = True
+        app.extensions["borne.db"].sessions = sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["borne.db"].dispose()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    """An app whose requests share the test's rolled-back transaction."""
+    app: Flask = make_app()
+    return app
 
 
 @pytest.fixture
@@ -111,19 +127,35 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def own_app(sqlite_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """An app on a database of its own, for requests that reach the background writer."""
+def make_own_app(sqlite_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Build apps on a database of their own (``settings`` override the test defaults), for
+    requests that reach the background writer."""
     from controller import create_app
 
-    app = create_app(
-        {
-            "database_url": sqlite_url,
-            "data_dir": str(tmp_path),
-            "async_mode": "threading",
-            "testing": True,
-            "secret_key": "test-secret-key",
-        }
-    )
-    yield app
-    app.extensions["borne.ingest"].stop()
-    app.extensions["borne.db"].dispose()
+    made: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        app = create_app(
+            {
+                "database_url": sqlite_url,
+                "data_dir": str(tmp_path),
+                "async_mode": "threading",
+                "testing": True,
+                "secret_key": "test-secret-key",
+                **settings,
+            }
+        )
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["borne.ingest"].stop()
+        app.extensions["borne.db"].dispose()
+
+
+@pytest.fixture
+def own_app(make_own_app: Any) -> Flask:
+    """An app on a database of its own, for requests that reach the background writer."""
+    app: Flask = make_own_app()
+    return app

@@ -57,14 +57,27 @@ def add_user(
         click.echo(f"created {created.role} {created.username}")
 
 
+def _set_active(ctx: Context, username: str, active: bool) -> None:
+    with ctx.session() as session:
+        found = users.set_active(session, CLI_ACTOR, users.find_user(session, username), active)
+        ended = "" if active else "; their sessions have ended"
+        click.echo(f"{'enabled' if active else 'disabled'} {found.username}{ended}")
+
+
 @user.command("disable")
 @click.argument("username")
 @pass_context
 def disable_user(ctx: Context, username: str) -> None:
     """Disable a staff account: it can no longer sign in, and its sessions end at once."""
-    with ctx.session() as session:
-        found = users.set_active(session, CLI_ACTOR, users.find_user(session, username), False)
-        click.echo(f"disabled {found.username}; their sessions have ended")
+    _set_active(ctx, username, False)
+
+
+@user.command("enable")
+@click.argument("username")
+@pass_context
+def enable_user(ctx: Context, username: str) -> None:
+    """Enable a staff account that was disabled."""
+    _set_active(ctx, username, True)
 
 
 @user.command("password")
@@ -80,16 +93,6 @@ def reset_password(ctx: Context, username: str, password_stdin: bool) -> None:
     with ctx.session() as session:
         found = users.set_password(session, CLI_ACTOR, users.find_user(session, username), password)
         click.echo(f"new password for {found.username}; their sessions have ended")
-
-
-@user.command("enable")
-@click.argument("username")
-@pass_context
-def enable_user(ctx: Context, username: str) -> None:
-    """Enable a staff account that was disabled."""
-    with ctx.session() as session:
-        found = users.set_active(session, CLI_ACTOR, users.find_user(session, username), True)
-        click.echo(f"enabled {found.username}")
 
 
 groups = [user]

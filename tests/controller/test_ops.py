@@ -98,30 +98,15 @@ def test_metrics_are_read_from_this_machine_only_without_a_token(client):
     assert "metrics_token" in from_elsewhere.get_json()["message"]
 
 
-def test_with_a_token_metrics_need_it_from_anywhere(database_url, tmp_path):
-    from controller import create_app
-
-    app = create_app(
-        {
-            "database_url": database_url,
-            "data_dir": str(tmp_path),
-            "async_mode": "threading",
-            "testing": True,
-            "secret_key": "test-secret-key",
-            "metrics_token": "scrape-me-please",
-        }
-    )
-    client = app.test_client()
+def test_with_a_token_metrics_need_it_from_anywhere(make_app):
+    client = make_app(metrics_token="scrape-me-please").test_client()
     elsewhere = {"REMOTE_ADDR": "192.0.2.10"}
-    try:
-        assert client.get("/metrics").status_code == 401
-        wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
-        assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
-        right = client.get(
-            "/metrics",
-            headers={"Authorization": "Bearer scrape-me-please"},
-            environ_base=elsewhere,
-        )
-        assert right.status_code == 200 and "borne_devices" in right.get_data(as_text=True)
-    finally:
-        app.extensions["borne.db"].dispose()
+    assert client.get("/metrics").status_code == 401
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    right = client.get(
+        "/metrics",
+        headers={"Authorization": "Bearer scrape-me-please"},
+        environ_base=elsewhere,
+    )
+    assert right.status_code == 200 and "borne_devices" in right.get_data(as_text=True)

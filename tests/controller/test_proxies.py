@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy.orm import sessionmaker
 
 from borne.settings import ImproperlyConfigured
 from controller import create_app
@@ -21,23 +20,6 @@ BEHIND_NGINX = {
     # Over https, Flask-WTF checks the page came from this site, as browsers say it did.
     "Referer": "https://borne.example.org/tokens",
 }
-
-
-def app_with(database_url, connection, tmp_path, **settings):
-    app = create_app(
-        {
-            "database_url": database_url,
-            "data_dir": str(tmp_path),
-            "async_mode": "threading",
-            "testing": True,
-            "secret_key": "test-secret-key",
-            **settings,
-        }
-    )
-    app.extensions["borne.db"].sessions = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return app
 
 
 def enrol_command(app, db, peer: str) -> str:
@@ -58,26 +40,20 @@ def enrol_command(app, db, peer: str) -> str:
     return re.search(r"borne agent enrol --controller (\S+)", page).group(1)
 
 
-def test_behind_a_trusted_proxy_pages_print_https_commands(database_url, connection, tmp_path, db):
-    app = app_with(database_url, connection, tmp_path, trusted_proxies=["127.0.0.1"])
-    try:
-        assert enrol_command(app, db, "127.0.0.1") == "https://borne.example.org"
-        # The same headers straight from a client are not believed.
-        assert enrol_command(app, db, "192.0.2.7") == "http://localhost"
-    finally:
-        app.extensions["borne.db"].dispose()
+def test_behind_a_trusted_proxy_pages_print_https_commands(make_app, db):
+    app = make_app(trusted_proxies=["127.0.0.1"])
+    assert enrol_command(app, db, "127.0.0.1") == "https://borne.example.org"
+    # The same headers straight from a client are not believed.
+    assert enrol_command(app, db, "192.0.2.7") == "http://localhost"
 
 
 def test_without_trusted_proxies_forwarded_headers_are_ignored(client, db, app):
     assert enrol_command(app, db, "127.0.0.1") == "http://localhost"
 
 
-def test_a_public_url_is_what_pages_print(database_url, connection, tmp_path, db):
-    app = app_with(database_url, connection, tmp_path, public_url="https://borne.grenoble.fr")
-    try:
-        assert enrol_command(app, db, "127.0.0.1") == "https://borne.grenoble.fr"
-    finally:
-        app.extensions["borne.db"].dispose()
+def test_a_public_url_is_what_pages_print(make_app, db):
+    app = make_app(public_url="https://borne.grenoble.fr")
+    assert enrol_command(app, db, "127.0.0.1") == "https://borne.grenoble.fr"
 
 
 @pytest.mark.parametrize(

@@ -213,36 +213,18 @@ def test_bad_site_filter_is_refused(client, db):
     assert response.status_code == 400 and "site_id" in response.get_json()["message"]
 
 
-def test_a_device_sending_beyond_its_volume_gets_429_and_sends_again_later(sqlite_url, tmp_path):
-    from controller import create_app
-
-    app = create_app(
-        {
-            "database_url": sqlite_url,
-            "data_dir": str(tmp_path),
-            "async_mode": "threading",
-            "testing": True,
-            "secret_key": "test-secret-key",
-            "device_bytes_per_day": 2000,
-        }
+def test_a_device_sending_beyond_its_volume_gets_429_and_sends_again_later(make_own_app):
+    app = make_own_app(device_bytes_per_day=2000)
+    with app.extensions["borne.db"].session() as session:
+        device_id = make_device(session, secret="s3cret-s3cret").id
+    client = app.test_client()
+    headers = basic(device_id, "s3cret-s3cret")
+    first = client.post("/api/v1/agent/events", json={"events": [heartbeat(1)]}, headers=headers)
+    flood = client.post(
+        "/api/v1/agent/events",
+        json={"events": [heartbeat(n) for n in range(2, 12)]},
+        headers=headers,
     )
-    try:
-        with app.extensions["borne.db"].session() as session:
-            device = make_device(session, secret="s3cret-s3cret")
-            device_id = device.id
-        client = app.test_client()
-        headers = basic(device_id, "s3cret-s3cret")
-        first = client.post(
-            "/api/v1/agent/events", json={"events": [heartbeat(1)]}, headers=headers
-        )
-        flood = client.post(
-            "/api/v1/agent/events",
-            json={"events": [heartbeat(n) for n in range(2, 12)]},
-            headers=headers,
-        )
-    finally:
-        app.extensions["borne.ingest"].stop()
-        app.extensions["borne.db"].dispose()
     assert first.status_code == 200
     assert flood.status_code == 429 and flood.get_json()["error"] == "rate_limited"
     assert int(flood.headers["Retry-After"]) >= 1
