@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -54,7 +55,12 @@ def record(
     summary: str = "",
     **detail: Any,
 ) -> AuditLog:
-    """Add an entry to the log, in the caller's transaction (so it commits with the change)."""
+    """Add an entry to the log, in the caller's transaction (so it commits with the change).
+
+    A change made through an API token says which one: a leaked token's doings can be found."""
+    token_id = g.get("api_token_id") if has_request_context() else None
+    if token_id is not None and not isinstance(actor, str):
+        detail = {**detail, "via_api_token": token_id}
     entry = AuditLog(
         actor_id=actor_id(actor),
         actor=actor_name(actor),

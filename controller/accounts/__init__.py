@@ -12,7 +12,7 @@ from controller.web.pages import NavItem, add_navigation
 def init_app(app: Flask) -> None:
     from prometheus_client import Counter
 
-    from controller.accounts.current import load_user
+    from controller.accounts.current import load_from_token, load_user
     from controller.accounts.throttle import SignInThrottle
     from controller.accounts.web import FAILURES, THROTTLE, accounts
     from controller.metrics import registry_of
@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please sign in to see this page."
     login_manager.user_loader(load_user)
+    login_manager.request_loader(load_from_token)
     login_manager.init_app(app)
     app.register_blueprint(accounts)
     settings = app.extensions["borne.settings"]

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from controller.access import Role
+from controller.accounts import api_tokens
 from controller.accounts import service as users
 from controller.command_line import CLI_ACTOR, Context, pass_context
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def role_and_places(command: F) -> F:
+    """The options that give an account its role and the places it covers."""
+    options = [
+        click.option("--role", required=True, type=click.Choice([r.value for r in Role])),
+        click.option(
+            "--org",
+            "organisations",
+            multiple=True,
+            help="An organisation covered (id or name); repeatable.",
+        ),
+        click.option(
+            "--site", "sites", multiple=True, help="A site covered (id or slug); repeatable."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.group()
@@ -18,14 +42,7 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
-@click.option(
-    "--org",
-    "organisations",
-    multiple=True,
-    help="An organisation covered (id or name); repeatable.",
-)
-@click.option("--site", "sites", multiple=True, help="A site covered (id or slug); repeatable.")
+@role_and_places
 @click.option("--full-name", default="")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_context
@@ -80,6 +97,26 @@ def enable_user(ctx: Context, username: str) -> None:
     _set_active(ctx, username, True)
 
 
+@user.command("access")
+@click.argument("username")
+@role_and_places
+@pass_context
+def set_access(
+    ctx: Context, username: str, role: str, organisations: tuple[str, ...], sites: tuple[str, ...]
+) -> None:
+    """Give a staff account a role and the places it covers (replacing the old ones); its
+    sessions end when anything changed."""
+    with ctx.session() as session:
+        found = users.find_user(session, username)
+        changed = users.set_role_and_scopes(
+            session, CLI_ACTOR, found, role=role, organisations=organisations, sites=sites
+        )
+        if changed:
+            click.echo(f"{found.username} is now {found.role}; their sessions have ended")
+        else:
+            click.echo(f"{found.username} already had this role and these places: nothing changed")
+
+
 @user.command("password")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
@@ -95,4 +132,64 @@ def reset_password(ctx: Context, username: str, password_stdin: bool) -> None:
         click.echo(f"new password for {found.username}; their sessions have ended")
 
 
-groups = [user]
+@click.group("api-token")
+def api_token() -> None:
+    """Personal API tokens for scripts (sent as Authorization: Bearer)."""
+
+
+@api_token.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="What will use the token, e.g. 'ansible inventory'.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, api_tokens.MAX_DAYS),
+    default=api_tokens.DEFAULT_DAYS,
+    show_default=True,
+    help="How long the token works.",
+)
+@click.option("--read-only", is_flag=True, help="The token may read, never change anything.")
+@pass_context
+def create_api_token(ctx: Context, username: str, name: str, days: int, read_only: bool) -> None:
+    """Make an API token acting as USERNAME; prints it once, on standard output alone."""
+    with ctx.session() as session:
+        owner = users.find_user(session, username)
+        token, secret = api_tokens.create_token(
+            session, CLI_ACTOR, owner, name=name, days=days, read_only=read_only
+        )
+        click.echo(
+            f"token {token.id} for {owner.username}, until {token.expires_at:%Y-%m-%d}"
+            f"{', read-only' if read_only else ''}; it is not shown again:",
+            err=True,
+        )
+        click.echo(secret)
+
+
+@api_token.command("list")
+@click.argument("username")
+@pass_context
+def list_api_tokens(ctx: Context, username: str) -> None:
+    """USERNAME's API tokens: id, state, name, expiry and last use."""
+    with ctx.session() as session:
+        owner = users.find_user(session, username)
+        for token in api_tokens.tokens_of(session, CLI_ACTOR, owner):
+            used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+            click.echo(
+                f"{token.id}\t{api_tokens.state(token)}\t{token.hint}…\t{token.name}\t"
+                f"until {token.expires_at:%Y-%m-%d}\tlast used {used}"
+                f"{chr(9) + 'read-only' if token.read_only else ''}"
+            )
+
+
+@api_token.command("revoke")
+@click.argument("token_id", type=int)
+@pass_context
+def revoke_api_token(ctx: Context, token_id: int) -> None:
+    """Refuse an API token from now on."""
+    with ctx.session() as session:
+        token = api_tokens.revoke_token(
+            session, CLI_ACTOR, api_tokens.find_token(session, token_id)
+        )
+        click.echo(f"revoked token {token.id} ({token.name}) of {token.user.username}")
+
+
+groups = [user, api_token]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     PasswordField,
@@ -70,14 +71,37 @@ class PasswordForm(FlaskForm):
     submit = SubmitField("Change my password")
 
 
-class UserForm(FlaskForm):
-    username = StringField(
-        "Username",
+TOKEN_DAYS = [
+    SelectChoice(30, "30 days"),
+    SelectChoice(90, "90 days"),
+    SelectChoice(180, "180 days"),
+    SelectChoice(366, "One year"),
+]
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        "Name",
         validators=[DataRequired(), Length(max=80)],
-        description="Lowercase letters, digits, dots, dashes or underscores.",
-        render_kw={"autocomplete": "off", "autocapitalize": "none"},
+        description="What will use it, for instance: Ansible inventory.",
+        render_kw={"autocomplete": "off"},
     )
-    full_name = StringField("Full name", validators=[Optional(), Length(max=200)])
+    days = SelectField("Valid for", choices=TOKEN_DAYS, coerce=int, default=90)
+    read_only = BooleanField(
+        "Read only", description="It can read what you can see, and change nothing."
+    )
+    submit = SubmitField("Create the token")
+
+
+class RevokeApiTokenForm(FlaskForm):
+    """The button that revokes an API token (its CSRF token only)."""
+
+    submit = SubmitField("Revoke")
+
+
+class AccessForm(FlaskForm):
+    """An account's role and places, as an admin changes them (and sets them, in UserForm)."""
+
     role = SelectField(
         "Role",
         choices=[SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()],
@@ -85,6 +109,17 @@ class UserForm(FlaskForm):
     )
     organisations = CheckboxList("Organisations covered", coerce=int)
     sites = CheckboxList("Sites covered", coerce=int)
+    submit = SubmitField("Save role and places")
+
+
+class UserForm(AccessForm):
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=80)],
+        description="Lowercase letters, digits, dots, dashes or underscores.",
+        render_kw={"autocomplete": "off", "autocapitalize": "none"},
+    )
+    full_name = StringField("Full name", validators=[Optional(), Length(max=200)])
     password = PasswordField(
         "Initial password",
         validators=[DataRequired(), Length(max=1000)],
@@ -92,6 +127,24 @@ class UserForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Add user")
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password for someone else's account."""
+
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=1000)],
+        description="At least 10 characters. Give it to the person privately; their sessions end.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Reset the password")
+
+
+class ActiveForm(FlaskForm):
+    """Disable or enable an account (its CSRF token and the button)."""
+
+    submit = SubmitField("Disable")
 
 
 class AuditFilterForm(FlaskForm):

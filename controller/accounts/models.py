@@ -63,3 +63,26 @@ class UserScope(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
 
     user: Mapped[User] = relationship(back_populates="scopes")
+
+
+class ApiToken(Base):
+    """A personal token for scripts (``Authorization: Bearer``): it acts as its owner, or
+    narrower (read-only), until it expires or is revoked."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    # SHA-256 of a 256-bit random secret, as for device secrets: nothing to guess, and a slow
+    # hash would cost every API call milliseconds. The token itself is shown once, never stored.
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The token's first characters, so that a person can tell which one leaked or is in use.
+    hint: Mapped[str] = mapped_column(String(16))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

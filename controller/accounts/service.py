@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller import access, audit
@@ -85,12 +85,7 @@ def create_user(
         )
     if len(password) < MIN_PASSWORD:
         raise DomainError(f"a password needs at least {MIN_PASSWORD} characters")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise DomainError(
-            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
-        ) from None
+    role = _role(role)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"the username {username!r} is taken")
 
@@ -121,6 +116,15 @@ def create_user(
     return user
 
 
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise DomainError(
+            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
+        ) from None
+
+
 def record_login(session: Session, user: User) -> None:
     """Note a successful sign-in in the audit log."""
     audit.record(session, user, "user.login", "user", user.id, f"{user.username} signed in")
@@ -148,12 +152,30 @@ def sign_out(session: Session, user: User) -> None:
     audit.record(session, user, "user.logout", "user", user.id, f"{user.username} signed out")
 
 
+def _keep_an_admin(session: Session, actor: audit.Actor, user: User, what: str) -> None:
+    """Refuse to leave the pages with no active admin: nobody could manage users there any
+    more. The command line may (it is how a lost admin account is given back)."""
+    if isinstance(actor, str) or Role(user.role) is not Role.ADMIN or not user.active:
+        return
+    others = session.scalar(
+        select(func.count(User.id)).where(
+            User.role == Role.ADMIN, User.active.is_(True), User.id != user.id
+        )
+    )
+    if not others:
+        raise Conflict(
+            f"{user.username} is the last active admin: {what} would leave nobody to manage users"
+        )
+
+
 def set_active(session: Session, actor: audit.Actor, user: User, active: bool) -> User:
     """Enable or disable an account; disabling ends its sessions at once."""
     if not isinstance(actor, str):
         access.require(actor, Action.MANAGE_USERS)
     if user.active == active:
         return user
+    if not active:
+        _keep_an_admin(session, actor, user, "disabling them")
     user.active = active
     if not active:
         user.session_epoch += 1
@@ -201,10 +223,64 @@ def set_password(
     return user
 
 
+def set_role_and_scopes(
+    session: Session,
+    actor: audit.Actor,
+    user: User,
+    *,
+    role: Role | str,
+    organisations: Iterable[str | int] = (),
+    sites: Iterable[str | int] = (),
+) -> bool:
+    """Give ``user`` another role or other places; their sessions end when anything changed
+    (a page open elsewhere must not keep rights the account lost). Whether anything changed."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.MANAGE_USERS)
+    role = _role(role)
+    wanted = {(places.find_organisation(session, ref).id, None) for ref in organisations} | {
+        (None, places.find_site(session, ref).id) for ref in sites
+    }
+    if role is not Role.ADMIN and not wanted:
+        raise DomainError(f"a {role.value} must cover at least one organisation or site")
+    current = {(s.organisation_id, s.site_id) for s in user.scopes}
+    if role == user.role and wanted == current:
+        return False
+    if role is not Role.ADMIN:
+        _keep_an_admin(session, actor, user, "making them a " + role.value)
+    before = user.role
+    user.role = role
+    user.scopes = [UserScope(organisation_id=o, site_id=s) for o, s in sorted(wanted, key=str)]
+    user.session_epoch += 1
+    audit.record(
+        session,
+        actor,
+        "user.update",
+        "user",
+        user.id,
+        f"{user.username}: {before} → {role.value}"
+        if before != role
+        else f"{user.username}: places changed",
+        role=role.value,
+        role_before=before,
+        scopes=sorted(wanted, key=str),
+        scopes_before=sorted(current, key=str),
+    )
+    return True
+
+
 def find_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         raise NotFound(f"no user {username!r}")
+    return user
+
+
+def get_user(session: Session, actor: User, user_id: int) -> User:
+    """The account ``user_id``, for whoever manages users."""
+    access.require(actor, Action.MANAGE_USERS)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
     return user
 
 

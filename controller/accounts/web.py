@@ -21,23 +21,29 @@ from flask import (
 from flask import session as flask_session
 from flask_login import current_user, login_required, login_user, logout_user
 from prometheus_client import Counter
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from controller import access
 from controller.access import Action
-from controller.accounts import audit_export, audit_search
+from controller.accounts import api_tokens, audit_export, audit_search
 from controller.accounts import service as users
 from controller.accounts.current import signed_in
 from controller.accounts.forms import (
+    AccessForm,
+    ActiveForm,
+    ApiTokenForm,
     AuditFilterForm,
     LoginForm,
     LogoutForm,
     PasswordForm,
+    ResetPasswordForm,
+    RevokeApiTokenForm,
     UserForm,
 )
 from controller.accounts.models import User
 from controller.accounts.throttle import SignInThrottle
-from controller.context import database_of, db_session
+from controller.context import database_of, db_session, settings_of
 from controller.db import utcnow
 from controller.errors import DomainError
 from controller.web.pages import Page, safe_next
@@ -143,6 +149,63 @@ def own_password() -> Page:
     return render_template("accounts/password.html", form=form, error=error), status
 
 
+@accounts.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def own_tokens() -> Page:
+    """One's personal API tokens: make one (shown once), see their last use, revoke them."""
+    session = db_session()
+    me = signed_in()
+    form = ApiTokenForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            token, secret = api_tokens.create_token(
+                session,
+                me,
+                me,
+                name=form.name.data or "",
+                days=form.days.data or api_tokens.DEFAULT_DAYS,
+                read_only=bool(form.read_only.data),
+            )
+        except DomainError as exc:
+            session.rollback()
+            error = exc.message
+        else:
+            session.commit()
+            public_url = settings_of(current_app).public_url or request.url_root
+            page = render_template(
+                "accounts/api_token_created.html",
+                token=token,
+                secret=secret,
+                devices_url=public_url.rstrip("/") + "/api/v1/devices",
+            )
+            response = Response(page, status=201)
+            response.headers["Cache-Control"] = "no-store"  # shown once: kept in no cache
+            return response
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "accounts/api_tokens.html",
+        form=form,
+        error=error,
+        tokens=api_tokens.tokens_of(session, me, me),
+        state=api_tokens.state,
+        revoke_form=RevokeApiTokenForm(),
+    ), status
+
+
+@accounts.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_own_token(token_id: int) -> Response:
+    if not RevokeApiTokenForm().validate_on_submit():
+        raise DomainError("this form was too old; reload the page and try again")
+    session = db_session()
+    token = api_tokens.revoke_token(session, signed_in(), api_tokens.find_token(session, token_id))
+    session.commit()
+    flash(f"The token {token.name!r} is revoked: it opens nothing now.", "success")
+    # Back where the button was: one's own tokens, or the owner's page for an admin.
+    return redirect(safe_next(request.form.get("next")) or url_for("accounts.own_tokens"))
+
+
 @accounts.route("/users", methods=["GET", "POST"])
 @login_required
 def user_list() -> Page:
@@ -181,6 +244,130 @@ def user_list() -> Page:
         scopes=users.scope_names(session, accounts),
         error=error,
     ), status
+
+
+def _access_form(session: Session, me: User, user: User | None = None) -> AccessForm:
+    organisations, sites = users.scope_choices(session, me)
+    form = AccessForm(obj=None if user is None else _AccessData(user))
+    form.organisations.choices = [SelectChoice(o.id, o.name) for o in organisations]
+    form.sites.choices = [SelectChoice(s.id, f"{s.name} ({s.organisation.name})") for s in sites]
+    return form
+
+
+class _AccessData:
+    """An account's role and places as :class:`AccessForm` reads them."""
+
+    def __init__(self, user: User) -> None:
+        self.role = user.role
+        self.organisations = [s.organisation_id for s in user.scopes if s.organisation_id]
+        self.sites = [s.site_id for s in user.scopes if s.site_id]
+
+
+def _user_page(
+    user: User,
+    *,
+    access_form: AccessForm | None = None,
+    password_form: ResetPasswordForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = db_session()
+    me = signed_in()
+    return render_template(
+        "accounts/user.html",
+        account=user,
+        access_form=access_form or _access_form(session, me, user),
+        password_form=password_form or ResetPasswordForm(),
+        active_form=ActiveForm(),
+        tokens=api_tokens.tokens_of(session, me, user),
+        state=api_tokens.state,
+        revoke_form=RevokeApiTokenForm(),
+        error=error,
+    ), status
+
+
+@accounts.get("/users/<int:user_id>")
+@login_required
+def user_detail(user_id: int) -> Page:
+    """One account for an admin: role and places, password, disable or enable, API tokens."""
+    return _user_page(users.get_user(db_session(), signed_in(), user_id))
+
+
+@accounts.post("/users/<int:user_id>/access")
+@login_required
+def change_access(user_id: int) -> Page:
+    session = db_session()
+    me = signed_in()
+    user = users.get_user(session, me, user_id)
+    form = _access_form(session, me)
+    if not form.validate_on_submit():
+        return _user_page(user, access_form=form, status=400)
+    try:
+        changed = users.set_role_and_scopes(
+            session,
+            me,
+            user,
+            role=form.role.data or "",
+            organisations=form.organisations.data or [],
+            sites=form.sites.data or [],
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _user_page(user, access_form=form, error=exc.message, status=exc.status)
+    session.commit()
+    if changed and user.id == me.id:
+        login_user(user)  # one's own page goes on, under the new rights
+    flash(
+        f"{user.username} is now {user.role}; their sessions have ended."
+        if changed
+        else "Nothing changed.",
+        "success" if changed else "info",
+    )
+    return redirect(url_for("accounts.user_detail", user_id=user.id))
+
+
+@accounts.post("/users/<int:user_id>/password")
+@login_required
+def reset_password(user_id: int) -> Page:
+    session = db_session()
+    me = signed_in()
+    user = users.get_user(session, me, user_id)
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        return _user_page(user, password_form=form, status=400)
+    if user.id == me.id:
+        return _user_page(
+            user, password_form=form, error="Change your own password on My password.", status=400
+        )
+    try:
+        users.set_password(session, me, user, form.password.data or "")
+    except DomainError as exc:
+        session.rollback()
+        return _user_page(user, password_form=form, error=exc.message, status=exc.status)
+    session.commit()
+    flash(f"{user.username} has a new password; their sessions have ended.", "success")
+    return redirect(url_for("accounts.user_detail", user_id=user.id))
+
+
+@accounts.post("/users/<int:user_id>/<any(enable, disable):change>")
+@login_required
+def change_active(user_id: int, change: str) -> Page:
+    session = db_session()
+    me = signed_in()
+    user = users.get_user(session, me, user_id)
+    if not ActiveForm().validate_on_submit():
+        raise DomainError("this form was too old; reload the page and try again")
+    try:
+        users.set_active(session, me, user, change == "enable")
+    except DomainError as exc:
+        session.rollback()
+        return _user_page(user, error=exc.message, status=exc.status)
+    session.commit()
+    if change == "enable":
+        flash(f"{user.username} can sign in again.", "success")
+    else:
+        flash(f"{user.username} is disabled: their sessions and API tokens stopped.", "success")
+    return redirect(url_for("accounts.user_detail", user_id=user.id))
 
 
 @accounts.get("/audit")

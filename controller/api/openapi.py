@@ -20,7 +20,7 @@ openapi = Blueprint("openapi", __name__)
 REF = "#/components/schemas/{name}"
 SECURITY = {
     "device": [{"deviceBasic": []}],
-    "staff": [{"staffSession": []}],
+    "staff": [{"staffSession": []}, {"staffToken": []}],
     "none": [],
 }
 
@@ -118,6 +118,14 @@ def build_openapi(app: Flask) -> dict[str, Any]:
                     "in": "cookie",
                     "name": "session",
                     "description": "the web session of a signed-in member of staff",
+                },
+                "staffToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "a personal API token (bat_…), made on the My API tokens page or with "
+                        "`borne controller api-token create`; a read-only one may only GET"
+                    ),
                 },
             },
         },

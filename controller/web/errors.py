@@ -19,13 +19,17 @@ def _wants_json() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def domain_error(exc: DomainError) -> Response | tuple[str, int]:
+    def domain_error(exc: DomainError) -> Response:
         if _wants_json():
-            return error_response(exc.status, exc.code, exc.message)
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+            response = error_response(exc.status, exc.code, exc.message)
+        else:
+            page = render_template("error.html", status=exc.status, message=exc.message)
+            response = Response(page, exc.status)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
         message = exc.description or exc.name
@@ -35,8 +39,15 @@ def register_error_handlers(app: Flask) -> None:
                 f"{app.config['MAX_CONTENT_LENGTH']} bytes this server accepts"
             )
         if _wants_json():
-            return error_response(status, code, message)
-        return render_template("error.html", status=status, message=message), status
+            response = error_response(status, code, message)
+        else:
+            page = render_template("error.html", status=status, message=message)
+            response = Response(page, status)
+        # What the exception says besides its body: Allow with a 405, Retry-After with a 429 …
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | tuple[str, int]:

@@ -65,3 +65,16 @@ def test_user_password_resets_it(run, tmp_path):
 
     assert reset.exit_code == 0 and "sessions have ended" in reset.output
     assert short.exit_code == 1 and "at least 10 characters" in short.output
+
+
+def test_user_access_changes_role_and_places(run, tmp_path):
+    run("places", "import", str(DEMO_PLACES))
+    run("user", "add", "sam", "--role", "admin", "--password-stdin", input="x" * 12 + "\n")
+
+    changed = run("user", "access", "sam", "--role", "mediator", "--site", "grenoble-mdh-teisseire")
+    again = run("user", "access", "sam", "--role", "mediator", "--site", "grenoble-mdh-teisseire")
+    refused = run("user", "access", "sam", "--role", "manager")
+
+    assert changed.exit_code == 0 and "sam is now mediator" in changed.output
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    assert refused.exit_code == 1 and "must cover at least one" in refused.output
