@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from flask import Response, request
@@ -14,6 +15,12 @@ from flask import Response, request
 from controller.errors import DomainError, Unauthenticated
 
 T = TypeVar("T")
+
+# A row's id as the API takes it: never a number the database cannot hold (SQLite and
+# PostgreSQL stop at 2^63 - 1, and beyond it the driver fails, not the query).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID)]
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,16 @@ def parse_body(type_: type[T], invalid_code: str = "invalid_request") -> T:
         raise DomainError(f"invalid request: {exc}", code=invalid_code, status=422) from None
     except msgspec.DecodeError as exc:
         raise DomainError(f"malformed JSON: {exc}", code="malformed_json") from None
+
+
+def query_row_id(name: str) -> int | None:
+    """The query parameter ``name`` as a row id, None when absent, 400 when not one."""
+    value = request.args.get(name)
+    if not value:
+        return None
+    if not _DIGITS.fullmatch(value) or not 1 <= int(value) <= MAX_ROW_ID:
+        raise DomainError(f"{name} must be a row id (a whole number from 1), got {value[:40]!r}")
+    return int(value)
 
 
 def json_response(value: Any, status: int = 200) -> Response:

@@ -31,6 +31,22 @@ def openapi_document() -> Response:
     return json_response(build_openapi(current_app))
 
 
+def _common_errors(doc: RouteDoc, method: str) -> dict[int, str]:
+    """The refusals every operation of its kind may answer, whatever it does: so that the
+    document lists every status a client can get (a route's own words take precedence)."""
+    errors: dict[int, str] = {}
+    if doc.auth != "none":
+        errors[401] = "no credentials, or credentials refused"
+    if doc.auth == "staff" and method not in ("get", "head"):
+        errors[403] = "not allowed (a read-only API token changes nothing)"
+    if doc.body is not None:
+        errors[400] = "malformed JSON"
+        errors[413] = "body too large"
+        errors[415] = "body not sent as application/json"
+        errors[422] = "body not valid for this operation"
+    return errors
+
+
 def build_openapi(app: Flask) -> dict[str, Any]:
     routes: list[tuple[str, str, str, RouteDoc]] = []
     operation_ids: dict[str, str] = {}
@@ -80,7 +96,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
                         "description": text,
                         "content": {"application/json": {"schema": schema_of[ErrorBody]}},
                     }
-                    for code, text in doc.errors.items()
+                    for code, text in sorted({**_common_errors(doc, method), **doc.errors}.items())
                 },
             },
         }

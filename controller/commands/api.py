@@ -9,7 +9,7 @@ import msgspec
 from flask import Blueprint, Response, request
 
 from controller.accounts.current import signed_in
-from controller.api.io import documented, json_response, parse_body
+from controller.api.io import RowId, documented, json_response, parse_body, query_row_id
 from controller.commands import service as commands
 from controller.commands.delivery import send_now
 from controller.context import db_session
@@ -23,7 +23,7 @@ class CommandIn(msgspec.Struct, forbid_unknown_fields=True):
 
     name: str
     device_ids: Annotated[list[str], msgspec.Meta(max_length=500)] = []
-    site_id: int | None = None
+    site_id: RowId | None = None
     args: dict[str, Any] = {}
     ttl_s: Annotated[int, msgspec.Meta(ge=10, le=7 * 86400)] | None = None
 
@@ -92,9 +92,6 @@ def send_command() -> Response:
     errors={400: "bad filter"},
 )
 def list_commands() -> Response:
-    site_id = request.args.get("site_id")
-    if site_id is not None and not site_id.isdigit():
-        raise DomainError(f"site_id must be a number, got {site_id!r}")
     limit = request.args.get("limit", "50")
     if not limit.isdigit() or not 1 <= int(limit) <= 500:
         raise DomainError("limit must be a number from 1 to 500")
@@ -102,7 +99,7 @@ def list_commands() -> Response:
         db_session(),
         signed_in(),
         device_id=request.args.get("device_id"),
-        site_id=int(site_id) if site_id else None,
+        site_id=query_row_id("site_id"),
         limit=int(limit),
     )
     return json_response([_out(c) for c in found])

@@ -21,6 +21,7 @@ from agent.protocol import (
 )
 from controller.accounts.current import signed_in
 from controller.api.io import (
+    RowId,
     basic_credentials,
     documented,
     error_response,
@@ -56,7 +57,7 @@ class DeviceOut(msgspec.Struct):
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
-    site_id: int
+    site_id: RowId
     kind: DeviceKind | None = None
     ttl_hours: Annotated[float, msgspec.Meta(gt=0, le=720)] | None = None
     note: Annotated[str, msgspec.Meta(max_length=200)] = ""

@@ -9,7 +9,7 @@ import msgspec
 from flask import Blueprint, Response
 
 from controller.accounts.current import signed_in
-from controller.api.io import documented, json_response, parse_body
+from controller.api.io import MAX_ROW_ID, documented, json_response, parse_body
 from controller.commands.delivery import send_now
 from controller.context import db_session
 from controller.fleet import service as fleet
@@ -82,7 +82,7 @@ def list_wipe_reports(device_id: str) -> Response:
     )
 
 
-@public_pcs_api.put("/sites/<int:site_id>/session-limits")
+@public_pcs_api.put(f"/sites/<int(min=1, max={MAX_ROW_ID}):site_id>/session-limits")
 @documented(
     "Set how long residents' sessions last on a site's public PCs, and tell the PCs",
     body=SessionLimitsIn,
