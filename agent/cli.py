@@ -239,6 +239,16 @@ def setup(config: Path | None) -> None:
         click.echo(f"created the guest's skeleton {skeleton} from /etc/skel: customise it there")
     for done in write_lockdown(name):
         click.echo(f"lockdown: {done}")
+    # Paired now, before any resident: the staff's keyboard and mouse, kept by every reset.
+    from agent.pc import bluetooth
+
+    state_dir = Path(settings.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    kept = bluetooth.record_staff_devices(state_dir / bluetooth.STAFF_DEVICES)
+    click.echo(
+        f"bluetooth: {kept} paired device(s) recorded as the staff's; any other pairing "
+        "goes at each reset (run setup again after pairing a staff device)"
+    )
     borne = shutil.which("borne") or str(Path(sys.argv[0]).resolve())
     written = write_autologin(name, borne)
     if written:

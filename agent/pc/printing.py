@@ -16,11 +16,17 @@ socket, authenticated as root by the socket's peer credentials (``PeerCred``)::
 
 which cupsd (``cupsdCancelJobs``) applies to every job of that user on every queue, whatever its
 state, and deletes their files. ``lpstat -W all -o`` then proves none of the guest's jobs is left.
+
+No socket at all means no print server on this PC: nothing can be queued, nothing to do. A socket
+that is there but does not answer (cupsd stuck, restarting, or a stale socket file) is not the
+same: the guest's jobs may still be queued behind it, so it is a leftover and the login locks
+until a reset finds cupsd answering again.
 """
 
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import pwd
 import socket
@@ -30,6 +36,8 @@ from pathlib import Path
 from agent.actions import run_quiet
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
 from agent.pc.report import Leftover, WipeReport
+
+log = logging.getLogger(__name__)
 
 CUPS_SOCKET = Path("/run/cups/cups.sock")
 IPP_TIMEOUT_S = 15
@@ -46,46 +54,65 @@ TAG_CHARSET = 0x47
 TAG_LANGUAGE = 0x48
 
 
-class NoPrintServer(Exception):
-    """CUPS is not installed or not running on this PC."""
+SILENT = "the print server does not answer: the guest's jobs may still be queued"
+
+
+class PrintServerSilent(Exception):
+    """The print server's socket is there, but the server does not answer."""
 
 
 def cancel_print_jobs(
-    guest: GuestAccount, report: WipeReport, *, server: Path = CUPS_SOCKET
+    guest: GuestAccount,
+    report: WipeReport,
+    *,
+    server: Path = CUPS_SOCKET,
+    timeout_s: float = IPP_TIMEOUT_S,
 ) -> None:
     """Cancel every CUPS job of the guest, pending, held or completed, and purge its files."""
     _check(guest)
-    try:
-        jobs = _guest_jobs(guest, server)
-        _purge_jobs_of(guest.name, server)
-    except NoPrintServer:
+    if not os.path.lexists(server):
         report.did("no print server")
+        return
+    try:
+        jobs = _guest_jobs(guest, server, timeout_s)
+        _purge_jobs_of(guest.name, server, timeout_s)
+    except PrintServerSilent as exc:
+        log.warning("the print server at %s does not answer: %s", server, exc)
+        report.left("print", str(server), SILENT)
         return
     if jobs:
         report.did(f"cancelled {len(jobs)} print jobs")
-    for leftover in print_jobs_left(guest, server=server):
+    for leftover in print_jobs_left(guest, server=server, timeout_s=timeout_s):
         report.left(leftover.area, leftover.path, leftover.reason)
 
 
-def print_jobs_left(guest: GuestAccount, *, server: Path = CUPS_SOCKET) -> list[Leftover]:
-    """The guest's jobs CUPS still knows, whatever their state (their files are in its spool)."""
+def print_jobs_left(
+    guest: GuestAccount, *, server: Path = CUPS_SOCKET, timeout_s: float = LPSTAT_TIMEOUT_S
+) -> list[Leftover]:
+    """The guest's jobs CUPS still knows, whatever their state (their files are in its spool).
+
+    A print server that does not answer is one leftover: what it holds is unknown.
+    """
     _check(guest)
-    try:
-        jobs = _guest_jobs(guest, server)
-    except NoPrintServer:
+    if not os.path.lexists(server):
         return []
+    try:
+        jobs = _guest_jobs(guest, server, timeout_s)
+    except PrintServerSilent as exc:
+        log.warning("the print server at %s does not answer: %s", server, exc)
+        return [Leftover("print", str(server), SILENT)]
     return [Leftover("print", job, "print job still in the CUPS spool") for job in jobs]
 
 
-def _guest_jobs(guest: GuestAccount, server: Path) -> list[str]:
+def _guest_jobs(guest: GuestAccount, server: Path, timeout_s: float) -> list[str]:
     """``lpstat -h SOCKET -W all -o``: every job, completed ones included, with its owner."""
     if not server.is_socket():
-        raise NoPrintServer(str(server))
-    done = run_quiet(["lpstat", "-h", str(server), "-W", "all", "-o"], timeout_s=LPSTAT_TIMEOUT_S)
+        raise PrintServerSilent(f"{server} is not a socket")
+    done = run_quiet(["lpstat", "-h", str(server), "-W", "all", "-o"], timeout_s=timeout_s)
     if done is None:
-        raise NoPrintServer(f"lpstat is missing or did not answer within {LPSTAT_TIMEOUT_S} s")
+        raise PrintServerSilent(f"lpstat is missing or did not answer within {timeout_s} s")
     if done.returncode != 0:
-        raise NoPrintServer(done.stderr.strip())
+        raise PrintServerSilent(done.stderr.strip())
     # "borne-test-12   bgtest-1a2b3c   1024   Sun 22 Nov 2026 10:28:28": job, owner, size, date.
     jobs = []
     for line in done.stdout.splitlines():
@@ -95,7 +122,7 @@ def _guest_jobs(guest: GuestAccount, server: Path) -> list[str]:
     return jobs
 
 
-def _purge_jobs_of(user: str, server: Path) -> None:
+def _purge_jobs_of(user: str, server: Path, timeout_s: float) -> None:
     """Send the Purge-Jobs request above; a refusal shows up in :func:`print_jobs_left`."""
     body = (
         struct.pack(">HHI", IPP_VERSION_2_0, IPP_OP_PURGE_JOBS, 1)
@@ -108,7 +135,7 @@ def _purge_jobs_of(user: str, server: Path) -> None:
         + _attribute(TAG_BOOLEAN, "purge-jobs", b"\x01")
         + bytes([TAG_END])
     )
-    connection = _LocalCups(server)
+    connection = _LocalCups(server, timeout_s)
     try:
         connection.request(
             "POST",
@@ -121,8 +148,8 @@ def _purge_jobs_of(user: str, server: Path) -> None:
             },
         )
         connection.getresponse().read()
-    except OSError as exc:  # refused, reset, timed out: cupsd is not serving
-        raise NoPrintServer(str(exc)) from exc
+    except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, garbled
+        raise PrintServerSilent(str(exc)) from exc
     finally:
         connection.close()
 
@@ -137,13 +164,14 @@ def _attribute(tag: int, name: str, value: bytes) -> bytes:
 class _LocalCups(http.client.HTTPConnection):
     """HTTP to cupsd over its Unix socket (the peer credentials are what authenticate root)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost", timeout=IPP_TIMEOUT_S)
+    def __init__(self, path: Path, timeout_s: float) -> None:
+        super().__init__("localhost", timeout=timeout_s)
         self.socket_path = path
+        self.timeout_s = timeout_s
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(IPP_TIMEOUT_S)
+        sock.settimeout(self.timeout_s)
         try:
             sock.connect(str(self.socket_path))
         except OSError:

@@ -7,20 +7,27 @@ The order is deliberate (each step closes a way the last resident could keep or 
 2. freeze the guest's processes: from now on they can neither write nor fork;
 3. remove their cron and at jobs: nothing scheduled comes back after the reset;
 4. unmount their media and anything mounted in the home: a mount is unmounted, never wiped;
-5. swap the home for a fresh one (:mod:`agent.pc.home`, two renames, constant time);
+5. swap the home for a fresh one (:mod:`agent.pc.home`, two renames, constant time), made from
+   the site's skeleton — or, if it is missing, from ``/etc/skel`` or empty, and the report says
+   so: the resident's data goes whatever the setup;
 6. end the frozen processes, and any other process of the guest, and remove their System V
    IPC objects and POSIX message queues;
 7. move their temporary files into root-only trash (:mod:`agent.pc.tmpfiles`);
-8. cancel their print jobs, remove the network connections they added;
+8. cancel their print jobs and remove their lines from the print log, remove the network
+   connections they added, the account's desktop settings, the guest's own journal, and the
+   Bluetooth pairings made since setup;
 9. scan what is reachable (:func:`~agent.pc.scan.scan_live_areas`) — *before* declaring the PC
    ready, since the display manager logs the guest in again right after, and a later scan would
    mistake the next resident's fresh session for leftovers; anything found locks the login;
 10. ready: ``report.ready_ms``, the :class:`Outcome` goes back to whoever asked.
 
 Then, in a background thread at idle I/O priority: delete the trash (and trash left by an earlier
-run that crashed), record ``wipe_ms``, check the trash is gone, prepare the next spare home, lock
-the guest login if anything is left (or unlock it if this wipe was clean), and hand the report to
-``on_report``. One reset at a time, background included: a second one waits for the first.
+run that crashed), record ``wipe_ms``, check the trash is gone, walk the local filesystems for
+anything else the guest's uid owns (:mod:`agent.pc.uid_scan`: seconds, hence after "ready"; it
+skips the areas reset above, where the next resident may already be working), prepare the next
+spare home, lock the guest login if anything is left (or unlock it if this wipe was clean), and
+hand the report to ``on_report``. One reset at a time, background included: a second one waits
+for the first.
 """
 
 from __future__ import annotations
@@ -40,10 +47,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from agent.actions import Outcome
+from agent.pc import bluetooth, journal, page_log
 from agent.pc.account_traces import remove_account_traces
 from agent.pc.fresh_home import mark_fresh
 from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
-from agent.pc.home import HomeError, SpareHome
+from agent.pc.home import SPARE_PREFIX, HomeError, SpareHome
 from agent.pc.login import GuestLogin
 from agent.pc.report import Leftover, WipeReport, printable_path
 from agent.pc.scan import AreaCheck, scan_live_areas, trash_leftovers
@@ -55,7 +63,13 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 600.0
 LAST_REPORT = "last-wipe.json"
 RESET_LOCK = "reset.lock"
+# Homes are made from this when the site's skeleton is missing (Debian's default home).
+FALLBACK_SKELETON = Path("/etc/skel")
+# ... or from this empty directory of the agent's state, when that is missing too.
+EMPTY_SKELETON = "empty-skeleton"
 GuestArea = Callable[[GuestAccount, WipeReport], None]
+# Looks for the guest's files outside the areas (paths) the reset already took care of.
+GuestFiles = Callable[[GuestAccount, Sequence[Path]], list[Leftover]]
 T = TypeVar("T")
 
 
@@ -68,13 +82,61 @@ class GuestAreas:
     remove_scheduled_jobs: GuestArea
     unmount_media: GuestArea
     cancel_print_jobs: GuestArea
+    remove_print_log: GuestArea
     remove_connections: GuestArea
+    remove_journal: GuestArea
+    remove_pairings: GuestArea
     checks: tuple[AreaCheck, ...]
+    # The background's last proof (agent/pc/uid_scan.py).
+    find_guest_files: GuestFiles
 
 
-def system_areas() -> GuestAreas:
-    """The real cleaners (imported here, so the reset's own logic can be tested without them)."""
-    from agent.pc import jobs, media, network, printing, processes
+@dataclass(frozen=True)
+class TracePlaces:
+    """Where the system keeps traces of the guest outside its areas (tests use their own dirs)."""
+
+    journal_dirs: tuple[Path, ...] = journal.JOURNAL_DIRS
+    bluetooth_storage: Path = bluetooth.BLUETOOTH_STORAGE
+    page_log: Path = page_log.PAGE_LOG
+    scan_roots: tuple[Path, ...] | None = None  # None: every local filesystem of the PC
+
+
+def system_areas(state_dir: Path, places: TracePlaces = TracePlaces()) -> GuestAreas:
+    """The real cleaners (imported here, so the reset's own logic can be tested without them).
+
+    ``state_dir`` holds the record of the staff's Bluetooth devices (``borne agent pc setup``).
+    """
+    from agent.pc import jobs, media, network, printing, processes, uid_scan
+
+    staff_devices = Path(state_dir) / bluetooth.STAFF_DEVICES
+    journal_dirs, storage = places.journal_dirs, places.bluetooth_storage
+    print_log = places.page_log
+
+    def remove_journal(guest: GuestAccount, report: WipeReport) -> None:
+        journal.remove_guest_journal(guest, report, journal_dirs)
+
+    def remove_pairings(guest: GuestAccount, report: WipeReport) -> None:
+        # Real bluetoothd only for the real storage: a test's directory is not bluetoothd's.
+        real = storage == bluetooth.BLUETOOTH_STORAGE
+        forget = bluetooth.forget_with_bluetoothctl if real else None
+        bluetooth.remove_guest_pairings(
+            report, record=staff_devices, storage=storage, forget=forget
+        )
+
+    def remove_print_log(guest: GuestAccount, report: WipeReport) -> None:
+        page_log.remove_guest_page_log(guest, report, print_log)
+
+    def journal_left(guest: GuestAccount) -> list[Leftover]:
+        return journal.guest_journal_left(guest, journal_dirs)
+
+    def pairings_left(guest: GuestAccount) -> list[Leftover]:
+        return bluetooth.guest_pairings_left(record=staff_devices, storage=storage)
+
+    def print_log_left(guest: GuestAccount) -> list[Leftover]:
+        return page_log.page_log_left(guest, print_log)
+
+    def find_guest_files(guest: GuestAccount, reset_areas: Sequence[Path]) -> list[Leftover]:
+        return uid_scan.find_guest_files(guest, reset_areas, roots=places.scan_roots)
 
     return GuestAreas(
         freeze_processes=processes.freeze_guest_processes,
@@ -82,14 +144,21 @@ def system_areas() -> GuestAreas:
         remove_scheduled_jobs=jobs.remove_scheduled_jobs,
         unmount_media=media.unmount_guest_media,
         cancel_print_jobs=printing.cancel_print_jobs,
+        remove_print_log=remove_print_log,
         remove_connections=network.remove_guest_connections,
+        remove_journal=remove_journal,
+        remove_pairings=remove_pairings,
         checks=(
             processes.guest_processes_left,
             jobs.scheduled_jobs_left,
             printing.print_jobs_left,
+            print_log_left,
             media.guest_mounts_left,
             network.guest_connections_left,
+            journal_left,
+            pairings_left,
         ),
+        find_guest_files=find_guest_files,
     )
 
 
@@ -113,16 +182,18 @@ class GuestReset:
         temp_areas: TempAreas | None = None,
         areas: GuestAreas | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        fallback_skeleton: Path = FALLBACK_SKELETON,
     ) -> None:
         if not guest_name:
             raise ValueError("guest_name is empty: set the name of the PC's guest account")
         self.guest_name = guest_name
         self.skeleton = Path(skeleton)
+        self.fallback_skeleton = Path(fallback_skeleton)
         self.login = login
         self.state_dir = Path(state_dir)
         self.on_report = on_report
         self.temp_areas = temp_areas or TempAreas()
-        self.areas = areas or system_areas()
+        self.areas = areas or system_areas(self.state_dir)
         self.busy_timeout_s = busy_timeout_s
         self.last_report: WipeReport | None = None
         # Held from the start of a reset to the end of its background wipe.
@@ -183,9 +254,29 @@ class GuestReset:
         return not background.is_alive()
 
     def spare_home(self, guest: GuestAccount) -> SpareHome:
-        if guest not in self._spares:
-            self._spares[guest] = SpareHome(guest, self.skeleton)
-        return self._spares[guest]
+        """The guest's spare, built from the skeleton in force (a stale one is rebuilt)."""
+        skeleton, _ = self.skeleton_in_force()
+        spare = self._spares.get(guest)
+        if spare is None or spare.skeleton != skeleton:
+            spare = self._spares[guest] = SpareHome(guest, skeleton)
+        return spare
+
+    def skeleton_in_force(self) -> tuple[Path, str | None]:
+        """What homes are made from now, and the report's line when it is not the site's.
+
+        A missing skeleton (a PC set up by hand, a deleted directory) must not keep the last
+        resident's home in place: the home is then made from ``/etc/skel``, or empty.
+        """
+        if self.skeleton.is_dir():
+            return self.skeleton, None
+        if self.fallback_skeleton.is_dir():
+            return (
+                self.fallback_skeleton,
+                f"skeleton {self.skeleton} missing: home made from {self.fallback_skeleton}",
+            )
+        empty = self.state_dir / EMPTY_SKELETON
+        empty.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return empty, f"skeleton {self.skeleton} and {self.fallback_skeleton} missing: empty home"
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -197,6 +288,9 @@ class GuestReset:
         _step(report, "processes", lambda: areas.freeze_processes(guest))
         _step(report, "cron", lambda: areas.remove_scheduled_jobs(guest, report))
         _step(report, "media", lambda: areas.unmount_media(guest, report))
+        skeleton, instead = self.skeleton_in_force()
+        if instead:
+            report.did(instead)
         old_home = self._swap_home(guest, report)
         if old_home is not None:
             trashes.append(_Trash(old_home, "home"))
@@ -204,12 +298,15 @@ class GuestReset:
         for path in _step(report, "tmp", lambda: self._move_temp_files(guest, report)) or []:
             trashes.append(_Trash(path, "tmp"))
         _step(report, "print", lambda: areas.cancel_print_jobs(guest, report))
+        _step(report, "print-log", lambda: areas.remove_print_log(guest, report))
         _step(report, "network", lambda: areas.remove_connections(guest, report))
         _step(report, "account", lambda: remove_account_traces(guest, report))
+        _step(report, "journal", lambda: areas.remove_journal(guest, report))
+        _step(report, "bluetooth", lambda: areas.remove_pairings(guest, report))
         found = _step(
             report,
             "scan",
-            lambda: scan_live_areas(guest, self.skeleton, self.temp_areas, areas.checks),
+            lambda: scan_live_areas(guest, skeleton, self.temp_areas, areas.checks),
         )
         # The cleaners report what their own check still finds: count each leftover once.
         report.leftovers += [left for left in found or [] if left not in report.leftovers]
@@ -232,6 +329,16 @@ class GuestReset:
     def _move_temp_files(self, guest: GuestAccount, report: WipeReport) -> list[Path]:
         return move_guest_temp_files(guest, report, self.temp_areas)
 
+    def _reset_areas(self, guest: GuestAccount) -> list[Path]:
+        """Where this reset already proved the guest gone, and the next resident may now be."""
+        return [
+            guest.home,
+            guest.home.parent / f"{SPARE_PREFIX}{guest.name}",
+            *trash_left_in(guest.home.parent),  # reported by trash_leftovers if not deleted
+            *self.temp_areas.dirs,
+            self.temp_areas.runtime_dir(guest),
+        ]
+
     def _stale_trash(self, guest: GuestAccount) -> list[tuple[Path, str]]:
         stale = [(path, "home") for path in trash_left_in(guest.home.parent)]
         for temp_dir in self.temp_areas.dirs:
@@ -252,6 +359,12 @@ class GuestReset:
             report.wipe_ms = report.ready_ms + _ms_since(started)
             parents = [guest.home.parent, *self.temp_areas.dirs]
             report.leftovers += trash_leftovers(parents, report.leftovers)
+            found = _step(
+                report,
+                "uid-scan",
+                lambda: self.areas.find_guest_files(guest, self._reset_areas(guest)),
+            )
+            report.leftovers += [left for left in found or [] if left not in report.leftovers]
             try:
                 if self.spare_home(guest).prepare():
                     report.did("prepared the next fresh home")

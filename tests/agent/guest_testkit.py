@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from agent.pc.guest import GuestAccount, resolve_guest
+from agent.pc.home import SPARE_PREFIX
 
 
 def guest_processes(uid: int) -> list[int]:
@@ -45,7 +46,8 @@ def throwaway_guest(home_parent: Path | None = None) -> Iterator[GuestAccount]:
     if home_parent is not None:
         argv += ["--home-dir", str(home_parent / name)]
     subprocess.run([*argv, name], check=True, capture_output=True)
-    uid = pwd.getpwnam(name).pw_uid
+    entry = pwd.getpwnam(name)
+    uid = entry.pw_uid
     try:
         yield resolve_guest(name)
     finally:
@@ -59,6 +61,16 @@ def throwaway_guest(home_parent: Path | None = None) -> Iterator[GuestAccount]:
             time.sleep(0.05)
         subprocess.run(["crontab", "-r", "-u", name], capture_output=True)
         subprocess.run(["userdel", "--force", "--remove", name], capture_output=True)
+        _remove_what_the_uid_left(uid, name, Path(entry.pw_dir).parent)
+
+
+def _remove_what_the_uid_left(uid: int, name: str, home_parent: Path) -> None:
+    """The spare area and anything of the uid beside the home (a home renamed by a test): the
+    next throwaway account gets the same uid, and the wipe's last scan would find them."""
+    for left in home_parent.iterdir():
+        with suppress(FileNotFoundError):
+            if left.name == f"{SPARE_PREFIX}{name}" or left.lstat().st_uid == uid:
+                subprocess.run(["rm", "-rf", "--one-file-system", str(left)], check=False)
 
 
 def run_as(guest: GuestAccount, *argv: str, **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pytest
 from guest_testkit import run_as, throwaway_guest
 
 from agent.pc.guest import GuestAccount
-from agent.pc.printing import cancel_print_jobs, print_jobs_left
+from agent.pc.printing import SILENT, cancel_print_jobs, print_jobs_left
 from agent.pc.report import WipeReport
 from tests.polling import wait_for
 
@@ -138,3 +139,37 @@ def test_without_a_print_server_it_reports_and_goes_on(guest: GuestAccount, tmp_
     assert report.actions == ["no print server"]
     assert report.clean
     assert print_jobs_left(guest, server=tmp_path / "no-cups.sock") == []
+
+
+def test_a_print_server_that_refuses_is_a_leftover_not_no_print_server(
+    guest: GuestAccount, tmp_path: Path
+) -> None:
+    # A stale socket: cupsd died without removing it, and its queue may still hold the jobs.
+    stale = tmp_path / "cups.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(stale))
+    listener.close()
+    report = WipeReport()
+
+    cancel_print_jobs(guest, report, server=stale)
+
+    assert "no print server" not in report.actions
+    assert [(left.area, left.reason) for left in report.leftovers] == [("print", SILENT)]
+    assert [left.reason for left in print_jobs_left(guest, server=stale)] == [SILENT]
+
+
+def test_a_print_server_that_never_answers_is_a_leftover(
+    guest: GuestAccount, tmp_path: Path
+) -> None:
+    # Connections are accepted (the kernel's backlog) and never answered: a stuck cupsd.
+    stuck = tmp_path / "cups.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(stuck))
+        listener.listen(16)
+        report = WipeReport()
+
+        cancel_print_jobs(guest, report, server=stuck, timeout_s=1)
+        left = print_jobs_left(guest, server=stuck, timeout_s=1)
+
+    assert [(item.area, item.reason) for item in report.leftovers] == [("print", SILENT)]
+    assert [item.reason for item in left] == [SILENT]

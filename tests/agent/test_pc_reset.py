@@ -21,12 +21,13 @@ from wipe_testkit import (
     mounted,
     remove_wipe_traces,
     write_resident_traces,
+    write_system_traces,
 )
 
 from agent.pc.guest import GuestAccount
 from agent.pc.login import AccountExpiryLogin, MemoryLogin
-from agent.pc.report import WipeReport
-from agent.pc.reset import GuestReset, system_areas
+from agent.pc.report import Leftover, WipeReport
+from agent.pc.reset import GuestAreas, GuestReset, TracePlaces, system_areas
 from agent.pc.scan import home_leftovers, mount_points_under
 from agent.pc.tmpfiles import DEFAULT_TEMP_DIRS, TempAreas
 from agent.pc.wipe import Trash, trash_left_in
@@ -49,6 +50,18 @@ def temp_areas(tmp_path: Path) -> TempAreas:
     os.chmod(tmp_path / "tmp", 0o1777)  # noqa: S103 - sticky like /tmp
     (tmp_path / "run-user").mkdir()
     return TempAreas(dirs=(tmp_path / "tmp",), run_user=tmp_path / "run-user")
+
+
+@pytest.fixture
+def real_areas(tmp_path: Path) -> GuestAreas:
+    """The real cleaners, with the system's logs, pairings and filesystems in the test's dirs."""
+    places = TracePlaces(
+        journal_dirs=(tmp_path / "journal",),
+        bluetooth_storage=tmp_path / "bluetooth",
+        page_log=tmp_path / "cups" / "page_log",
+        scan_roots=(tmp_path,),
+    )
+    return system_areas(tmp_path / "state", places)
 
 
 @pytest.fixture
@@ -92,7 +105,10 @@ def test_a_reset_runs_every_step_in_order_and_sends_its_report(
     outcome = reset.reset_and_wait(60)
 
     assert outcome.ok, outcome.output
-    assert recorded.calls == ["freeze", "jobs", "media", "end", "print", "network", "check"]
+    assert recorded.calls == [
+        *("freeze", "jobs", "media", "end", "print", "print-log", "network", "journal"),
+        *("bluetooth", "check", "uid-scan"),
+    ]
     [report] = reports
     assert report.clean and report.removed_files >= 3
     assert 0 < report.ready_ms <= report.wipe_ms
@@ -159,14 +175,14 @@ def test_an_immutable_file_is_reported_and_locks_the_login(
 
 
 def test_a_real_wipe_that_leaves_a_file_expires_the_guest_account(
-    build: Builder, guest: GuestAccount, tmp_path: Path
+    build: Builder, guest: GuestAccount, tmp_path: Path, real_areas: GuestAreas
 ) -> None:
     login = AccountExpiryLogin(guest, tmp_path / "state")
     (tmp_path / "state").mkdir()
     (guest.home / ".bash_history").write_text("ls\n")
     chattr("+i", guest.home / ".bash_history")
     try:
-        outcome = build(login=login, areas=system_areas()).reset_and_wait(60)
+        outcome = build(login=login, areas=real_areas).reset_and_wait(60)
 
         assert not outcome.ok
         assert "immutable" in (login.locked_reason() or "")
@@ -177,7 +193,7 @@ def test_a_real_wipe_that_leaves_a_file_expires_the_guest_account(
         )
         [trash] = trash_left_in(guest.home.parent)
         chattr("-i", Path(trash, "0", guest.name, ".bash_history"))
-        assert build(login=login, areas=system_areas()).reset_and_wait(60).ok
+        assert build(login=login, areas=real_areas).reset_and_wait(60).ok
         assert login.locked_reason() is None
     finally:
         login.unlock()
@@ -205,7 +221,7 @@ def test_a_bind_mount_left_in_the_home_is_not_crossed_and_locks_the_login(
 
 
 def test_a_bind_mount_in_the_home_is_unmounted_by_the_real_reset(
-    build: Builder, guest: GuestAccount, skeleton: Path, tmp_path: Path
+    build: Builder, guest: GuestAccount, skeleton: Path, tmp_path: Path, real_areas: GuestAreas
 ) -> None:
     library = tmp_path / "library"
     library.mkdir()
@@ -213,7 +229,7 @@ def test_a_bind_mount_in_the_home_is_unmounted_by_the_real_reset(
     (guest.home / "share").mkdir()
 
     with mounted("--bind", str(library), target=guest.home / "share"):
-        outcome = build(areas=system_areas()).reset_and_wait(60)
+        outcome = build(areas=real_areas).reset_and_wait(60)
         mounts_left = mount_points_under(guest.home.parent / guest.name)
 
     assert outcome.ok, outcome.output
@@ -268,9 +284,10 @@ def test_trash_of_an_interrupted_wipe_is_deleted_by_the_next_reset(
 
 
 def test_the_whole_reset_wipes_every_trace_of_a_resident(
-    build: Builder, guest: GuestAccount, skeleton: Path
+    build: Builder, guest: GuestAccount, skeleton: Path, tmp_path: Path, real_areas: GuestAreas
 ) -> None:
     traces = write_resident_traces(guest)
+    journal, pairing, page_log = write_system_traces(guest, tmp_path)
     run_as(guest, "sh", "-c", "echo x > /tmp/resident-tmp-$(id -u); echo y > /dev/shm/shm-$(id -u)")
     # A daemon the resident left behind: its own session, no terminal, still running.
     daemon = subprocess.Popen(
@@ -283,7 +300,7 @@ def test_the_whole_reset_wipes_every_trace_of_a_resident(
         stderr=subprocess.DEVNULL,
     )
     try:
-        reset = build(areas=system_areas(), temp_areas=TempAreas())
+        reset = build(areas=real_areas, temp_areas=TempAreas())
 
         outcome = reset.reset_and_wait(120)
     finally:
@@ -296,8 +313,89 @@ def test_the_whole_reset_wipes_every_trace_of_a_resident(
     assert guest_processes(guest.uid) == []
     assert not Path(f"/tmp/resident-tmp-{guest.uid}").exists()
     assert not Path(f"/dev/shm/shm-{guest.uid}").exists()
+    assert not journal.exists() and not pairing.exists()
+    assert guest.name not in page_log.read_text()
     assert reset.last_report is not None and reset.last_report.clean
     assert len(RESIDENT_TRACES) == len(traces)
+
+
+def test_a_missing_skeleton_still_replaces_the_residents_home(
+    build: Builder, guest: GuestAccount, tmp_path: Path
+) -> None:
+    debian_skel = tmp_path / "etc-skel"
+    debian_skel.mkdir()
+    (debian_skel / ".profile").write_text("# Debian's\n")
+    (guest.home / "Documents").mkdir()
+    (guest.home / "Documents" / "lettre.odt").write_text("private")
+    missing = tmp_path / "guest-skel-never-made"
+    reset = build(skeleton=missing, fallback_skeleton=debian_skel)
+
+    outcome = reset.reset_and_wait(60)
+
+    assert outcome.ok, outcome.output
+    assert sorted(p.name for p in guest.home.iterdir()) == [".profile"]
+    assert home_leftovers(guest, debian_skel) == []
+    assert f"skeleton {missing} missing: home made from {debian_skel}" in outcome.output
+    assert trash_left_in(guest.home.parent) == []
+
+
+def test_without_any_skeleton_the_home_is_made_empty(
+    build: Builder, guest: GuestAccount, tmp_path: Path
+) -> None:
+    (guest.home / "lettre.odt").write_text("private")
+    reset = build(skeleton=tmp_path / "no-skel", fallback_skeleton=tmp_path / "no-etc-skel")
+
+    outcome = reset.reset_and_wait(60)
+
+    assert outcome.ok, outcome.output
+    assert list(guest.home.iterdir()) == []
+    assert guest.home.stat().st_uid == guest.uid
+    assert "missing: empty home" in outcome.output
+
+
+def test_what_the_last_scan_finds_locks_the_login_once_the_pc_is_ready(
+    build: Builder, guest: GuestAccount, temp_areas: TempAreas
+) -> None:
+    left = Leftover("uid-scan", "/var/games/scores", "owned by the guest outside the reset areas")
+    recorded = RecordingAreas(found_by_scan=[left])
+    login = MemoryLogin()
+    reset = build(areas=recorded.areas(), login=login)
+
+    outcome = reset.reset_and_wait(60)
+
+    assert not outcome.ok
+    assert reset.last_report is not None and reset.last_report.leftovers == [left]
+    assert "/var/games/scores" in (login.locked_reason() or "")
+    for area in (guest.home, *temp_areas.dirs, temp_areas.runtime_dir(guest)):
+        assert area in recorded.reset_areas
+
+
+def test_a_file_the_guest_left_outside_its_areas_is_found_and_locks_the_login(
+    build: Builder,
+    guest: GuestAccount,
+    tmp_path: Path,
+    temp_areas: TempAreas,
+    real_areas: GuestAreas,
+) -> None:
+    games = tmp_path / "var" / "games"
+    games.mkdir(parents=True)
+    forgotten = games / "scores-marie.txt"
+    forgotten.write_text("Marie 1200")
+    os.chown(forgotten, guest.uid, guest.gid)
+    runtime = temp_areas.runtime_dir(guest)  # the guest's own, in a reset area: not a leftover
+    runtime.mkdir()
+    os.chown(runtime, guest.uid, guest.gid)
+    login = MemoryLogin()
+    reset = build(areas=real_areas, login=login)
+
+    outcome = reset.reset_and_wait(60)
+
+    assert not outcome.ok
+    assert reset.last_report is not None
+    assert [(left.area, left.path) for left in reset.last_report.leftovers] == [
+        ("uid-scan", str(forgotten))
+    ]
+    assert login.locked_reason() is not None
 
 
 class _Page(http.server.SimpleHTTPRequestHandler):
@@ -307,7 +405,7 @@ class _Page(http.server.SimpleHTTPRequestHandler):
 
 @pytest.mark.e2e
 def test_a_real_firefox_profile_is_wiped(
-    build: Builder, guest: GuestAccount, skeleton: Path, tmp_path: Path
+    build: Builder, guest: GuestAccount, skeleton: Path, tmp_path: Path, real_areas: GuestAreas
 ) -> None:
     site = tmp_path / "site"
     site.mkdir()
@@ -329,7 +427,7 @@ def test_a_real_firefox_profile_is_wiped(
         server.server_close()
     assert (profile / "places.sqlite").exists() or (profile / "prefs.js").exists()
 
-    outcome = build(areas=system_areas()).reset_and_wait(120)
+    outcome = build(areas=real_areas).reset_and_wait(120)
 
     assert outcome.ok, outcome.output
     assert not (guest.home / ".mozilla").exists()

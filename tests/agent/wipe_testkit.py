@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -107,9 +107,13 @@ def write_resident_traces(guest: GuestAccount) -> list[Path]:
 class RecordingAreas:
     """Fakes of the other areas' cleaners that record the order they were called in."""
 
-    def __init__(self, leftovers: list[Leftover] | None = None) -> None:
+    def __init__(
+        self, leftovers: list[Leftover] | None = None, found_by_scan: list[Leftover] | None = None
+    ) -> None:
         self.calls: list[str] = []
         self.leftovers = leftovers or []
+        self.found_by_scan = found_by_scan or []
+        self.reset_areas: list[Path] = []  # what the last uid scan was told to skip
 
     def areas(self) -> GuestAreas:
         def record(name: str) -> object:
@@ -123,12 +127,44 @@ class RecordingAreas:
             self.calls.append("check")
             return list(self.leftovers)
 
+        def find_guest_files(guest: GuestAccount, reset_areas: Sequence[Path]) -> list[Leftover]:
+            self.calls.append("uid-scan")
+            self.reset_areas = list(reset_areas)
+            return list(self.found_by_scan)
+
         return GuestAreas(
             freeze_processes=record("freeze"),  # type: ignore[arg-type]
             end_processes=record("end"),  # type: ignore[arg-type]
             remove_scheduled_jobs=record("jobs"),  # type: ignore[arg-type]
             unmount_media=record("media"),  # type: ignore[arg-type]
             cancel_print_jobs=record("print"),  # type: ignore[arg-type]
+            remove_print_log=record("print-log"),  # type: ignore[arg-type]
             remove_connections=record("network"),  # type: ignore[arg-type]
+            remove_journal=record("journal"),  # type: ignore[arg-type]
+            remove_pairings=record("bluetooth"),  # type: ignore[arg-type]
             checks=(check,),
+            find_guest_files=find_guest_files,
         )
+
+
+def write_system_traces(guest: GuestAccount, root: Path) -> list[Path]:
+    """What the system keeps of a resident outside the home, in a test's stand-in directories:
+    the guest's journal, a phone's Bluetooth pairing, and a page log line naming a document.
+
+    Laid out as journald, bluetoothd and cupsd lay them out under ``root/journal``,
+    ``root/bluetooth`` and ``root/cups`` (see ``TracePlaces`` in agent/pc/reset.py).
+    """
+    machine = root / "journal" / "0123456789abcdef0123456789abcdef"
+    machine.mkdir(parents=True)
+    journal = machine / f"user-{guest.uid}.journal"
+    journal.write_bytes(b"LPKSHHRH" + b"\0" * 4096)
+    pairing = root / "bluetooth" / "00:1A:7D:DA:71:13" / "F0:99:B6:44:55:66"
+    pairing.mkdir(parents=True)
+    (pairing / "info").write_text("[General]\nName=iPhone de Marie\n\n[LinkKey]\nKey=0A1B\n")
+    page_log = root / "cups" / "page_log"
+    page_log.parent.mkdir()
+    page_log.write_text(
+        f"accueil {guest.name} 11 [22/Nov/2026:10:28:28 +0100] total 2 - localhost"
+        " releve-CAF-Mme-X.pdf A4 one-sided\n"
+    )
+    return [journal, pairing, page_log]
