@@ -54,6 +54,24 @@ def save_credentials(state_dir: Path, credentials: Credentials, *, force: bool =
     return path
 
 
+def replace_secret(state_dir: Path, secret: str) -> Credentials:
+    """Keep the device's new secret (a rotation): written like enrolment's file, and the
+    directory synced too, so the rename survives a power cut.
+
+    The controller refuses the old secret once the new one is first used, so the new one must
+    be on disk before that: a device that came back with the old file would be locked out.
+    """
+    credentials = msgspec.structs.replace(load_credentials(state_dir), device_secret=secret)
+    path = credentials_path(state_dir)
+    write_private_json(path, credentials)
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return credentials
+
+
 def load_credentials(state_dir: Path) -> Credentials:
     """Read the credentials written at enrolment."""
     path = credentials_path(state_dir)

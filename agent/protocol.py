@@ -22,6 +22,16 @@ Channels
   as a :class:`CommandResult` event, spooled like every event, so it survives a lost connection.
 * Commands, HTTP fallback: ``GET /api/v1/agent/commands`` -> list of :class:`CommandMessage`;
   ``POST /api/v1/agent/commands/<id>/claim`` -> :class:`ClaimAnswer` (200), or 409/410 refusals.
+* Secret rotation: when staff ask for it, the acknowledgements say ``rotate_secret``; the agent
+  then calls ``POST /api/v1/agent/secret`` (HTTP Basic, its current secret) -> :class:`NewSecret`,
+  saves the new secret durably and uses it from then on. Until the new secret is first used the
+  old one still works (a crash before saving loses nothing: the agent asks again); its first use
+  makes it the only one.
+
+Features: a message from the controller gains a field only for agents that said they read it,
+since agents decode strictly and an older one would refuse the whole message. An agent lists what
+it reads in ``auth["features"]`` (Socket.IO) or the ``Borne-Agent-Features`` header (HTTP,
+comma-separated); see :data:`AGENT_FEATURES`.
 
 Delivery is at least once (pushes repeat), execution at most once: the controller grants one
 claim per command, and the agent also remembers the ids it ran, across restarts.
@@ -43,6 +53,18 @@ PROTOCOL_VERSION = 1
 AGENT_NAMESPACE = "/agent"
 EVENTS_EVENT = "events"
 MAX_BATCH = 500
+
+
+class AgentFeature(enum.StrEnum):
+    """What an agent reads beyond version 1's first messages (see "Features" above)."""
+
+    # EventAck.rotate_secret, then POST /api/v1/agent/secret
+    ROTATE_SECRET = "rotate_secret"  # noqa: S105 (a feature's name, not a secret)
+
+
+AGENT_FEATURES = (AgentFeature.ROTATE_SECRET,)  # what this agent reads
+FEATURES_HEADER = "Borne-Agent-Features"
+FEATURES_AUTH_KEY = "features"
 
 # Every value is bounded here, at the edge, so that no event that passes can fail the database
 # write it shares with other devices' events (a group commit): integers fit their columns,
@@ -338,6 +360,9 @@ class EventAck(_Strict):
     acked_seq: NonNegInt
     stored: NonNegInt = 0
     duplicates: NonNegInt = 0
+    # Staff asked for a new device secret: fetch it (POST /api/v1/agent/secret). Only for agents
+    # with AgentFeature.ROTATE_SECRET; absent (False) for the others.
+    rotate_secret: bool = False
 
 
 class EnrolRequest(_Strict):
@@ -358,11 +383,34 @@ class EnrolResponse(_Strict):
     remote_settings: UpdateConfigArgs | None = None
 
 
+class NewSecret(_Strict):
+    """The device's next secret. The current one keeps working until this one is first used."""
+
+    device_secret: str
+
+
 class ErrorBody(_Strict):
     """Every 4xx/5xx answer of the API: ``error`` is a stable code, ``message`` is for a person."""
 
     error: str
     message: str
+
+
+def features_of(value: object) -> frozenset[str]:
+    """The features an agent listed: ``auth["features"]`` (a list) or the HTTP header (a
+    comma-separated string). Anything else, an older agent's silence included, is none."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        return frozenset()
+    return frozenset(f.strip() for f in value[:16] if isinstance(f, str) and f.strip())
+
+
+def ack_for(ack: EventAck, features: frozenset[str]) -> EventAck:
+    """``ack`` as an agent with ``features`` can read it."""
+    if ack.rotate_secret and AgentFeature.ROTATE_SECRET not in features:
+        return msgspec.structs.replace(ack, rotate_secret=False)
+    return ack
 
 
 def decode(data: bytes | str, type_: type[msgspec.Struct] | object) -> object:

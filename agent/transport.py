@@ -2,10 +2,10 @@
 
 :class:`SocketIOChannel` and :class:`HttpChannel` each send one :class:`EventBatch` and return the
 controller's :class:`EventAck`, and claim a command (:class:`ClaimAnswer`); :class:`ControllerLink`
-picks the channel, reconnects with backoff, drains the spool in order, and while Socket.IO is down
-polls the HTTP fallback for commands. The HTTP side uses urllib (the agent does not ship
-``requests``); ``socketio`` is imported only when a Socket.IO channel is built, so
-``borne agent enrol`` stays light.
+picks the channel, reconnects with backoff, drains the spool in order, while Socket.IO is down
+polls the HTTP fallback for commands, and fetches a new device secret when the controller asks.
+The HTTP side uses urllib (the agent does not ship ``requests``); ``socketio`` is imported only
+when a Socket.IO channel is built, so ``borne agent enrol`` stays light.
 """
 
 from __future__ import annotations
@@ -27,14 +27,18 @@ import msgspec
 
 from agent.backoff import Backoff
 from agent.protocol import (
+    AGENT_FEATURES,
     AGENT_NAMESPACE,
     CLAIM_EVENT,
     EVENTS_EVENT,
+    FEATURES_AUTH_KEY,
+    FEATURES_HEADER,
     PROTOCOL_VERSION,
     ClaimAnswer,
     ClaimRequest,
     EventAck,
     EventBatch,
+    NewSecret,
     from_builtins,
     to_builtins,
 )
@@ -44,6 +48,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/api/v1/agent/events"
 COMMANDS_PATH = "/api/v1/agent/commands"
+SECRET_PATH = "/api/v1/agent/secret"  # noqa: S105 (a path, not a secret)
 # Answers of POST .../commands/<id>/claim that are a refusal (do not run), not a transport failure.
 CLAIM_REFUSALS = {404: "unknown", 409: "claimed", 410: "expired"}
 POISON_ERROR = "invalid_event"
@@ -91,19 +96,24 @@ def post_json(
     *,
     timeout_s: float,
     basic_auth: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HttpAnswer:
     """POST a JSON body and return the status and body of any HTTP answer, 4xx/5xx included.
 
     Raises :class:`TransportError` when no HTTP answer came back (refused, DNS, timeout, TLS).
     """
-    return _request("POST", url, body, timeout_s=timeout_s, basic_auth=basic_auth)
+    return _request("POST", url, body, timeout_s=timeout_s, basic_auth=basic_auth, headers=headers)
 
 
 def get_json(
-    url: str, *, timeout_s: float, basic_auth: tuple[str, str] | None = None
+    url: str,
+    *,
+    timeout_s: float,
+    basic_auth: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HttpAnswer:
     """GET ``url`` (JSON expected); like :func:`post_json`."""
-    return _request("GET", url, None, timeout_s=timeout_s, basic_auth=basic_auth)
+    return _request("GET", url, None, timeout_s=timeout_s, basic_auth=basic_auth, headers=headers)
 
 
 def _request(
@@ -113,8 +123,9 @@ def _request(
     *,
     timeout_s: float,
     basic_auth: tuple[str, str] | None,
+    headers: dict[str, str] | None = None,
 ) -> HttpAnswer:
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(headers or {})}
     if body is not None:
         headers["Content-Type"] = "application/json"
     if basic_auth is not None:
@@ -142,12 +153,21 @@ class HttpChannel:
     def __init__(self, controller_url: str, device_id: str, secret: str, *, timeout_s: float = 10):
         self.url = controller_url.rstrip("/") + EVENTS_PATH
         self.commands_url = controller_url.rstrip("/") + COMMANDS_PATH
+        self.secret_url = controller_url.rstrip("/") + SECRET_PATH
         self._auth = (device_id, secret)
         self._timeout_s = timeout_s
 
+    def use_secret(self, secret: str) -> None:
+        """Authenticate with the device's new secret from now on."""
+        self._auth = (self._auth[0], secret)
+
     def send(self, batch: EventBatch) -> EventAck:
         answer = post_json(
-            self.url, msgspec.json.encode(batch), timeout_s=self._timeout_s, basic_auth=self._auth
+            self.url,
+            msgspec.json.encode(batch),
+            timeout_s=self._timeout_s,
+            basic_auth=self._auth,
+            headers={FEATURES_HEADER: ",".join(AGENT_FEATURES)},
         )
         if answer.status == 200:
             try:
@@ -182,6 +202,22 @@ class HttpChannel:
         if not isinstance(commands, list):
             raise TransportError(f"{self.commands_url} did not answer a list")
         return commands
+
+    def new_secret(self) -> str | None:
+        """``POST …/agent/secret``: the device's next secret, or None if nobody asks for one
+        any more (409). It is valid beside the current one until it is first used."""
+        answer = post_json(self.secret_url, b"{}", timeout_s=self._timeout_s, basic_auth=self._auth)
+        if answer.status == 200:
+            try:
+                return msgspec.json.decode(answer.body, type=NewSecret).device_secret
+            except msgspec.DecodeError as exc:
+                raise TransportError(f"unreadable answer from {self.secret_url}: {exc}") from exc
+        code, message = answer.error()
+        if answer.status == 409:
+            return None
+        if answer.status in (401, 403):
+            raise CredentialsRefused(f"{code}: {message}")
+        raise TransportError(f"{self.secret_url} answered {answer.status} {code}: {message}")
 
     def claim(self, command_id: str) -> ClaimAnswer:
         """``POST …/agent/commands/<id>/claim``: 200 is the answer, 404/409/410 a refusal."""
@@ -229,7 +265,12 @@ class SocketIOChannel:
         self.url = f"{parts.scheme}://{parts.netloc}"
         # A controller behind a path prefix (https://city.example/borne) serves /borne/socket.io.
         self.socketio_path = (parts.path.strip("/") + "/socket.io").lstrip("/")
-        self._auth = {"device_id": device_id, "secret": secret, "protocol": PROTOCOL_VERSION}
+        self._auth = {
+            "device_id": device_id,
+            "secret": secret,
+            "protocol": PROTOCOL_VERSION,
+            FEATURES_AUTH_KEY: list(AGENT_FEATURES),
+        }
         self._timeout_s = timeout_s
         self.on_disconnect = on_disconnect
         self._handlers: dict[str, Callable[..., Any]] = {}
@@ -240,6 +281,10 @@ class SocketIOChannel:
     def connected(self) -> bool:
         client = self._client
         return client is not None and client.connected and AGENT_NAMESPACE in client.namespaces
+
+    def use_secret(self, secret: str) -> None:
+        """Authenticate with the device's new secret at the next connection."""
+        self._auth = {**self._auth, "secret": secret}
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:
         """Handle a server event on ``/agent`` (commands, later); kept across reconnections."""
@@ -351,6 +396,12 @@ class ControllerLink:
     Commands: Socket.IO pushes them (the channel's ``"command"`` handler, set by the agent); while
     Socket.IO is down, :meth:`flush` polls the HTTP fallback every ``command_poll_s`` and hands
     each item to ``on_command``. :meth:`claim` claims over whichever channel is up.
+
+    Secret rotation: when an acknowledgement says ``rotate_secret``, :meth:`flush` fetches the new
+    secret, has ``keep_secret`` save it (it must be durable when it returns), then uses it on
+    both channels, reconnecting Socket.IO so that the controller sees it at once (its first use
+    retires the old one). Should anything fail before it is saved, the old secret still works
+    and the next acknowledgement asks again.
     """
 
     def __init__(
@@ -363,6 +414,7 @@ class ControllerLink:
         backoff_max_s: float = 60.0,
         command_poll_s: float = 10.0,
         on_command: Callable[[Any], None] | None = None,
+        keep_secret: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._spool = spool
@@ -371,7 +423,11 @@ class ControllerLink:
         self._clock = clock
         self.command_poll_s = command_poll_s
         self.on_command = on_command
+        self.keep_secret = keep_secret
         self._poll_at = 0.0
+        self._new_secret_asked = False
+        self._new_secret_at = 0.0
+        self._new_secret_backoff = Backoff(backoff_min_s, backoff_max_s)
         self._connect_backoff = Backoff(backoff_min_s, backoff_max_s)
         self._send_backoff = Backoff(backoff_min_s, backoff_max_s)
         self._connect_at = 0.0
@@ -393,6 +449,7 @@ class ControllerLink:
         with self._lock:
             self._maybe_connect()
             self._drain()
+            self._maybe_take_new_secret()
             self._maybe_poll_commands()
             return self._next_due()
 
@@ -420,6 +477,48 @@ class ControllerLink:
             return
         for command in commands:
             self.on_command(command)
+
+    def _maybe_take_new_secret(self) -> None:
+        if not self._new_secret_asked or self._refused:
+            return
+        now = self._clock()
+        if now < self._new_secret_at:
+            return
+        self._new_secret_asked = False
+        if self.keep_secret is None:
+            log.warning("the controller asks for a new device secret; nothing here keeps one")
+            return
+        try:
+            secret = self._http.new_secret()
+        except CredentialsRefused as exc:
+            self._credentials_refused(exc)
+            return
+        except TransportError as exc:
+            self._new_secret_later(now, f"fetching the new device secret failed: {exc}")
+            return
+        if secret is None:
+            log.info("the controller no longer asks for a new device secret")
+            return
+        try:
+            self.keep_secret(secret)
+        except Exception as exc:  # a full or read-only disk: the old secret still works
+            self._new_secret_later(now, f"could not save the new device secret ({exc})")
+            return
+        self._new_secret_backoff.reset()
+        self._http.use_secret(secret)
+        self._socket.use_secret(secret)
+        log.info("new device secret saved; the controller refuses the old one once it sees it")
+        if self._socket.connected:  # reconnect now: the connection shows the new one
+            self._socket.close()
+            self._was_connected = False  # on purpose, not a lost connection
+            self._maybe_connect()
+
+    def _new_secret_later(self, now: float, why: str) -> None:
+        delay = self._new_secret_backoff.next_delay()
+        self._new_secret_at = now + delay
+        log.warning(
+            "%s; keeping the current one, which still works; next try in %.1f s", why, delay
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -541,6 +640,8 @@ class ControllerLink:
                 ack.duplicates,
             )
             self._refused = False
+            if ack.rotate_secret:
+                self._new_secret_asked = True
             if removed == 0:  # the controller acknowledged nothing we hold: do not spin
                 delay = self._send_backoff.next_delay()
                 self._send_at = self._clock() + delay
@@ -573,4 +674,6 @@ class ControllerLink:
                 due = min(due, self._poll_at)
         if len(self._spool) and not self._refused:
             due = min(due, self._send_at)
+        if self._new_secret_asked and not self._refused:
+            due = min(due, self._new_secret_at)
         return due

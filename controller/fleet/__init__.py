@@ -66,6 +66,7 @@ def init_app(app: Flask) -> None:
     add_object_page(app, "device", web.render_device_page)
     add_panel(app, "device", Panel("status", "fleet/_status_panel.html", web.status_panel, 20))
     add_panel(app, "device", Panel("details", "fleet/_details_panel.html", web.details_panel, 70))
+    add_panel(app, "device", Panel("secret", "fleet/_secret_panel.html", web.secret_panel, 90))
     add_panel(
         app, "site", Panel("devices", "fleet/_site_devices_panel.html", web.site_devices_panel, 20)
     )

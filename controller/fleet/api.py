@@ -11,6 +11,7 @@ import msgspec
 from flask import Blueprint, Response, current_app, request
 
 from agent.protocol import (
+    FEATURES_HEADER,
     ClaimAnswer,
     CommandMessage,
     DeviceKind,
@@ -18,6 +19,9 @@ from agent.protocol import (
     EnrolResponse,
     EventAck,
     EventBatch,
+    NewSecret,
+    ack_for,
+    features_of,
 )
 from controller.accounts.current import signed_in
 from controller.api.io import (
@@ -152,6 +156,7 @@ def post_events() -> Response:
     device_id, secret = basic_credentials()
     session = db_session()
     device = authenticate_device(session, device_id, secret)
+    session.commit()  # a new secret's first use promotes it; the writer sees that
     session.close()  # the writer uses its own transaction; do not hold this one open meanwhile
     # Same code as the Socket.IO channel's refusal, so the agent drops the batch either way.
     batch = parse_body(EventBatch, invalid_code="invalid_event")
@@ -165,7 +170,7 @@ def post_events() -> Response:
         return response
     except IngestUnavailable as exc:
         return error_response(503, "unavailable", str(exc))
-    return json_response(ack)
+    return json_response(ack_for(ack, features_of(request.headers.get(FEATURES_HEADER, ""))))
 
 
 def _device() -> str:
@@ -208,6 +213,29 @@ def claim_command(command_id: str) -> Response:
         return json_response(answer)
     status = {"unknown": 404, "claimed": 409, "expired": 410}.get(answer.reason, 409)
     return error_response(status, answer.reason, answer.message)
+
+
+@fleet_api.post("/agent/secret")
+@documented(
+    "A new secret for this device, when staff asked for one; the current secret keeps working "
+    "until the new one is first used",
+    response=NewSecret,
+    auth="device",
+    errors={
+        401: "unknown device or wrong secret",
+        409: "nobody asked for a new secret",
+    },
+)
+def new_secret() -> Response:
+    device_id, secret = basic_credentials()
+    session = db_session()
+    device = authenticate_device(session, device_id, secret)
+    session.commit()  # the first use of a pending secret promotes it, whatever follows
+    fresh = enrolment.issue_new_secret(write_transaction(session), device)
+    session.commit()  # stored before it is sent: the device may use it as soon as it has it
+    response = json_response(NewSecret(device_secret=fresh))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @fleet_api.post("/enrol")

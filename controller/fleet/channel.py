@@ -16,15 +16,18 @@ from flask_socketio import SocketIO
 from agent.protocol import (
     AGENT_NAMESPACE,
     COMMAND_EVENT,
+    FEATURES_AUTH_KEY,
     PROTOCOL_VERSION,
     ClaimRequest,
     EventBatch,
+    ack_for,
+    features_of,
 )
 from controller.commands import service as commands
 from controller.commands.models import Command
 from controller.db import Database
 from controller.errors import Unauthenticated
-from controller.fleet.enrolment import authenticate_device
+from controller.fleet.enrolment import SecretToPromote, authenticate_device
 from controller.fleet.ingest import EventIngest, EventsRefused, IngestUnavailable
 from controller.fleet.limits import DeviceOverLimit
 from controller.realtime import LIVE_NAMESPACE, site_room
@@ -49,6 +52,7 @@ class AgentChannel(socketio.Namespace):
         self._database = database
         self._ingest = ingest
         self._device_of_sid: dict[str, str] = {}
+        self._features_of_sid: dict[str, frozenset[str]] = {}
 
     def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if not isinstance(auth, dict) or not all(
@@ -63,17 +67,28 @@ class AgentChannel(socketio.Namespace):
                 f"{PROTOCOL_VERSION})"
             )
         try:
-            with self._database.session(writes=False) as session:
-                device = authenticate_device(session, auth["device_id"], auth["secret"])
+            device_id = self._authenticate(auth["device_id"], auth["secret"])
         except Unauthenticated as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-        self._device_of_sid[sid] = device.id
-        self.enter_room(sid, f"device:{device.id}")
+        self._device_of_sid[sid] = device_id
+        self._features_of_sid[sid] = features_of(auth.get(FEATURES_AUTH_KEY))
+        self.enter_room(sid, f"device:{device_id}")
         # After the handshake completes: what waited for this device goes out now.
-        self.server.start_background_task(self.push_pending, device.id)
+        self.server.start_background_task(self.push_pending, device_id)
+
+    def _authenticate(self, device_id: str, secret: str) -> str:
+        # A read: connections must not queue behind the writer (SQLite). Only a device's first
+        # connection with its new secret writes, once per rotation.
+        try:
+            with self._database.session(writes=False) as session:
+                return authenticate_device(session, device_id, secret, read_only=True).id
+        except SecretToPromote:
+            with self._database.session() as session:
+                return authenticate_device(session, device_id, secret).id
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._device_of_sid.pop(sid, None)
+        self._features_of_sid.pop(sid, None)
 
     def push_pending(self, device_id: str) -> int:
         """Push the unclaimed commands of a device that just connected; mark them sent."""
@@ -134,7 +149,9 @@ class AgentChannel(socketio.Namespace):
             return {"error": "rate_limited", "message": str(exc)}
         except IngestUnavailable as exc:
             return {"error": "unavailable", "message": str(exc)}
-        result: dict[str, Any] = msgspec.to_builtins(ack)
+        result: dict[str, Any] = msgspec.to_builtins(
+            ack_for(ack, self._features_of_sid.get(sid, frozenset()))
+        )
         return result
 
 

@@ -1,4 +1,5 @@
-"""``borne controller token …``: enrolment tokens."""
+"""``borne controller token …`` and ``device …``: enrolment tokens; retiring a device, or
+giving it a new secret."""
 
 from __future__ import annotations
 
@@ -85,6 +86,23 @@ def retire_device(ctx: Context, device_id: str) -> None:
             raise click.ClickException(f"no device {device_id}")
         enrolment.retire_device(session, CLI_ACTOR, found)
         click.echo(f"{found.name} retired: its agent is refused from now on")
+
+
+@device.command("rotate-secret")
+@click.argument("device_id")
+@pass_context
+def rotate_secret(ctx: Context, device_id: str) -> None:
+    """Give a device a new secret: its agent fetches it at its next heartbeat and keeps working
+    with the old one until it uses the new one; then the old one is refused."""
+    with ctx.session() as session:
+        found = session.get(Device, device_id)
+        if found is None:
+            raise click.ClickException(f"no device {device_id}")
+        enrolment.request_secret_rotation(session, CLI_ACTOR, found)
+        click.echo(
+            f"{found.name}: new secret asked for; its agent takes it at its next heartbeat "
+            "(the device page and the audit log say when)"
+        )
 
 
 groups = [token, device]

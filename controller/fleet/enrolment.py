@@ -187,11 +187,26 @@ def _starting_settings(
     return msgspec.convert(settings, UpdateConfigArgs) if settings else None
 
 
-def authenticate_device(session: Session, device_id: str, secret: str) -> Device:
-    """The device these credentials belong to; one message for every failure, on purpose."""
+class SecretToPromote(Exception):
+    """A read-only authentication met a device's new secret in first use: promoting it writes,
+    so authenticate again in a writing transaction."""
+
+
+def authenticate_device(
+    session: Session, device_id: str, secret: str, *, read_only: bool = False
+) -> Device:
+    """The device these credentials belong to; one message for every failure, on purpose.
+
+    During a secret rotation the device's new secret, while pending, is accepted beside the
+    current one, and its first use makes it the only one (audited ``device.secret_rotated``):
+    the caller commits. ``read_only`` callers get :class:`SecretToPromote` instead.
+    """
     device = session.get(Device, device_id) if _is_uuid(device_id) else None
+    digest = _digest(secret)
     expected = device.secret_hash if device else _digest("no such device")
-    if not hmac.compare_digest(expected, _digest(secret)) or device is None:
+    current = hmac.compare_digest(expected, digest)
+    pending = device is not None and hmac.compare_digest(device.pending_secret_hash or "", digest)
+    if not (current or pending) or device is None:
         raise Unauthenticated("unknown device or wrong secret", code="bad_credentials")
     if device.retired_at is not None:  # its own secret: it may learn why
         raise Unauthenticated(
@@ -199,7 +214,96 @@ def authenticate_device(session: Session, device_id: str, secret: str) -> Device
             "new token to bring it back",
             code="device_retired",
         )
+    if pending and not current:
+        if read_only:
+            raise SecretToPromote(device.id)
+        _promote_pending_secret(session, device, digest)
     return device
+
+
+def _promote_pending_secret(session: Session, device: Device, digest: str) -> None:
+    """The device used its new secret: it is saved there, so the old one goes."""
+    # Conditional, so that of two first uses at once (the channel and an HTTP call) one
+    # promotes and audits; and a pending secret replaced meanwhile is not promoted.
+    promoted = session.execute(
+        update(Device)
+        .where(Device.id == device.id, Device.pending_secret_hash == digest)
+        .values(secret_hash=digest, pending_secret_hash=None, secret_rotation_requested_at=None)
+    )
+    session.refresh(device)
+    if promoted.rowcount != 1:  # type: ignore[attr-defined]
+        if not hmac.compare_digest(device.secret_hash, digest):
+            raise Unauthenticated("unknown device or wrong secret", code="bad_credentials")
+        return  # the other first use promoted it
+    audit.record(
+        session,
+        "system",
+        "device.secret_rotated",
+        "device",
+        device.id,
+        f"{device.name} at {device.site.name} now uses its new secret; the old one is refused",
+    )
+
+
+def request_secret_rotation(session: Session, actor: audit.Actor, device: Device) -> Device:
+    """Ask the device for a new secret: its agent fetches one at its next acknowledgement and
+    keeps the old one valid until it uses the new one. Asking again while one is waiting
+    changes nothing."""
+    _require_may_manage(actor, device)
+    if device.retired_at is not None:
+        raise Conflict(f"{device.name} is retired: a retired device gets no new secret")
+    if device.secret_rotation_requested_at is None:
+        device.secret_rotation_requested_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "device.secret_rotation_requested",
+            "device",
+            device.id,
+            f"new secret asked for {device.name} at {device.site.name}",
+        )
+    return device
+
+
+def issue_new_secret(session: Session, device: Device) -> str:
+    """A fresh secret for an authenticated device that staff asked to rotate; only its hash is
+    kept, as pending: the current secret keeps working until the new one is first used.
+
+    Asked again (the agent crashed before saving the previous answer), a new one replaces the
+    pending one, which was never used."""
+    secret = secrets.token_urlsafe(32)
+    # Conditional: a rotation that ended meanwhile (its new secret was just used) gets none.
+    issued = session.execute(
+        update(Device)
+        .where(Device.id == device.id, Device.secret_rotation_requested_at.is_not(None))
+        .values(pending_secret_hash=_digest(secret))
+    )
+    if issued.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "nobody asked for a new secret for this device", code="no_rotation_requested"
+        )
+    session.refresh(device)
+    return secret
+
+
+def _require_may_manage(actor: audit.Actor, device: Device) -> None:
+    """Only staff who may enrol devices, on a site they cover. The refusal names nothing: the
+    asker may not know what is at a site outside their places."""
+    if isinstance(actor, str):
+        return
+    if not access.covers_site(actor, device.site):
+        raise PermissionDenied("this device is outside the places you cover")
+    if not access.can(actor, Action.ENROL_DEVICE):
+        raise PermissionDenied(f"a {actor.role} may not change a device's secret")
+
+
+def may_rotate_secret(user: StaffMember, device: Device) -> bool:
+    """Whether ``user`` may ask ``device`` for a new secret (the device page shows the form)."""
+    return (
+        device.retired_at is None
+        and access.can(user, Action.ENROL_DEVICE)
+        and access.covers_site(user, device.site)
+    )
 
 
 def revoke_token(session: Session, actor: audit.Actor, token_id: int) -> EnrolmentToken:
@@ -232,6 +336,7 @@ def retire_device(session: Session, actor: audit.Actor, device: Device) -> Devic
         access.require(actor, Action.ENROL_DEVICE, device.site)
     if device.retired_at is None:
         device.retired_at = utcnow()
+        device.secret_rotation_requested_at = device.pending_secret_hash = None
         audit.record(
             session,
             actor,

@@ -1,4 +1,4 @@
-"""The fleet's forms: enrolment tokens."""
+"""The fleet's forms: enrolment tokens, a device's secret."""
 
 from __future__ import annotations
 
@@ -42,3 +42,9 @@ class RevokeTokenForm(FlaskForm):
     """The button that withdraws an unused token (its CSRF token only)."""
 
     submit = SubmitField("Revoke")
+
+
+class RotateSecretForm(FlaskForm):
+    """The button that asks a device for a new secret (its CSRF token only)."""
+
+    submit = SubmitField("Yes, give it a new secret")

@@ -351,9 +351,13 @@ def write_events(
     known = {
         row.id: row
         for row in session.execute(
-            select(devices.c.id, devices.c.site_id, devices.c.last_seq, devices.c.status).where(
-                devices.c.id.in_({p.device_id for p in batch})
-            )
+            select(
+                devices.c.id,
+                devices.c.site_id,
+                devices.c.last_seq,
+                devices.c.status,
+                devices.c.secret_rotation_requested_at,
+            ).where(devices.c.id.in_({p.device_id for p in batch}))
         )
     }
     last_seq = {device_id: row.last_seq for device_id, row in known.items()}
@@ -396,7 +400,12 @@ def write_events(
             last_seen_at=now, last_seq=last_seq[pending.device_id], status=DeviceStatus.ONLINE
         )
         pending.ack = EventAck(
-            acked_seq=last_seq[pending.device_id], stored=stored, duplicates=duplicates
+            acked_seq=last_seq[pending.device_id],
+            stored=stored,
+            duplicates=duplicates,
+            # Read with the row anyway: telling the agent costs no query of its own. The
+            # adapters drop it for agents that do not read it.
+            rotate_secret=known[pending.device_id].secret_rotation_requested_at is not None,
         )
         if not stored and pending.events and pending.events[-1].seq < last_seq[pending.device_id]:
             _note_restart(session, pending, last_seq[pending.device_id])

@@ -45,6 +45,11 @@ class Device(Base):
     inventory_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Taken out of service for good: its secret is refused, its history kept.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Secret rotation (enrolment.request_secret_rotation): staff asked for a new secret; the
+    # agent fetched one, kept here beside the current one until its first use promotes it, so
+    # that a device that crashed before saving it still gets in with the old one.
+    secret_rotation_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_secret_hash: Mapped[str | None] = mapped_column(String(64))
 
     site: Mapped[Site] = relationship(back_populates="devices")
 

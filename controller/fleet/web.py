@@ -23,10 +23,10 @@ from agent.protocol import DeviceKind
 from controller.accounts.current import signed_in
 from controller.context import db_session, settings_of
 from controller.db import utcnow
-from controller.errors import DomainError
+from controller.errors import DomainError, NotFound
 from controller.fleet import enrolment
 from controller.fleet import service as fleet
-from controller.fleet.forms import KIND_LABELS, RevokeTokenForm, TokenForm
+from controller.fleet.forms import KIND_LABELS, RevokeTokenForm, RotateSecretForm, TokenForm
 from controller.fleet.models import Device, DeviceStatus
 from controller.places import service as places
 from controller.places.models import Site
@@ -104,6 +104,34 @@ def status_panel(found: Device, refused: Refused | None) -> dict[str, Any]:
 
 def details_panel(found: Device, refused: Refused | None) -> dict[str, Any]:
     return {"device": found, "metrics": found.metrics or {}, "inventory": found.inventory or {}}
+
+
+def secret_panel(found: Device, refused: Refused | None) -> dict[str, Any] | None:
+    """The device's secret, for staff who may change it: a rotation waiting, or the form."""
+    if not enrolment.may_rotate_secret(signed_in(), found):
+        return None
+    return {"device": found, "form": RotateSecretForm(formdata=None)}
+
+
+@fleet_web.post("/devices/<device_id>/secret-rotation")
+@login_required
+def rotate_secret(device_id: str) -> Response:
+    """Ask the device for a new secret; the domain checks who may."""
+    form = RotateSecretForm()
+    if not form.validate_on_submit():
+        raise DomainError("this form was too old; reload the page and try again")
+    session = db_session()
+    found = session.get(Device, device_id)
+    if found is None:
+        raise NotFound(f"no device {device_id}")
+    enrolment.request_secret_rotation(session, signed_in(), found)
+    session.commit()
+    flash(
+        f"{found.name} will get a new secret at its next heartbeat; its current one works "
+        "until it uses the new one.",
+        "success",
+    )
+    return redirect(url_for("fleet.device", device_id=found.id, _anchor="secret"))
 
 
 def site_devices_panel(found: Site, refused: Refused | None) -> dict[str, Any]:

@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 from agent_testkit import make_credentials
 
-from agent.credentials import CredentialsError, load_credentials, save_credentials
+from agent.credentials import (
+    CredentialsError,
+    load_credentials,
+    replace_secret,
+    save_credentials,
+)
 
 
 def _mode(path: Path) -> int:
@@ -49,3 +54,16 @@ def test_damaged_credentials_are_reported(state_dir: Path) -> None:
     (state_dir / "credentials.json").write_text('{"device_id": 3}')
     with pytest.raises(CredentialsError, match="damaged"):
         load_credentials(state_dir)
+
+
+def test_a_new_secret_replaces_only_the_secret_owner_only_and_whole(state_dir: Path) -> None:
+    enrolled = make_credentials("http://127.0.0.1:1", heartbeat_interval_s=30)
+    save_credentials(state_dir, enrolled)
+
+    replace_secret(state_dir, "the-rotated-secret")
+
+    assert load_credentials(state_dir) == make_credentials(
+        "http://127.0.0.1:1", heartbeat_interval_s=30, device_secret="the-rotated-secret"
+    )
+    assert _mode(state_dir / "credentials.json") == 0o600
+    assert [p.name for p in state_dir.iterdir()] == ["credentials.json"]  # no temp file left

@@ -49,7 +49,7 @@ def test_socketio_connect_sends_device_auth(socketio_controller: SocketIOControl
     try:
         assert channel.connected
         assert socketio_controller.received.auths == [
-            {"device_id": DEVICE_ID, "secret": SECRET, "protocol": 1}
+            {"device_id": DEVICE_ID, "secret": SECRET, "protocol": 1, "features": ["rotate_secret"]}
         ]
     finally:
         channel.close()
