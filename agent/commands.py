@@ -264,11 +264,18 @@ class CommandRunner:
 
 
 def truncate_output(output: str, limit: int = MAX_OUTPUT) -> str:
-    """At most ``limit`` characters, keeping the end (where tools say how they finished)."""
+    """At most ``limit`` characters, keeping the end (where tools say how they finished).
+
+    The cut falls at the start of a line when it can: half a line can start in the middle of a
+    path or a quotation, where a public PC's redaction (:mod:`agent.redaction`, applied as
+    the result is spooled) would no longer see the name in it.
+    """
     output = output.strip()
     if len(output) <= limit:
         return output
-    return "…" + output[-(limit - 1) :]
+    tail = output[-(limit - 2) :]
+    _, newline, whole_lines = tail.partition("\n")
+    return "…\n" + whole_lines if newline else "…" + output[-(limit - 1) :]
 
 
 def _short(message: Any) -> str:

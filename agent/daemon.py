@@ -8,17 +8,18 @@ knows no role by name: each one wires itself (:mod:`agent.roles`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.actions import RecentLog, actions_for
 from agent.commands import CommandRunner
-from agent.credentials import Credentials, ensure_state_dir
+from agent.credentials import Credentials, ensure_state_dir, replace_secret
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
 from agent.protocol import COMMAND_EVENT, Heartbeat, InventoryReport, UpdateConfigArgs
@@ -234,7 +235,7 @@ def build_agent(
     remote = load_remote_settings(state_dir)
     settings = with_remote_settings(settings, remote)
     controller_url = settings.controller_url or credentials.controller_url
-    spool = Spool(state_dir / SPOOL_FILE, max_events=settings.spool_max_events)
+    spool = _spool(roles, state_dir / SPOOL_FILE, max_events=settings.spool_max_events)
     spool.forget_executed_before(time.time() - EXECUTED_IDS_KEPT_S)
     socket = SocketIOChannel(
         controller_url,
@@ -254,6 +255,7 @@ def build_agent(
         http,
         backoff_min_s=settings.backoff_min_s,
         backoff_max_s=settings.backoff_max_s,
+        keep_secret=functools.partial(replace_secret, state_dir),  # a rotation's new secret
     )
     interval = (
         settings.heartbeat_interval_s
@@ -300,11 +302,25 @@ def build_agent(
     return agent
 
 
+def redact_logs_of(roles: Role, handlers: Sequence[logging.Handler]) -> Callable[[], None]:
+    """When residents use the device (a public PC), redact what ``handlers`` write as its events
+    are (``collect_logs`` ships the agent's logs, and they stay on the device); return what
+    undoes it."""
+    if not roles.redacts_residents:
+        return lambda: None
+    from agent.redaction import redact_logs
+
+    return redact_logs(handlers)
+
+
 def run(settings: AgentSettings, credentials: Credentials) -> int:
     """Run the agent until SIGTERM or SIGINT; close the connection and the spool; return 0."""
     recent_log = RecentLog()
     logging.getLogger("agent").addHandler(recent_log)
     agent = build_agent(settings, credentials, recent_log=recent_log)
+    # Every handler the agent's records reach: its recent lines, and the root logger's stderr,
+    # which the journal keeps.
+    stop_redacting = redact_logs_of(agent.roles, [recent_log, *logging.getLogger().handlers])
     log.info(
         "device %s (%s), controller %s, state in %s",
         credentials.device_id,
@@ -326,8 +342,20 @@ def run(settings: AgentSettings, credentials: Credentials) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         logging.getLogger("agent").removeHandler(recent_log)
+        stop_redacting()
     log.info("agent stopped")
     return 0
+
+
+def _spool(roles: Role, path: Path, *, max_events: int) -> Spool:
+    """The spool every event goes through; redacting each as it is stored when residents use
+    the device: nothing they chose may leave it, not even in an error message (DESIGN.md,
+    Privacy)."""
+    if not roles.redacts_residents:
+        return Spool(path, max_events=max_events)
+    from agent.redaction import RedactingSpool
+
+    return RedactingSpool(path, max_events=max_events)
 
 
 def _valid_interval(value: int) -> int | None:

@@ -52,6 +52,7 @@ class HotspotRole:
 
     name = DeviceKind.HOTSPOT
     commands: ClassVar[frozenset[CommandName]] = EVERY_DEVICE
+    redacts_residents = False  # the portal keeps nothing of a device but a salted hash
 
     def __init__(self) -> None:
         self.watch: PortalWatch | None = None  # once wired

@@ -72,6 +72,12 @@ class Role(Protocol):
         """The commands this role handles."""
         ...
 
+    @property
+    def redacts_residents(self) -> bool:
+        """Residents use the device: nothing they chose (a file's name, a network's) may leave
+        it, so its events and logs are redacted (:mod:`agent.redaction`)."""
+        ...
+
     def state(self) -> dict[str, str]:
         """Short key/value state for heartbeats, keys of this role's own (the agent adds
         ``role``); the device's roles share 31 keys."""
@@ -100,6 +106,8 @@ class Role(Protocol):
 
 class RoleDefaults:
     """What a role does unless it says otherwise: nothing to report, run or apply."""
+
+    redacts_residents = False
 
     def state(self) -> dict[str, str]:
         return {}
@@ -134,6 +142,8 @@ class DeviceRoles:
         self.commands: frozenset[CommandName] = frozenset().union(
             *(role.commands for role in self.roles)
         )
+        # One spool and one log for the device: redacted if any of its roles asks.
+        self.redacts_residents = any(role.redacts_residents for role in self.roles)
 
     def state(self) -> dict[str, str]:
         state = {"role": self.name}

@@ -56,7 +56,7 @@ def remove_guest_connections(
         except UnreadableKeyfile:
             # Kept: it may be city IT's. The directory is root's (0700) and NetworkManager does
             # not load a file it cannot parse, so nobody uses or reads it; staff see the note.
-            report.did(f"kept the unreadable connection file {printable_path(path.name)}")
+            report.did(f"kept the unreadable connection file {printable_path(str(path))}")
             continue
         path.unlink(missing_ok=True)
         removed += 1

@@ -10,7 +10,6 @@ session the same way.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from agent.pc.report import WipeReport
 from agent.pc.sessions import EndedSession, Presence, SessionTracker
 from agent.periodic import Periodic
 from agent.protocol import AgentEvent, SessionEnd
+from agent.redaction import RedactingSpool, redacted
 
 if TYPE_CHECKING:
     from agent.pc.guest import GuestAccount
@@ -131,7 +131,7 @@ class PublicPc:
         # No mark_reset here: the mark is for resets made by other processes; marking our own
         # would spare the next short session its reset.
         outcome = self.resetter.reset()
-        log.info("reset after %s: %s", how.value, outcome.output.splitlines()[:1])
+        log.info("reset after %s: %s", how.value, outcome.output.partition("\n")[0])
         return outcome
 
     def report_wipe(self, report: WipeReport) -> None:
@@ -165,49 +165,13 @@ def mark_reset(state_dir: Path) -> None:
     mark.touch()
 
 
-# Path components that say where a leftover is without saying anything of the resident.
-_PLAIN_NAMES = frozenset(
-    {
-        "home", "tmp", "var", "dev", "shm", "run", "user", "media", "mnt",
-        "Documents", "Downloads", "Desktop", "Pictures", "Music", "Videos", "Public",
-        "Templates", "Bureau", "Téléchargements", "Images", "Musique", "Vidéos",
-        ".cache", ".config", ".local", ".mozilla", "share", "Trash", "files", "keyrings",
-        "thumbnails", "chromium", "google-chrome", "firefox", "Default",
-    }
-)  # fmt: skip
-_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
-
-
-def redacted(path: str) -> str:
-    """A leftover's path as the controller gets it: where, never what.
-
-    A resident's file and folder names (``releve-CAF-Mme-X.pdf``) would tell staff what the
-    resident did; the controller gets ``/home/…/Documents/….pdf``. The full path stays on the PC
-    (``last-wipe.json``, root-only) for the technician at the terminal.
-    """
-    parts = path.split("/")
-    shown = [part if part in _PLAIN_NAMES or part == "" else "…" for part in parts]
-    extension = _EXTENSION.search(parts[-1]) if parts else None
-    if shown and shown[-1] == "…" and extension:
-        shown[-1] = "…" + extension.group()
-    return "/".join(shown)
-
-
-_ACTION_PATHS = (
-    re.compile(r"(?<=^unmounted )(?P<path>/.*)$"),
-    re.compile(r"(?<=^detached )(?P<path>/.*)(?= \(busy: lazy unmount\)$)"),
-)
-
-
-def _redacted_action(action: str) -> str:
-    """An action line without the resident's names (a USB stick's label is one)."""
-    for pattern in _ACTION_PATHS:
-        action = pattern.sub(lambda match: redacted(match.group("path")), action)
-    return action
-
-
 def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> protocol.WipeReport:
-    """The agent's report as the wire schema carries it (bounded lists, escaped paths)."""
+    """The agent's report as the wire schema carries it (bounded lists, escaped paths).
+
+    A leftover's ``path`` is a path from end to end, so it is :func:`redacted` as one here (the
+    spool's redaction of free text cannot know where a name holding ``: `` ends); the actions and
+    reasons are free text, redacted with every other string by :class:`RedactingSpool`.
+    """
     return protocol.WipeReport(
         seq=seq,
         at=at,
@@ -216,7 +180,7 @@ def wipe_event(seq: int, report: WipeReport, how: SessionEnd, at: datetime) -> p
         wipe_ms=report.wipe_ms,
         removed_files=report.removed_files,
         removed_bytes=report.removed_bytes,
-        actions=[_redacted_action(a)[:200] for a in report.actions[:32]],
+        actions=[action[:200] for action in report.actions[:32]],
         leftovers=[
             protocol.Leftover(
                 area=item.area[:64], path=redacted(item.path)[:200], reason=item.reason[:200]
@@ -253,7 +217,7 @@ def local_reset(settings: AgentSettings, how: SessionEnd) -> tuple[GuestAccount,
     from agent.pc.guest import resolve_guest
     from agent.pc.login import AccountExpiryLogin
     from agent.pc.reset import GuestReset
-    from agent.spool import SPOOL_FILE, Spool
+    from agent.spool import SPOOL_FILE
 
     guest = resolve_guest(settings.guest_user)
     state = Path(settings.state_dir)
@@ -263,7 +227,7 @@ def local_reset(settings: AgentSettings, how: SessionEnd) -> tuple[GuestAccount,
     def keep(report: WipeReport) -> None:
         if not spool_path.exists():
             return  # not enrolled: the printed output is the only report
-        spool = Spool(spool_path, max_events=settings.spool_max_events)
+        spool = RedactingSpool(spool_path, max_events=settings.spool_max_events)
         try:
             spool.append(lambda seq: wipe_event(seq, report, how, datetime.now(UTC)))
         finally:

@@ -29,6 +29,7 @@ class PcRole(RoleDefaults):
 
     name = DeviceKind.PC
     commands: ClassVar[frozenset[CommandName]] = EVERY_DEVICE | SCREEN | {CommandName.RESET_SESSION}
+    redacts_residents = True  # residents' files, sticks and networks: none of their names leave
 
     def __init__(self) -> None:
         self.public_pc: PublicPc | None = None  # once wired

@@ -13,6 +13,7 @@ from agent.pc.public_pc import PublicPc, mark_reset, redacted, wipe_event
 from agent.pc.report import WipeReport
 from agent.protocol import SessionEnd, SessionRecord
 from agent.protocol import WipeReport as WipeEvent
+from agent.redaction import RedactingSpool
 from agent.spool import Spool
 
 
@@ -133,7 +134,7 @@ def test_a_short_session_right_after_the_agents_own_reset_is_reset_too(tmp_path:
     assert resetter.resets == 2
 
 
-def test_leftovers_reach_the_controller_without_the_residents_names() -> None:
+def test_leftovers_reach_the_controller_without_the_residents_names(tmp_path: Path) -> None:
     assert redacted("/home/borne-guest/Documents/releve-CAF-Mme-X.pdf") == "/home/…/Documents/….pdf"
     assert redacted("/home/borne-guest/.mozilla/firefox/x.default/places.sqlite") == (
         "/home/…/.mozilla/firefox/…/….sqlite"
@@ -143,7 +144,12 @@ def test_leftovers_reach_the_controller_without_the_residents_names() -> None:
     report.did("unmounted /media/borne-guest/CLÉ de Mme X")
     report.did("detached /media/borne-guest/PHOTOS (busy: lazy unmount)")
     report.did("ended 12 processes")
-    event = wipe_event(1, report, SessionEnd.COMMAND, datetime.now(UTC))
+    spool = RedactingSpool(tmp_path / "spool.db")  # a public PC's: where events leave it
+    spool.append(lambda seq: wipe_event(seq, report, SessionEnd.COMMAND, datetime.now(UTC)))
+    batch = spool.pending_batch()
+    assert batch is not None
+    (event,) = batch.events
+    assert isinstance(event, WipeEvent)
     assert event.actions == [
         "unmounted /media/…/…",
         "detached /media/…/… (busy: lazy unmount)",

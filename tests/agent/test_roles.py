@@ -145,6 +145,7 @@ class KioskWithLockers:
 
     name = DeviceKind.KIOSK
     commands: ClassVar[frozenset[CommandName]] = EVERY_DEVICE | SCREEN
+    redacts_residents = False
 
     def __init__(self) -> None:
         self.lockers = Lockers()

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.checks import ignored_auth, positive_data_acceptance
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import ignored_auth, positive_data_acceptance
 
 from controller.access import Role
 from controller.accounts import api_tokens
 from tests.factories import make_device, make_site, make_user
 
-DEVICE_SECRET = "s3cret-for-the-fuzzer"  # noqa: S105 (a test device's)
+DEVICE_SECRET = "s3cret-for-the-fuzzer"
 EXAMPLES = 25  # per operation: enough to find the shapes that break, few enough for the suite
 
 
@@ -35,10 +35,13 @@ def fuzzed(make_own_app: Any) -> Iterator[tuple[Flask, dict[str, dict[str, str]]
         admin = make_user(session, Role.ADMIN)
         _, token = api_tokens.create_token(session, admin, admin, name="fuzzer")
         basic = base64.b64encode(f"{device.id}:{DEVICE_SECRET}".encode()).decode()
-    yield app, {
-        "staffToken": {"Authorization": f"Bearer {token}"},
-        "deviceBasic": {"Authorization": f"Basic {basic}"},
-    }
+    yield (
+        app,
+        {
+            "staffToken": {"Authorization": f"Bearer {token}"},
+            "deviceBasic": {"Authorization": f"Basic {basic}"},
+        },
+    )
 
 
 def test_the_api_keeps_its_document_under_a_fuzzer(
@@ -69,7 +72,7 @@ def test_the_api_keeps_its_document_under_a_fuzzer(
             derandomize=True,  # the same requests on every run: a failure can be replayed
             database=None,
         )
-        def examples(case: Any) -> None:
+        def examples(case: Any, headers: dict[str, str] = headers) -> None:
             case.call_and_validate(
                 headers=headers, excluded_checks=[ignored_auth, positive_data_acceptance]
             )
@@ -82,7 +85,9 @@ def test_the_api_keeps_its_document_under_a_fuzzer(
     assert failures == {}, "\n\n".join(f"== {label}\n{text}" for label, text in failures.items())
 
 
-def _credentials_for(definition: dict[str, Any], credentials: dict[str, dict[str, str]]) -> dict[str, str]:
+def _credentials_for(
+    definition: dict[str, Any], credentials: dict[str, dict[str, str]]
+) -> dict[str, str]:
     """The headers of the first security requirement of the operation that we can meet."""
     for requirement in definition.get("security", []):
         for scheme in requirement:
