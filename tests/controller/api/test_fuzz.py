@@ -62,27 +62,31 @@ def test_the_api_keeps_its_document_under_a_fuzzer(
     assert len(operations) > 10
 
     for operation in operations:
-        headers = _credentials_for(operation.definition.raw, credentials)
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,  # machines here are shared: time is not what this test measures
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,  # the same requests on every run: a failure can be replayed
-            database=None,
-        )
-        def examples(case: Any, headers: dict[str, str] = headers) -> None:
-            case.call_and_validate(
-                headers=headers, excluded_checks=[ignored_auth, positive_data_acceptance]
-            )
-
         try:
-            examples()
+            fuzz(operation, _credentials_for(operation.definition.raw, credentials))
         except (Exception, BaseExceptionGroup) as exc:  # each operation's, reported together
             failures[operation.label] = str(exc)[:2000]
 
     assert failures == {}, "\n\n".join(f"== {label}\n{text}" for label, text in failures.items())
+
+
+def fuzz(operation: Any, headers: dict[str, str]) -> None:
+    """Send ``operation`` its examples with ``headers``, checking every answer."""
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,  # machines here are shared: time is not what this test measures
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,  # the same requests on every run: a failure can be replayed
+        database=None,
+    )
+    def examples(case: Any) -> None:
+        case.call_and_validate(
+            headers=headers, excluded_checks=[ignored_auth, positive_data_acceptance]
+        )
+
+    examples()
 
 
 def _credentials_for(
