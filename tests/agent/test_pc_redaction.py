@@ -223,7 +223,7 @@ def test_a_failed_command_and_the_logs_reach_the_controller_without_the_resident
         assert_nothing_of_the_resident(text)
     # The traceback is still there for the technician, with the agent's code locations whole.
     assert "raised" in log_lines and "Operation not permitted" in log_lines
-    assert f'File "{__file__}", line' in shipped_logs["output"]
+    assert code_location() in shipped_logs["output"]
 
 
 def test_the_agents_log_file_on_a_public_pc_holds_no_residents_name(
@@ -256,7 +256,7 @@ def test_the_agents_log_file_on_a_public_pc_holds_no_residents_name(
     assert "PermissionError: [Errno 1] Operation not permitted: '/tmp/" in written
     assert "/home/…/Documents/….pdf'" in written
     assert "unmounted /media/…/…" in written and "network '…' kept" in written
-    assert f'File "{__file__}", line' in written  # where it failed, for the technician
+    assert code_location() in written  # where it failed, for the technician
 
 
 def test_a_kiosks_logs_are_left_as_they_are(tmp_path: Path) -> None:
@@ -293,3 +293,11 @@ FREE_TEXTS = [
 def test_free_text_loses_names_and_keeps_our_words(text: str, shown: str | None) -> None:
     assert redacted_text(text) == (text if shown is None else shown)
     assert redacted_text(redacted_text(text)) == redacted_text(text)  # redacting twice is harmless
+
+
+def code_location() -> str:
+    """How this file shows in a redacted traceback: whole, unless the checkout itself sits in
+    an area of the residents' (a clone under /tmp), whose names are hidden like theirs."""
+    if __file__.startswith(("/tmp/", "/var/tmp/", "/home/", "/dev/shm/")):
+        return f'File "/{__file__.split("/")[1]}/…'
+    return f'File "{__file__}", line'
