@@ -2,10 +2,10 @@
 
 A controller on 127.0.0.1:8000, six real agent processes in sandbox directories (three public
 PCs, one charging kiosk, two hotspots, on two sites of two organisations) that enrol with tokens
-and send heartbeats, and the first hotspot's captive portal on 127.0.0.1:8080 (clients kept in
-memory: no nftables on a developer's machine), whose statistics its agent forwards. Everything
-lives in one directory (``var/demo`` by default), made anew at each start. Ctrl-C stops every
-process.
+and send heartbeats, and each hotspot's own captive portal, on 127.0.0.1:8080 and 8081 (clients
+kept in memory: no nftables on a developer's machine), whose statistics its agent forwards.
+Everything lives in one directory (``var/demo`` by default), made anew at each start. Ctrl-C
+stops every process.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+
+from controller.cli import port_refusal
 
 DEMO_PLACES = Path(__file__).resolve().parents[1] / "controller" / "data" / "demo-places.csv"
 
@@ -42,6 +44,7 @@ DEVICES = [
     DemoDevice("mdh-teisseire-casiers", "kiosk", "grenoble-mdh-teisseire"),
     DemoDevice("mdh-teisseire-wifi", "hotspot", "grenoble-mdh-teisseire"),
 ]
+HOTSPOTS = [device for device in DEVICES if device.kind == "hotspot"]
 
 
 @click.command()
@@ -54,7 +57,13 @@ DEVICES = [
     help="Where the demo keeps its files.",
 )
 @click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--portal-port", type=int, default=8080, show_default=True)
+@click.option(
+    "--portal-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="The first hotspot's portal; the next one's is the port after.",
+)
 @click.option(
     "--heartbeat",
     type=int,
@@ -85,6 +94,10 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
 
+    for wanted in (port, *_portal_ports(portal_port).values()):
+        refusal = port_refusal("127.0.0.1", wanted)
+        if refusal:
+            raise click.ClickException(refusal.replace("(--port)", "(--port, --portal-port)"))
     try:
         click.echo("Preparing the database (SQLite, Alembic migrations) and demo data…")
         admin_password, mediator_password, tokens = _prepare(env, demo_dir)
@@ -100,24 +113,27 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
         )
         _wait_healthy(url, children[0], demo_dir / "controller.log")
 
-        portal_dir = demo_dir / "portal"
-        portal_dir.mkdir()
-        portal_env = {
-            **env,
-            "BORNE_PORTAL_LISTEN_ADDRESS": "127.0.0.1",
-            "BORNE_PORTAL_HTTP_PORT": str(portal_port),
-            "BORNE_PORTAL_STATE_DIR": str(portal_dir),
-            "BORNE_PORTAL_RUNTIME_DIR": str(portal_dir / "run"),
-            "BORNE_PORTAL_HOSTNAME": "127.0.0.1",
-        }
-        children.append(
-            subprocess.Popen(
-                [borne, "portal", "run", "--memory"],
-                env=portal_env,
-                stdout=(portal_dir / "portal.log").open("ab"),
-                stderr=subprocess.STDOUT,
+        # Each hotspot its own portal, on its own port: changing one changes no other.
+        portals = _portal_ports(portal_port)
+        for device in HOTSPOTS:
+            portal_dir = demo_dir / "portals" / device.name
+            portal_dir.mkdir(parents=True)
+            portal_env = {
+                **env,
+                "BORNE_PORTAL_LISTEN_ADDRESS": "127.0.0.1",
+                "BORNE_PORTAL_HTTP_PORT": str(portals[device.name]),
+                "BORNE_PORTAL_STATE_DIR": str(portal_dir),
+                "BORNE_PORTAL_RUNTIME_DIR": str(portal_dir / "run"),
+                "BORNE_PORTAL_HOSTNAME": "127.0.0.1",
+            }
+            children.append(
+                subprocess.Popen(
+                    [borne, "portal", "run", "--memory"],
+                    env=portal_env,
+                    stdout=(portal_dir / "portal.log").open("ab"),
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
 
         for device, token in zip(DEVICES, tokens, strict=True):
             state_dir = demo_dir / "agents" / device.name
@@ -127,7 +143,7 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
                 "BORNE_AGENT_ACTIONS": "simulated",
                 "BORNE_AGENT_HEARTBEAT_INTERVAL_S": str(heartbeat),
                 "BORNE_AGENT_DEVICE_NAME": device.name,
-                "BORNE_AGENT_PORTAL_STATE_DIR": str(portal_dir),
+                "BORNE_AGENT_PORTAL_STATE_DIR": str(demo_dir / "portals" / device.name),
             }
             subprocess.run(
                 [
@@ -157,7 +173,7 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
                 )
             )
 
-        _print_welcome(url, admin_password, mediator_password, demo_dir, portal_port)
+        _print_welcome(url, admin_password, mediator_password, demo_dir, portals)
         signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C when asked to
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -175,6 +191,11 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
     finally:
         stop_all()
     click.echo("Demo stopped.")
+
+
+def _portal_ports(first: int) -> dict[str, int]:
+    """Each demo hotspot's portal port, from ``first`` on."""
+    return {device.name: first + n for n, device in enumerate(HOTSPOTS)}
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -252,11 +273,15 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 def _print_welcome(
-    url: str, admin_password: str, mediator_password: str, demo_dir: Path, portal_port: int
+    url: str, admin_password: str, mediator_password: str, demo_dir: Path, portals: dict[str, int]
 ) -> None:
+    portal_lines = "\n".join(
+        f"  {name}: http://127.0.0.1:{port}/" for name, port in portals.items()
+    )
     click.echo(f"""
 borne demo is running: {url}
-The wifi portal as a resident sees it: http://127.0.0.1:{portal_port}/
+The wifi portals as a resident sees them:
+{portal_lines}
 
   Sign in as city IT:      admin / {admin_password}
   or as a mediator:        mediateur / {mediator_password}   (sees MDH Teisseire only)
@@ -265,14 +290,15 @@ What to try:
   - the fleet page: six devices on two sites come online within seconds, live;
   - open a device: its inventory and latest metrics;
   - Tokens: make an enrolment token and enrol one more device from another shell:
+      export BORNE_AGENT_ACTIONS=simulated   # acts out commands: nothing runs on this machine
       .venv/bin/borne agent enrol --controller {url} --token <token> --state-dir /tmp/my-agent
       .venv/bin/borne agent run --state-dir /tmp/my-agent
   - stop one agent (kill it): after three missed heartbeats it turns offline on the page;
   - a public PC: "Reset now" (as the mediator too): the result, then the wipe report, live;
-  - the portal: tap Connect in any language; within a minute the hotspot
-    bib-centre-wifi's page counts the connection (no address is ever sent);
-  - on that page, set the portal to "code": within seconds the portal asks for the
-    code of the day, which the page shows;
+  - a portal: tap Connect in any language; within a minute that hotspot's page
+    counts the connection (no address is ever sent);
+  - on that page, set the portal to "code": within seconds that portal (and no other)
+    asks for the code of the day, which the page shows;
   - the API:        curl {url}/api/v1/openapi.json
   - the metrics:    curl {url}/metrics
   - the audit log:  Audit, signed in as admin.

@@ -43,12 +43,36 @@ def controller(ctx: click.Context, config_file: str | None) -> None:
 def run(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the web UI, the API and the agents' Socket.IO channel."""
     settings = ctx.settings  # fail here, with the setting named, rather than in the child
+    host, port = host or settings.host, port or settings.port
+    refusal = port_refusal(host, port)
+    if refusal:
+        raise click.ClickException(refusal)
     args = [sys.executable, "-m", "controller.serve"]
     if ctx.config_file:
         args += ["--config", ctx.config_file]
-    args += ["--host", host or settings.host, "--port", str(port or settings.port)]
+    args += ["--host", host, "--port", str(port)]
     # A fresh interpreter, so that gevent patches the standard library before anything else.
     os.execv(sys.executable, args)  # noqa: S606 (argument list, no shell)
+
+
+def port_refusal(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (taken, not an address of this machine), or None."""
+    import errno
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"port {port} on {host} is already in use: stop what listens there, "
+                "or choose another port (--port)"
+            )
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
 
 
 @controller.group()

@@ -32,22 +32,40 @@ class Context:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A committed-at-the-end session; domain errors become a clear CLI error."""
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         from controller.db import Database
         from controller.errors import DomainError
 
-        database = Database(
-            self.settings.sqlalchemy_url, sqlite_synchronous=self.settings.sqlite_synchronous
-        )
+        settings = self.settings
+        if not settings.database_url and not settings.data_dir.is_dir():
+            raise click.UsageError(
+                f"no controller data directory at {settings.data_dir}: set BORNE_DATA_DIR (or "
+                "data_dir in the configuration file) to the controller's, or BORNE_DATABASE_URL "
+                "to its database; a new one is made by 'borne controller db upgrade'"
+            )
+        database = Database(settings.sqlalchemy_url, sqlite_synchronous=settings.sqlite_synchronous)
         try:
             with database.session() as session:
                 yield session
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
+        except (OperationalError, ProgrammingError) as exc:
+            where = redacted(settings.sqlalchemy_url)
+            raise click.ClickException(_database_problem(exc, where)) from None
         finally:
             database.dispose()
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def _database_problem(exc: Exception, where: str) -> str:
+    """What went wrong with the database, in one line a person can act on."""
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return f"the database at {where} has no tables yet: run 'borne controller db upgrade'"
+    return f"cannot use the database at {where}: {text}"
 
 
 def redacted(url: str) -> str:
