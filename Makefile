@@ -13,7 +13,7 @@ TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 pro
   nftables dnsmasq-base curl openssl
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
 
-.PHONY: install install-system install-test-services demo test test-fast lint format vendor bench clean
+.PHONY: install install-system install-test-services demo test test-fast lint format vendor bench clean translations
 
 install: $(VENV)/.installed ## build .venv with the controller, the agent and the dev tools
 
@@ -49,6 +49,27 @@ lint: install ## ruff on everything, mypy strict on the domain modules
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The staff pages' catalogues: the kernel's (its pages, its API and its modules) and one per
+# domain that has messages (see controller/i18n.py).
+KERNEL_SOURCES := controller/web controller/api $(wildcard controller/*.py)
+DOMAIN_DIRS := $(patsubst %/__init__.py,%,$(wildcard controller/*/__init__.py))
+PYBABEL := $(BIN)/pybabel
+
+translations: install ## extract the staff pages' messages, update the French catalogues, compile them (ONLY=controller/fleet: one)
+	@set -e; for dir in $(or $(ONLY),controller/web $(filter-out controller/web controller/api controller/migrations,$(DOMAIN_DIRS))); do \
+	  sources=$$dir; [ $$dir = controller/web ] && sources="$(KERNEL_SOURCES)"; \
+	  mkdir -p $$dir/translations; \
+	  $(PYBABEL) extract -F controller/babel.cfg -k _l --no-location --omit-header --sort-output \
+	    -o $$dir/translations/messages.pot $$sources; \
+	  if grep -q '^msgid "[^"]' $$dir/translations/messages.pot; then \
+	    if [ -f $$dir/translations/fr/LC_MESSAGES/messages.po ]; then \
+	      $(PYBABEL) update --no-fuzzy-matching --ignore-obsolete -i $$dir/translations/messages.pot -d $$dir/translations -l fr; \
+	    else $(PYBABEL) init -i $$dir/translations/messages.pot -d $$dir/translations -l fr; \
+	      sed -i '0,/^#, fuzzy$$/{/^#, fuzzy$$/d}' $$dir/translations/fr/LC_MESSAGES/messages.po; fi; \
+	    $(PYBABEL) compile -d $$dir/translations -l fr; \
+	  else rm -rf $$dir/translations; fi; \
+	done
 
 vendor: ## refresh front-end assets from the npm registry into controller/web/static/vendor
 	controller/web/vendor.sh

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from agent.protocol import CommandName
 from controller.errors import PermissionDenied
+from controller.i18n import _, _l
 
 
 class Role(enum.StrEnum):
@@ -71,6 +72,30 @@ class Place(Protocol):
     def name(self) -> str: ...
 
 
+# Each role as people call it, in the reader's language.
+ROLE_NAMES = {
+    Role.ADMIN: _l("Admin"),
+    Role.TECHNICIAN: _l("Technician"),
+    Role.MEDIATOR: _l("Mediator"),
+    Role.MANAGER: _l("Manager"),
+}
+
+
+def role_word(role: str) -> str:
+    """A role within a sentence: "mediator", "médiateur·rice"."""
+    return str(ROLE_NAMES[Role(role)]).lower()
+
+
+# What each action is, in the words of a refusal ("your role may not manage users").
+ACTION_WORDS = {
+    Action.VIEW_FLEET: _l("see the fleet"),
+    Action.ENROL_DEVICE: _l("enrol devices"),
+    Action.MANAGE_USERS: _l("manage users"),
+    Action.MANAGE_PLACES: _l("manage places"),
+    Action.VIEW_AUDIT: _l("read the audit log"),
+    Action.SEND_COMMANDS: _l("send commands"),
+}
+
 ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.TECHNICIAN: frozenset(
@@ -109,9 +134,15 @@ def covers_site(user: StaffMember, site: Place) -> bool:
 def require(user: StaffMember, action: Action, site: Place | None = None) -> None:
     """Raise :class:`PermissionDenied` unless ``user`` may do ``action`` (on ``site``)."""
     if not can(user, action):
-        raise PermissionDenied(f"a {user.role} may not {action.value.replace('_', ' ')}")
+        raise PermissionDenied(
+            _(
+                "a %(role)s may not %(action)s",
+                role=role_word(user.role),
+                action=ACTION_WORDS[action],
+            )
+        )
     if site is not None and not covers_site(user, site):
-        raise PermissionDenied(f"{site.name} is outside the places you cover")
+        raise PermissionDenied(_("%(site)s is outside the places you cover", site=site.name))
 
 
 # What a mediator may do to a device of their sites: help the resident in front of it.
@@ -139,5 +170,11 @@ def may_command(user: StaffMember, name: CommandName, site: Place) -> bool:
 def require_command(user: StaffMember, name: CommandName, site: Place) -> None:
     if not may_command(user, name, site):
         if not covers_site(user, site):
-            raise PermissionDenied(f"{site.name} is outside the places you cover")
-        raise PermissionDenied(f"a {user.role} may not send '{name.value}'")
+            raise PermissionDenied(_("%(site)s is outside the places you cover", site=site.name))
+        raise PermissionDenied(
+            _(
+                "a %(role)s may not send %(command)s",
+                role=role_word(user.role),
+                command=repr(name.value),
+            )
+        )

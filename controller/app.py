@@ -28,6 +28,7 @@ from controller.context import close_session
 from controller.db import Database
 from controller.extensions import csrf
 from controller.headers import init_security_headers
+from controller.i18n import init_i18n
 from controller.ops import ops
 from controller.proxies import TrustedProxies
 from controller.realtime import init_realtime
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_realtime(app, settings)
     metrics.init_metrics(app)
     init_security_headers(app)
+    init_i18n(app, settings, [domain.__name__ for domain in DOMAINS])
     init_pages(app)
     init_api(app)
     for domain in DOMAINS:

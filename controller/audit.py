@@ -6,10 +6,12 @@ change it describes. Reading the log (its page, its export) is the accounts doma
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
+from flask_babel import LazyString
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -72,3 +74,41 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+# Reading the log: each domain says what its actions are in words, and names its targets.
+ACTION_WORDS = "borne.audit_action_words"
+TARGET_NAMES = "borne.audit_target_names"
+# (session, target ids) -> {target id: (what people call it, the page that shows it or None)}
+TargetNames = Callable[[Session, list[str]], dict[str, tuple[str, str | None]]]
+
+
+def describe_actions(app: Flask, words: Mapping[str, str | LazyString]) -> None:
+    """Say what ``app``'s audited actions are, in words (``_l``): {"device.retire": …}."""
+    app.extensions.setdefault(ACTION_WORDS, {}).update(words)
+
+
+def name_targets(app: Flask, target_type: str, names: TargetNames) -> None:
+    """Say how to name the targets of one type (a domain's rows) and link to their page."""
+    app.extensions.setdefault(TARGET_NAMES, {})[target_type] = names
+
+
+def action_words(app: Flask) -> dict[str, str | LazyString]:
+    words: dict[str, str | LazyString] = app.extensions.get(ACTION_WORDS, {})
+    return words
+
+
+def target_names(
+    app: Flask, session: Session, entries: Iterable[AuditLog]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """Each entry's target by name (and its page), one query per type of target."""
+    wanted: dict[str, set[str]] = {}
+    for entry in entries:
+        wanted.setdefault(entry.target_type, set()).add(entry.target_id)
+    namers: dict[str, TargetNames] = app.extensions.get(TARGET_NAMES, {})
+    found: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for target_type, ids in wanted.items():
+        if target_type in namers:
+            for target_id, named in namers[target_type](session, sorted(ids)).items():
+                found[(target_type, target_id)] = named
+    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import LazyString
+
 
 class DomainError(Exception):
     """Input or a request that cannot be honoured; ``message`` is for a person to act on."""
@@ -11,14 +13,16 @@ class DomainError(Exception):
 
     def __init__(
         self,
-        message: str,
+        message: str | LazyString,
         *,
         code: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
     ):
-        super().__init__(message)
-        self.message = message
+        # Translated now, in the language of the request being answered (a lazy _l message),
+        # or English where there is none (the command line).
+        self.message = str(message)
+        super().__init__(self.message)
         self.headers = headers or {}  # for instance WWW-Authenticate with a 401
         if code is not None:
             self.code = code

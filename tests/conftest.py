@@ -73,6 +73,15 @@ def db(connection: Connection) -> Iterator[Session]:
     session.close()
 
 
+class EnglishReader(FlaskClient):
+    """A browser that asks for English: tests assert the messages as the code writes them
+    (the msgids); French, the pages' default, has tests of its own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture
 def make_app(database_url: str, connection: Connection, tmp_path: Path) -> Iterator[Any]:
     """Build apps whose requests share the test's rolled-back transaction; ``settings``
@@ -93,6 +102,7 @@ def make_app(database_url: str, connection: Connection, tmp_path: Path) -> Itera
             }
         )
         app.config["WTF_CSRF_ENABLED"] = True
+        app.test_client_class = EnglishReader
         app.extensions["borne.db"].sessions = sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
@@ -145,6 +155,7 @@ def make_own_app(sqlite_url: str, tmp_path: Path) -> Iterator[Any]:
                 **settings,
             }
         )
+        app.test_client_class = EnglishReader
         made.append(app)
         return app
 

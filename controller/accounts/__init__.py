@@ -6,13 +6,15 @@ from flask import Flask
 from flask_login import LoginManager
 
 from controller.access import Action
+from controller.i18n import LANGUAGE_OF_ACCOUNT, _l
 from controller.web.pages import NavItem, add_navigation
 
 
 def init_app(app: Flask) -> None:
     from prometheus_client import Counter
 
-    from controller.accounts.current import load_from_token, load_user
+    from controller.accounts.audit_words import init_audit_words
+    from controller.accounts.current import language_of_account, load_from_token, load_user
     from controller.accounts.throttle import SignInThrottle
     from controller.accounts.web import FAILURES, THROTTLE, accounts
     from controller.metrics import registry_of
@@ -20,7 +22,7 @@ def init_app(app: Flask) -> None:
     # One login manager per app: its settings are this app's, not a module's global state.
     login_manager = LoginManager()
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please sign in to see this page."
+    login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.user_loader(load_user)
     login_manager.request_loader(load_from_token)
     login_manager.init_app(app)
@@ -36,7 +38,11 @@ def init_app(app: Flask) -> None:
         ["reason"],
         registry=registry_of(app),
     )
-    add_navigation(app, NavItem("accounts.user_list", "Users", "users", Action.MANAGE_USERS, 30))
     add_navigation(
-        app, NavItem("accounts.audit_log", "Audit log", "scroll-text", Action.VIEW_AUDIT, 40)
+        app, NavItem("accounts.user_list", _l("Users"), "users", Action.MANAGE_USERS, 30)
     )
+    add_navigation(
+        app, NavItem("accounts.audit_log", _l("Audit log"), "scroll-text", Action.VIEW_AUDIT, 40)
+    )
+    app.extensions[LANGUAGE_OF_ACCOUNT] = language_of_account
+    init_audit_words(app)

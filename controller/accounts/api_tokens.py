@@ -22,6 +22,7 @@ from controller.access import Action
 from controller.accounts.models import ApiToken, User
 from controller.db import utcnow
 from controller.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
+from controller.i18n import _
 
 # "bat_" (borne API token): recognisable in a leaked file, a log or a secret scanner's rules.
 TOKEN_PREFIX = "bat_"  # noqa: S105 (a prefix, not a secret)
@@ -56,11 +57,13 @@ def create_token(
     _may_manage(actor, owner)
     name = name.strip()
     if not 1 <= len(name) <= 80:
-        raise DomainError("give the token a name of 1 to 80 characters (what will use it)")
+        raise DomainError(_("give the token a name of 1 to 80 characters (what will use it)"))
     if not 1 <= days <= MAX_DAYS:
-        raise DomainError(f"a token lasts 1 to {MAX_DAYS} days")
+        raise DomainError(_("a token lasts 1 to %(days)s days", days=MAX_DAYS))
     if not owner.active:
-        raise DomainError(f"{owner.username}'s account is disabled: it cannot have tokens")
+        raise DomainError(
+            _("%(name)s's account is disabled: it cannot have tokens", name=owner.username)
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=owner,
@@ -100,7 +103,7 @@ def tokens_of(session: Session, actor: audit.Actor, owner: User) -> list[ApiToke
 def find_token(session: Session, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise NotFound(f"no API token {token_id}")
+        raise NotFound(_("no API token %(id)s", id=token_id))
     return token
 
 
@@ -109,7 +112,7 @@ def revoke_token(session: Session, actor: audit.Actor, token: ApiToken) -> ApiTo
     try:
         _may_manage(actor, token.user)
     except PermissionDenied:
-        raise NotFound(f"no API token {token.id}") from None  # others' tokens are not shown
+        raise NotFound(_("no API token %(id)s", id=token.id)) from None  # others' are not shown
     if token.revoked_at is not None:
         return token
     token.revoked_at = utcnow()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
@@ -18,6 +18,9 @@ from controller.fleet.models import Device
 from controller.places import service as places
 from controller.places.models import Site
 
+SIGN_INS = ("user.login", "user.logout", "user.login_failed")
+SIGN_INS_FAMILY = "user.log"
+
 
 @dataclass(frozen=True)
 class AuditFilter:
@@ -26,8 +29,10 @@ class AuditFilter:
     actor: str = ""  # exact username, or "cli" / "system" / "device"
     action: str = ""  # an action or its beginning: "command" keeps command.issue, .result …
     target_id: str = ""
-    since: date | None = None  # UTC day, included
-    until: date | None = None  # UTC day, included
+    since: date | None = None  # day, included, in ``zone``
+    until: date | None = None  # day, included, in ``zone``
+    sign_ins: bool = False  # signing in and out are many and rarely asked for: kept if asked
+    zone: tzinfo = UTC
 
     def as_query(self) -> dict[str, str]:
         """The filter as URL query arguments (for links to other pages and to the CSV)."""
@@ -37,6 +42,7 @@ class AuditFilter:
             "target_id": self.target_id,
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
+            "sign_ins": "y" if self.sign_ins else "",
         }
         return {k: v for k, v in fields.items() if v}
 
@@ -70,12 +76,14 @@ def _audit_query(user: User, filters: AuditFilter) -> Select[tuple[AuditLog]]:
         query = query.where(
             or_(AuditLog.action == action, AuditLog.action.startswith(family, autoescape=True))
         )
+    if not filters.sign_ins and not filters.action.startswith(SIGN_INS_FAMILY):
+        query = query.where(AuditLog.action.not_in(SIGN_INS))
     if filters.target_id:
         query = query.where(AuditLog.target_id == filters.target_id.strip())
     if filters.since:
-        query = query.where(AuditLog.at >= datetime.combine(filters.since, time(), UTC))
+        query = query.where(AuditLog.at >= datetime.combine(filters.since, time(), filters.zone))
     if filters.until:
-        next_day = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
+        next_day = datetime.combine(filters.until + timedelta(days=1), time(), filters.zone)
         query = query.where(AuditLog.at < next_day)
     return query.order_by(AuditLog.id.desc())
 
@@ -99,6 +107,13 @@ def audit_page(
     query = _audit_query(user, filters or AuditFilter())
     rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     return AuditPage(rows[:per_page], page, has_next=len(rows) > per_page)
+
+
+def actors(session: Session, user: User) -> list[str]:
+    """Who appears in the log ``user`` may read, for the "who" filter: people, then the rest."""
+    query = _audit_query(user, AuditFilter(sign_ins=True)).order_by(None)
+    names = session.scalars(query.with_only_columns(AuditLog.actor).distinct())
+    return sorted(names, key=lambda name: (name in ("cli", "system", "schedule", "device"), name))
 
 
 def audit_entries(

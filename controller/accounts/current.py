@@ -60,6 +60,17 @@ def load_from_token(req: Request) -> User | None:
     return token.user
 
 
+def language_of_account() -> str | None:
+    """The language the signed-in person chose for the pages, if any (controller/i18n.py).
+
+    Not for the API: its messages follow Accept-Language, and reading the person there could
+    refuse a token while an error is being answered."""
+    if request.path.startswith("/api/") or not current_user.is_authenticated:
+        return None
+    language: str | None = current_user.language
+    return language
+
+
 def signed_in() -> User:
     """The signed-in member of staff as the domain knows it (not Flask-Login's proxy); 401
     otherwise (the API takes the web session or an API token)."""

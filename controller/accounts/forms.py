@@ -18,12 +18,13 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from controller.access import Role
+from controller.i18n import LANGUAGES, _l
 
 ROLE_LABELS = {
-    Role.ADMIN: "Admin (city IT, everything)",
-    Role.TECHNICIAN: "Technician (devices)",
-    Role.MEDIATOR: "Mediator (public PCs of a site)",
-    Role.MANAGER: "Manager (reads, changes nothing)",
+    Role.ADMIN: _l("Admin (city IT, everything)"),
+    Role.TECHNICIAN: _l("Technician (devices)"),
+    Role.MEDIATOR: _l("Mediator (public PCs of a site)"),
+    Role.MANAGER: _l("Manager (reads, changes nothing)"),
 }
 
 
@@ -37,114 +38,116 @@ class CheckboxList(SelectMultipleField):
 
 class LoginForm(FlaskForm):
     username = StringField(
-        "Username",
+        _l("Username"),
         validators=[DataRequired(), Length(max=80)],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[DataRequired(), Length(max=1000)],
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class LogoutForm(FlaskForm):
-    submit = SubmitField("Sign out")
+    submit = SubmitField(_l("Sign out"))
 
 
 class PasswordForm(FlaskForm):
     """One's own new password; the domain checks the current one and the length."""
 
     current = PasswordField(
-        "Current password",
+        _l("Current password"),
         validators=[DataRequired(), Length(max=1000)],
         render_kw={"autocomplete": "current-password"},
     )
     new = PasswordField(
-        "New password",
+        _l("New password"),
         validators=[DataRequired(), Length(max=1000)],
-        description="At least 10 characters. Your other sessions end, here and elsewhere.",
+        description=_l("At least 10 characters. Your other sessions end, here and elsewhere."),
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Change my password")
+    submit = SubmitField(_l("Change my password"))
 
 
 TOKEN_DAYS = [
-    SelectChoice(30, "30 days"),
-    SelectChoice(90, "90 days"),
-    SelectChoice(180, "180 days"),
-    SelectChoice(366, "One year"),
+    SelectChoice(30, _l("30 days")),
+    SelectChoice(90, _l("90 days")),
+    SelectChoice(180, _l("180 days")),
+    SelectChoice(366, _l("One year")),
 ]
 
 
 class ApiTokenForm(FlaskForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         validators=[DataRequired(), Length(max=80)],
-        description="What will use it, for instance: Ansible inventory.",
+        description=_l("What will use it, for instance: Ansible inventory."),
         render_kw={"autocomplete": "off"},
     )
-    days = SelectField("Valid for", choices=TOKEN_DAYS, coerce=int, default=90)
+    days = SelectField(_l("Valid for"), choices=TOKEN_DAYS, coerce=int, default=90)
     read_only = BooleanField(
-        "Read only", description="It can read what you can see, and change nothing."
+        _l("Read only"), description=_l("It can read what you can see, and change nothing.")
     )
-    submit = SubmitField("Create the token")
+    submit = SubmitField(_l("Create the token"))
 
 
 class RevokeApiTokenForm(FlaskForm):
     """The button that revokes an API token (its CSRF token only)."""
 
-    submit = SubmitField("Revoke")
+    submit = SubmitField(_l("Revoke"))
 
 
 class AccessForm(FlaskForm):
     """An account's role and places, as an admin changes them (and sets them, in UserForm)."""
 
     role = SelectField(
-        "Role",
+        _l("Role"),
         choices=[SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()],
         default=Role.MEDIATOR.value,
     )
-    organisations = CheckboxList("Organisations covered", coerce=int)
-    sites = CheckboxList("Sites covered", coerce=int)
-    submit = SubmitField("Save role and places")
+    organisations = CheckboxList(_l("Organisations covered"), coerce=int)
+    sites = CheckboxList(_l("Sites covered"), coerce=int)
+    submit = SubmitField(_l("Save role and places"))
 
 
 class UserForm(AccessForm):
     username = StringField(
-        "Username",
+        _l("Username"),
         validators=[DataRequired(), Length(max=80)],
-        description="Lowercase letters, digits, dots, dashes or underscores.",
+        description=_l("Lowercase letters, digits, dots, dashes or underscores."),
         render_kw={"autocomplete": "off", "autocapitalize": "none"},
     )
-    full_name = StringField("Full name", validators=[Optional(), Length(max=200)])
+    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
     password = PasswordField(
-        "Initial password",
+        _l("Initial password"),
         validators=[DataRequired(), Length(max=1000)],
-        description="At least 10 characters. Give it to the person privately.",
+        description=_l("At least 10 characters. Give it to the person privately."),
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Add user")
+    submit = SubmitField(_l("Add user"))
 
 
 class ResetPasswordForm(FlaskForm):
     """A new password for someone else's account."""
 
     password = PasswordField(
-        "New password",
+        _l("New password"),
         validators=[DataRequired(), Length(max=1000)],
-        description="At least 10 characters. Give it to the person privately; their sessions end.",
+        description=_l(
+            "At least 10 characters. Give it to the person privately; their sessions end."
+        ),
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Reset the password")
+    submit = SubmitField(_l("Reset the password"))
 
 
 class ActiveForm(FlaskForm):
     """Disable or enable an account (its CSRF token and the button)."""
 
-    submit = SubmitField("Disable")
+    submit = SubmitField(_l("Disable"))
 
 
 class AuditFilterForm(FlaskForm):
@@ -153,12 +156,27 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    actor = StringField("Who", validators=[Optional(), Length(max=120)])
-    action = StringField(
-        "Action",
-        validators=[Optional(), Length(max=64)],
-        description="For instance command, or command.result",
+    # Choices are set by the page: the people in the log, the actions the domains describe.
+    actor = SelectField(
+        _l("Who"), choices=[], validate_choice=False, validators=[Optional(), Length(max=120)]
     )
-    target_id = StringField("Target id", validators=[Optional(), Length(max=64)])
-    since = DateField("From (UTC)", validators=[Optional()])
-    until = DateField("To (UTC, included)", validators=[Optional()])
+    action = SelectField(
+        _l("What"), choices=[], validate_choice=False, validators=[Optional(), Length(max=64)]
+    )
+    target_id = StringField(_l("Target id"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To (included)"), validators=[Optional()])
+    sign_ins = BooleanField(_l("Show signing in and out"))
+
+
+class LanguageForm(FlaskForm):
+    """The language one reads the pages in, or one's browser's."""
+
+    language = SelectField(
+        _l("Language"),
+        choices=[
+            SelectChoice("", _l("My browser's")),
+            *(SelectChoice(code, name) for code, name in LANGUAGES.items()),
+        ],
+    )
+    submit = SubmitField(_l("Save the language"))

@@ -26,6 +26,8 @@ class User(Base):
     # Part of every session's cookie: raising it ends every session of the account at once,
     # copies of the cookie included (sign-out, an account disabled).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The pages' language chosen by the person ("fr", "en"); None: their browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
     scopes: Mapped[list[UserScope]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller import access, audit
-from controller.access import Action, Role
+from controller.access import Action, Role, role_word
 from controller.accounts.models import User, UserScope
 from controller.errors import Conflict, DomainError, NotFound
+from controller.i18n import LANGUAGES, _
 from controller.offload import offload
 from controller.places import service as places
 from controller.places.models import Organisation, Site
@@ -81,13 +82,13 @@ def create_user(
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise DomainError(
-            "a username is 2 to 80 lowercase letters, digits, dots, dashes or underscores"
+            _("a username is 2 to 80 lowercase letters, digits, dots, dashes or underscores")
         )
     if len(password) < MIN_PASSWORD:
-        raise DomainError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise DomainError(_("a password needs at least %(count)s characters", count=MIN_PASSWORD))
     role = _role(role)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"the username {username!r} is taken")
+        raise Conflict(_("the username %(name)s is taken", name=username))
 
     user = User(
         username=username,
@@ -100,7 +101,9 @@ def create_user(
     for ref in sites:
         user.scopes.append(UserScope(site_id=places.find_site(session, ref).id))
     if role is not Role.ADMIN and not user.scopes:
-        raise DomainError(f"a {role.value} must cover at least one organisation or site")
+        raise DomainError(
+            _("a %(role)s must cover at least one organisation or site", role=role_word(role))
+        )
     session.add(user)
     session.flush()
     audit.record(
@@ -121,7 +124,11 @@ def _role(role: Role | str) -> Role:
         return Role(role)
     except ValueError:
         raise DomainError(
-            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
+            _(
+                "unknown role %(role)s; choose one of %(roles)s",
+                role=repr(role),
+                roles=", ".join(r.value for r in Role),
+            )
         ) from None
 
 
@@ -152,7 +159,7 @@ def sign_out(session: Session, user: User) -> None:
     audit.record(session, user, "user.logout", "user", user.id, f"{user.username} signed out")
 
 
-def _keep_an_admin(session: Session, actor: audit.Actor, user: User, what: str) -> None:
+def _keep_an_admin(session: Session, actor: audit.Actor, user: User) -> None:
     """Refuse to leave the pages with no active admin: nobody could manage users there any
     more. The command line may (it is how a lost admin account is given back)."""
     if isinstance(actor, str) or Role(user.role) is not Role.ADMIN or not user.active:
@@ -164,7 +171,10 @@ def _keep_an_admin(session: Session, actor: audit.Actor, user: User, what: str) 
     )
     if not others:
         raise Conflict(
-            f"{user.username} is the last active admin: {what} would leave nobody to manage users"
+            _(
+                "%(name)s is the last active admin: nobody would be left to manage users",
+                name=user.username,
+            )
         )
 
 
@@ -175,7 +185,7 @@ def set_active(session: Session, actor: audit.Actor, user: User, active: bool) -
     if user.active == active:
         return user
     if not active:
-        _keep_an_admin(session, actor, user, "disabling them")
+        _keep_an_admin(session, actor, user)
     user.active = active
     if not active:
         user.session_epoch += 1
@@ -205,11 +215,11 @@ def set_password(
     own = not isinstance(actor, str) and actor.id == user.id
     if own:
         if current_password is None or not _password_matches(user.password_hash, current_password):
-            raise DomainError("your current password is not that one: nothing was changed")
+            raise DomainError(_("your current password is not that one: nothing was changed"))
     elif not isinstance(actor, str):
         access.require(actor, Action.MANAGE_USERS)
     if len(new_password) < MIN_PASSWORD:
-        raise DomainError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise DomainError(_("a password needs at least %(count)s characters", count=MIN_PASSWORD))
     user.password_hash = hash_password(new_password)
     user.session_epoch += 1
     audit.record(
@@ -241,12 +251,14 @@ def set_role_and_scopes(
         (None, places.find_site(session, ref).id) for ref in sites
     }
     if role is not Role.ADMIN and not wanted:
-        raise DomainError(f"a {role.value} must cover at least one organisation or site")
+        raise DomainError(
+            _("a %(role)s must cover at least one organisation or site", role=role_word(role))
+        )
     current = {(s.organisation_id, s.site_id) for s in user.scopes}
     if role == user.role and wanted == current:
         return False
     if role is not Role.ADMIN:
-        _keep_an_admin(session, actor, user, "making them a " + role.value)
+        _keep_an_admin(session, actor, user)
     before = user.role
     user.role = role
     user.scopes = [UserScope(organisation_id=o, site_id=s) for o, s in sorted(wanted, key=str)]
@@ -268,10 +280,18 @@ def set_role_and_scopes(
     return True
 
 
+def set_language(session: Session, user: User, language: str | None) -> User:
+    """The language ``user`` reads the pages in; None: their browser's."""
+    if language is not None and language not in LANGUAGES:
+        raise DomainError(_("unknown language %(code)s", code=repr(language)))
+    user.language = language
+    return user
+
+
 def find_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        raise NotFound(f"no user {username!r}")
+        raise NotFound(_("no user %(name)s", name=repr(username)))
     return user
 
 
@@ -280,7 +300,7 @@ def get_user(session: Session, actor: User, user_id: int) -> User:
     access.require(actor, Action.MANAGE_USERS)
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(_("no user %(name)s", name=user_id))
     return user
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -24,8 +25,8 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
-from controller import access
-from controller.access import Action
+from controller import access, audit
+from controller.access import Action, role_word
 from controller.accounts import api_tokens, audit_export, audit_search
 from controller.accounts import service as users
 from controller.accounts.current import signed_in
@@ -34,6 +35,7 @@ from controller.accounts.forms import (
     ActiveForm,
     ApiTokenForm,
     AuditFilterForm,
+    LanguageForm,
     LoginForm,
     LogoutForm,
     PasswordForm,
@@ -46,10 +48,11 @@ from controller.accounts.throttle import SignInThrottle
 from controller.context import database_of, db_session, settings_of
 from controller.db import utcnow
 from controller.errors import DomainError
+from controller.i18n import _, _l
 from controller.web.pages import Page, safe_next
 
 accounts = Blueprint("accounts", __name__, template_folder="templates")
-FAILED_LOGIN = "Unknown username or wrong password."
+FAILED_LOGIN = _l("Unknown username or wrong password.")
 THROTTLE = "borne.sign_in_throttle"
 FAILURES = "borne.sign_in_failures"
 
@@ -104,7 +107,9 @@ def login() -> Page:
 def _too_many_attempts(form: LoginForm, wait: float) -> Response:
     """429 with ``Retry-After``: the password is not even checked while the wait lasts."""
     seconds = math.ceil(wait)
-    error = f"Too many failed attempts: wait {seconds} seconds, then try again."
+    error = _(
+        "Too many failed attempts: wait %(seconds)s seconds, then try again.", seconds=seconds
+    )
     page = render_template("accounts/login.html", form=form, error=error)
     response = Response(page, status=429)
     response.headers["Retry-After"] = str(seconds)
@@ -120,7 +125,7 @@ def logout() -> Response:
         users.sign_out(session, signed_in())
         session.commit()
         logout_user()
-        flash("You are signed out.", "info")
+        flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -143,10 +148,33 @@ def own_password() -> Page:
         else:
             session.commit()
             login_user(me)  # this session goes on, under the account's new epoch
-            flash("Your password is changed; your other sessions have ended.", "success")
+            flash(_("Your password is changed; your other sessions have ended."), "success")
             return redirect(url_for("fleet.index"))
     status = 400 if request.method == "POST" else 200
-    return render_template("accounts/password.html", form=form, error=error), status
+    return render_template(
+        "accounts/password.html", form=form, error=error, language_form=_language_form()
+    ), status
+
+
+def _language_form() -> LanguageForm:
+    form = LanguageForm()
+    if not form.is_submitted():
+        form.language.data = signed_in().language or ""
+    return form
+
+
+@accounts.post("/account/language")
+@login_required
+def own_language() -> Response:
+    """Read the pages in French or English from now on, or as one's browser asks."""
+    form = _language_form()
+    if not form.validate_on_submit():
+        raise DomainError(_("this form was too old; reload the page and try again"))
+    session = db_session()
+    users.set_language(session, signed_in(), form.language.data or None)
+    session.commit()
+    flash(_("The pages are now in this language."), "success")
+    return redirect(url_for("accounts.own_password"))
 
 
 @accounts.route("/account/tokens", methods=["GET", "POST"])
@@ -197,11 +225,11 @@ def own_tokens() -> Page:
 @login_required
 def revoke_own_token(token_id: int) -> Response:
     if not RevokeApiTokenForm().validate_on_submit():
-        raise DomainError("this form was too old; reload the page and try again")
+        raise DomainError(_("this form was too old; reload the page and try again"))
     session = db_session()
     token = api_tokens.revoke_token(session, signed_in(), api_tokens.find_token(session, token_id))
     session.commit()
-    flash(f"The token {token.name!r} is revoked: it opens nothing now.", "success")
+    flash(_("The token %(name)s is revoked: it opens nothing now.", name=token.name), "success")
     # Back where the button was: one's own tokens, or the owner's page for an admin.
     return redirect(safe_next(request.form.get("next")) or url_for("accounts.own_tokens"))
 
@@ -234,7 +262,14 @@ def user_list() -> Page:
             error = exc.message
         else:
             session.commit()
-            flash(f"User {created.username} added as {created.role}.", "success")
+            flash(
+                _(
+                    "User %(name)s added as %(role)s.",
+                    name=created.username,
+                    role=role_word(created.role),
+                ),
+                "success",
+            )
             return redirect(url_for("accounts.user_list"))
     status = 400 if request.method == "POST" else 200
     return render_template(
@@ -318,9 +353,13 @@ def change_access(user_id: int) -> Page:
     if changed and user.id == me.id:
         login_user(user)  # one's own page goes on, under the new rights
     flash(
-        f"{user.username} is now {user.role}; their sessions have ended."
+        _(
+            "%(name)s is now %(role)s; their sessions have ended.",
+            name=user.username,
+            role=role_word(user.role),
+        )
         if changed
-        else "Nothing changed.",
+        else _("Nothing changed."),
         "success" if changed else "info",
     )
     return redirect(url_for("accounts.user_detail", user_id=user.id))
@@ -337,7 +376,7 @@ def reset_password(user_id: int) -> Page:
         return _user_page(user, password_form=form, status=400)
     if user.id == me.id:
         return _user_page(
-            user, password_form=form, error="Change your own password on My password.", status=400
+            user, password_form=form, error=_("Change your own password on My account."), status=400
         )
     try:
         users.set_password(session, me, user, form.password.data or "")
@@ -345,7 +384,9 @@ def reset_password(user_id: int) -> Page:
         session.rollback()
         return _user_page(user, password_form=form, error=exc.message, status=exc.status)
     session.commit()
-    flash(f"{user.username} has a new password; their sessions have ended.", "success")
+    flash(
+        _("%(name)s has a new password; their sessions have ended.", name=user.username), "success"
+    )
     return redirect(url_for("accounts.user_detail", user_id=user.id))
 
 
@@ -356,7 +397,7 @@ def change_active(user_id: int, change: str) -> Page:
     me = signed_in()
     user = users.get_user(session, me, user_id)
     if not ActiveForm().validate_on_submit():
-        raise DomainError("this form was too old; reload the page and try again")
+        raise DomainError(_("this form was too old; reload the page and try again"))
     try:
         users.set_active(session, me, user, change == "enable")
     except DomainError as exc:
@@ -364,25 +405,55 @@ def change_active(user_id: int, change: str) -> Page:
         return _user_page(user, error=exc.message, status=exc.status)
     session.commit()
     if change == "enable":
-        flash(f"{user.username} can sign in again.", "success")
+        flash(_("%(name)s can sign in again.", name=user.username), "success")
     else:
-        flash(f"{user.username} is disabled: their sessions and API tokens stopped.", "success")
+        flash(
+            _("%(name)s is disabled: their sessions and API tokens stopped.", name=user.username),
+            "success",
+        )
     return redirect(url_for("accounts.user_detail", user_id=user.id))
 
 
 @accounts.get("/audit")
 @login_required
 def audit_log() -> Page:
-    form = AuditFilterForm(formdata=request.args)
+    session = db_session()
+    me = signed_in()
+    access.require(me, Action.VIEW_AUDIT)
+    form = _audit_filter_form(session, me)
     if not form.validate():
-        access.require(signed_in(), Action.VIEW_AUDIT)
         empty = audit_search.AuditPage([], 1, has_next=False)
-        return render_template("accounts/audit.html", page=empty, form=form, filters={}), 400
+        return render_template(
+            "accounts/audit.html", page=empty, form=form, filters={}, words={}, targets={}
+        ), 400
     filters = _audit_filter(form)
     page = audit_search.audit_page(
-        db_session(), signed_in(), page=request.args.get("page", 1, type=int), filters=filters
+        session, me, page=request.args.get("page", 1, type=int), filters=filters
     )
-    return render_template("accounts/audit.html", page=page, form=form, filters=filters.as_query())
+    return render_template(
+        "accounts/audit.html",
+        page=page,
+        form=form,
+        filters=filters.as_query(),
+        words=audit.action_words(current_app),
+        targets=audit.target_names(current_app, session, page.entries),
+    )
+
+
+def _audit_filter_form(session: Session, me: User) -> AuditFilterForm:
+    """The filters, with the people in the log and the actions in words to choose from."""
+    form = AuditFilterForm(formdata=request.args)
+    everyone = [SelectChoice("", _("Everyone"))]
+    form.actor.choices = everyone + [
+        SelectChoice(name, name) for name in audit_search.actors(session, me)
+    ]
+    words = audit.action_words(current_app)
+    described = sorted(
+        (SelectChoice(code, str(text)) for code, text in words.items()),
+        key=lambda choice: str(choice.label),
+    )
+    form.action.choices = [SelectChoice("", _("Every action")), *described]
+    return form
 
 
 @accounts.get("/audit.csv")
@@ -391,8 +462,10 @@ def audit_csv() -> Response:
     """The audit log with the page's filters, as CSV, streamed row by row."""
     form = AuditFilterForm(formdata=request.args)
     if not form.validate():
-        problems = [f"{form[k].label.text}: {' '.join(v)}" for k, v in form.errors.items()]
-        raise DomainError("bad filter: " + "; ".join(problems))
+        problems = [
+            f"{form[k].label.text}: {' '.join(map(str, v))}" for k, v in form.errors.items()
+        ]
+        raise DomainError(_("bad filter: %(problems)s", problems="; ".join(problems)))
     filters = _audit_filter(form)
     me = signed_in()
     # Refused now, while a 403 can still be sent: once streaming starts, the status is 200.
@@ -421,4 +494,6 @@ def _audit_filter(form: AuditFilterForm) -> audit_search.AuditFilter:
         target_id=form.target_id.data or "",
         since=form.since.data,
         until=form.until.data,
+        sign_ins=bool(form.sign_ins.data),
+        zone=ZoneInfo(settings_of(current_app).timezone),
     )

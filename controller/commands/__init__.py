@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from controller import audit
 from controller.api import add_api
+from controller.i18n import _l
 from controller.jobs import add_job
 from controller.web.panels import Panel, add_panel, add_row_extra
 
@@ -30,6 +32,14 @@ def init_app(app: Flask) -> None:
     add_panel(app, "device", Panel("commands", "commands/_device_panel.html", web.device_panel, 30))
     add_row_extra(app, "site_devices", web.reset_buttons)
     ingest_of(app).handlers.add(CommandResult, result_event)
+    audit.describe_actions(
+        app,
+        {
+            "command.issue": _l("Command sent"),
+            "command.result": _l("Command result"),
+            "command.expire": _l("Command expired"),
+        },
+    )
     add_job(
         app, "expire-commands", app.extensions["borne.settings"].housekeeping_interval_s, expire_job
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import LazyString
+
 from agent.protocol import CommandName
 from controller import access
 from controller.access import StaffMember
 from controller.commands.service import SPECS
 from controller.fleet.models import Device
+from controller.i18n import _, _l, ngettext
 from controller.places.models import Site
 
 # --- commands a page offers ----------------------------------------------------------------------
@@ -20,21 +23,21 @@ class CommandChoice:
     """A command a page offers as a button: what it sends, its words, what to ask first."""
 
     name: CommandName
-    label: str
-    confirm: str  # asked before sending; "" to send at once
+    label: str | LazyString
+    confirm: str | LazyString  # asked before sending; "" to send at once
     targets: int  # how many devices it goes to
 
 
 # What a site page offers, in this order, with the words for a whole site.
-SITE_COMMANDS: dict[CommandName, str] = {
-    CommandName.RESET_SESSION: "Reset all PCs",
-    CommandName.LOCK_SCREEN: "Lock all screens",
-    CommandName.UNLOCK_SCREEN: "Unlock all screens",
-    CommandName.SHOW_MESSAGE: "Message to all screens",
-    CommandName.REBOOT: "Restart all",
-    CommandName.WAKE: "Wake all PCs",
-    CommandName.SHUTDOWN: "Shut down all",
-    CommandName.MAINTENANCE: "Install updates",
+SITE_COMMANDS: dict[CommandName, LazyString] = {
+    CommandName.RESET_SESSION: _l("Reset all PCs"),
+    CommandName.LOCK_SCREEN: _l("Lock all screens"),
+    CommandName.UNLOCK_SCREEN: _l("Unlock all screens"),
+    CommandName.SHOW_MESSAGE: _l("Message to all screens"),
+    CommandName.REBOOT: _l("Restart all"),
+    CommandName.WAKE: _l("Wake all PCs"),
+    CommandName.SHUTDOWN: _l("Shut down all"),
+    CommandName.MAINTENANCE: _l("Install updates"),
 }
 
 
@@ -60,7 +63,16 @@ def site_commands(user: StaffMember, site: Site) -> list[CommandChoice]:
         if not targets or not access.may_command(user, name, site):
             continue
         disruptive = bool(spec.confirm) or name is CommandName.LOCK_SCREEN
-        devices = f"{targets} device{'s' if targets > 1 else ''}"
-        confirm = f"{label} at {site.name} ({devices}) now?" if disruptive else ""
+        devices = ngettext("%(num)d device", "%(num)d devices", targets)
+        confirm = (
+            _(
+                "%(command)s at %(site)s (%(devices)s) now?",
+                command=label,
+                site=site.name,
+                devices=devices,
+            )
+            if disruptive
+            else ""
+        )
         choices.append(CommandChoice(name, label, confirm, targets))
     return choices

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from flask_babel import LazyString, force_locale
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -33,6 +34,7 @@ from controller.commands.models import Command, CommandState
 from controller.db import utcnow
 from controller.errors import Conflict, DomainError, NotFound, PermissionDenied
 from controller.fleet.models import Device, DeviceStatus
+from controller.i18n import _, _l
 from controller.places import service as places
 from controller.places.models import Site
 
@@ -47,51 +49,60 @@ HIDDEN = "(hidden)"
 # controller's pages disagree (a code of the day the portal refuses), and get round the right
 # to change them (MANAGE_PLACES, which a technician who may send commands does not have).
 OWNED_SETTINGS = {
-    "idle_timeout_s": "the site's page (session limits)",
-    "max_session_s": "the site's page (session limits)",
-    **dict.fromkeys(PORTAL_SETTINGS, "the hotspot's page (Wifi portal)"),
+    "idle_timeout_s": _l("the site's page (session limits)"),
+    "max_session_s": _l("the site's page (session limits)"),
+    **dict.fromkeys(PORTAL_SETTINGS, _l("the hotspot's page (Wifi portal)")),
 }
 
 
 @dataclass(frozen=True)
 class CommandSpec:
-    label: str  # for people, on buttons and in the audit log
+    label: str | LazyString  # for people, on buttons, and in English in the audit log
     kinds: frozenset[DeviceKind]  # kinds of device it applies to
     ttl: timedelta  # how long it may wait for an offline device
-    confirm: str = ""  # asked before sending, when the action is disruptive
+    confirm: str | LazyString = ""  # asked before sending, when the action is disruptive
 
 
 SPECS: dict[CommandName, CommandSpec] = {
     CommandName.RESET_SESSION: CommandSpec(
-        "Reset now",
+        _l("Reset now"),
         frozenset({DeviceKind.PC}),
         timedelta(minutes=5),
-        "End the current session and wipe everything the resident left?",
+        _l("End the current session and wipe everything the resident left?"),
     ),
     CommandName.LOCK_SCREEN: CommandSpec(
-        "Lock the screen", frozenset({DeviceKind.PC, DeviceKind.KIOSK}), timedelta(minutes=5)
+        _l("Lock the screen"), frozenset({DeviceKind.PC, DeviceKind.KIOSK}), timedelta(minutes=5)
     ),
     CommandName.UNLOCK_SCREEN: CommandSpec(
-        "Unlock the screen", frozenset({DeviceKind.PC, DeviceKind.KIOSK}), timedelta(minutes=5)
+        _l("Unlock the screen"), frozenset({DeviceKind.PC, DeviceKind.KIOSK}), timedelta(minutes=5)
     ),
     CommandName.SHOW_MESSAGE: CommandSpec(
-        "Show a message", frozenset({DeviceKind.PC, DeviceKind.KIOSK}), timedelta(minutes=10)
+        _l("Show a message"), frozenset({DeviceKind.PC, DeviceKind.KIOSK}), timedelta(minutes=10)
     ),
     CommandName.REBOOT: CommandSpec(
-        "Restart", ALL_KINDS, timedelta(hours=1), "Restart the device now?"
+        _l("Restart"), ALL_KINDS, timedelta(hours=1), _l("Restart the device now?")
     ),
     CommandName.SHUTDOWN: CommandSpec(
-        "Shut down", ALL_KINDS, timedelta(hours=1), "Shut the device down now?"
+        _l("Shut down"), ALL_KINDS, timedelta(hours=1), _l("Shut the device down now?")
     ),
     CommandName.WAKE: CommandSpec(
-        "Wake up (Wake-on-LAN)", frozenset({DeviceKind.PC, DeviceKind.KIOSK}), timedelta(minutes=30)
+        _l("Wake up (Wake-on-LAN)"),
+        frozenset({DeviceKind.PC, DeviceKind.KIOSK}),
+        timedelta(minutes=30),
     ),
     CommandName.MAINTENANCE: CommandSpec(
-        "Install updates", ALL_KINDS, timedelta(hours=6), "Install package updates now?"
+        _l("Install updates"), ALL_KINDS, timedelta(hours=6), _l("Install package updates now?")
     ),
-    CommandName.UPDATE_CONFIG: CommandSpec("Update settings", ALL_KINDS, timedelta(days=1)),
-    CommandName.COLLECT_LOGS: CommandSpec("Collect logs", ALL_KINDS, timedelta(hours=1)),
+    CommandName.UPDATE_CONFIG: CommandSpec(_l("Update settings"), ALL_KINDS, timedelta(days=1)),
+    CommandName.COLLECT_LOGS: CommandSpec(_l("Collect logs"), ALL_KINDS, timedelta(hours=1)),
 }
+
+
+def in_english(text: str | LazyString) -> str:
+    """``text`` as the code writes it, whoever is reading: for what is stored once for every
+    reader, such as the audit log's summaries."""
+    with force_locale("en"):
+        return str(text)
 
 
 def parse_name(raw: str) -> CommandName:
@@ -100,7 +111,8 @@ def parse_name(raw: str) -> CommandName:
     except ValueError:
         known = ", ".join(n.value for n in CommandName)
         raise DomainError(
-            f"unknown command {raw!r}; known: {known}", code="unknown_command"
+            _("unknown command %(name)s; known: %(known)s", name=repr(raw), known=known),
+            code="unknown_command",
         ) from None
 
 
@@ -110,7 +122,9 @@ def validate_args(name: CommandName, args: Any) -> dict[str, Any]:
         parsed = msgspec.convert(args if args is not None else {}, COMMAND_ARGS[name], strict=True)
     except msgspec.ValidationError as exc:
         raise DomainError(
-            f"invalid arguments for {name.value}: {exc}", code="invalid_args", status=422
+            _("invalid arguments for %(command)s: %(problem)s", command=name.value, problem=exc),
+            code="invalid_args",
+            status=422,
         ) from None
     result: dict[str, Any] = msgspec.to_builtins(parsed)
     return result
@@ -139,12 +153,16 @@ def issue(
     """
     spec = SPECS[name]
     if bool(device_ids) == (site_id is not None):
-        raise DomainError("name either devices or one site")
+        raise DomainError(_("name either devices or one site"))
     checked_args = validate_args(name, args) if name is not CommandName.WAKE else {}
     owned = sorted(set(checked_args) & OWNED_SETTINGS.keys())
     if owned and not owned_settings:
         raise DomainError(
-            f"{', '.join(owned)} cannot be sent as a command: set {OWNED_SETTINGS[owned[0]]}",
+            _(
+                "%(settings)s cannot be sent as a command: set %(where)s",
+                settings=", ".join(owned),
+                where=OWNED_SETTINGS[owned[0]],
+            ),
             code="owned_setting",
             status=422,
         )
@@ -154,18 +172,28 @@ def issue(
         for device in targets:
             if device.kind not in spec.kinds:
                 raise DomainError(
-                    f"{device.name} is a {device.kind}: '{name.value}' does not apply to it",
+                    _(
+                        "%(device)s is a %(kind)s: '%(command)s' does not apply to it",
+                        device=device.name,
+                        kind=device.kind,
+                        command=name.value,
+                    ),
                     code="not_applicable",
                 )
     else:
         site = session.get(Site, site_id)
         if site is None:
-            raise NotFound(f"no site {site_id}")
+            raise NotFound(_("no site %(id)s", id=site_id))
         _require_in_scope(actor, {site})
         targets = [d for d in site.devices if d.kind in spec.kinds]
         if not targets:
             raise DomainError(
-                f"{site.name} has no device that '{name.value}' applies to", code="not_applicable"
+                _(
+                    "%(site)s has no device that '%(command)s' applies to",
+                    site=site.name,
+                    command=name.value,
+                ),
+                code="not_applicable",
             )
     if not isinstance(actor, str):
         for site in {d.site for d in targets}:
@@ -206,7 +234,7 @@ def issue(
             "command.issue",
             "device",
             command.device_id,
-            f"{SPECS[name].label}: {command.device.name}",
+            f"{in_english(SPECS[name].label)}: {command.device.name}",
             command_id=command.id,
             command=name.value,
             args=shown_args(command.args),
@@ -221,7 +249,7 @@ def _require_in_scope(actor: audit.Actor, sites: set[Site]) -> None:
     if isinstance(actor, str):
         return
     if any(not access.covers_site(actor, site) for site in sites):
-        raise PermissionDenied("what you named is outside the places you cover")
+        raise PermissionDenied(_("what you named is outside the places you cover"))
 
 
 def _devices(session: Session, device_ids: Iterable[str]) -> list[Device]:
@@ -234,7 +262,7 @@ def _devices(session: Session, device_ids: Iterable[str]) -> list[Device]:
     }
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFound(f"no device {missing[0]}")
+        raise NotFound(_("no device %(id)s", id=missing[0]))
     return [found[i] for i in ids]
 
 
@@ -247,7 +275,8 @@ def _wake_plan(session: Session, target: Device) -> tuple[Device, dict[str, Any]
     ]
     if not macs:
         raise DomainError(
-            f"{target.name} has reported no MAC address to wake it with", code="not_applicable"
+            _("%(device)s has reported no MAC address to wake it with", device=target.name),
+            code="not_applicable",
         )
     neighbours = session.scalars(
         select(Device).where(
@@ -258,7 +287,11 @@ def _wake_plan(session: Session, target: Device) -> tuple[Device, dict[str, Any]
     ).all()
     if not neighbours:
         raise Conflict(
-            f"no other device of {target.site.name} is online to wake {target.name}",
+            _(
+                "no other device of %(site)s is online to wake %(device)s",
+                site=target.site.name,
+                device=target.name,
+            ),
             code="no_neighbour",
         )
     # A hotspot gateway is always on and on the site's network: the best messenger.
@@ -384,7 +417,7 @@ def record_result(
         "command.result",
         "device",
         command.device_id,
-        f"{SPECS[CommandName(command.name)].label}: {command.state}",
+        f"{in_english(SPECS[CommandName(command.name)].label)}: {command.state}",
         command_id=command.id,
         ok=result.ok,
         duration_ms=result.duration_ms,
@@ -443,7 +476,7 @@ def _expire(session: Session, commands: Sequence[Command], now: datetime) -> Non
             "command.expire",
             "device",
             command.device_id,
-            f"{SPECS[CommandName(command.name)].label}: expired unclaimed",
+            f"{in_english(SPECS[CommandName(command.name)].label)}: expired unclaimed",
             command_id=command.id,
         )
     session.flush()
@@ -475,9 +508,11 @@ def list_commands(
 def get_command(session: Session, user: StaffMember, command_id: str) -> Command:
     command = session.get(Command, command_id)
     if command is None:
-        raise NotFound(f"no command {command_id}")
+        raise NotFound(_("no command %(id)s", id=command_id))
     if not access.covers_site(user, command.site):
-        raise PermissionDenied(f"{command.site.name} is outside the places you cover")
+        raise PermissionDenied(
+            _("%(site)s is outside the places you cover", site=command.site.name)
+        )
     return command
 
 
@@ -486,7 +521,7 @@ def summary(command: Command) -> dict[str, Any]:
     return {
         "id": command.id,
         "name": command.name,
-        "label": SPECS[CommandName(command.name)].label,
+        "label": str(SPECS[CommandName(command.name)].label),
         "device_id": command.device_id,
         "runner_id": command.runner_id,
         "site_id": command.site_id,

@@ -24,6 +24,7 @@ from controller.context import db_session
 from controller.errors import DomainError
 from controller.fleet import service as fleet
 from controller.fleet.models import Device
+from controller.i18n import _, _l, ngettext
 from controller.places import service as places
 from controller.places.models import Site
 from controller.web.pages import Page, json_error, wants_json
@@ -44,21 +45,45 @@ COMMAND_ICONS = {
     CommandName.COLLECT_LOGS: "file-text",
 }
 # A command's state as people read it; "running" is a sent command its device has claimed.
-# app.js keeps the same words and pictograms for live updates.
+# app.js keeps the same pictograms for live updates, and gets the words from the page
+# (command_words_of_page).
 RUNNING = "running"
 COMMAND_STATES = {
-    CommandState.QUEUED: ("Queued", "hourglass"),
-    CommandState.SENT: ("Sent", "send"),
-    RUNNING: ("Running", "loader"),
-    CommandState.DONE: ("Done", "circle-check"),
-    CommandState.FAILED: ("Failed", "circle-x"),
-    CommandState.EXPIRED: ("Expired", "clock"),
+    CommandState.QUEUED: (_l("Queued"), "hourglass"),
+    CommandState.SENT: (_l("Sent"), "send"),
+    RUNNING: (_l("Running"), "loader"),
+    CommandState.DONE: (_l("Done"), "circle-check"),
+    CommandState.FAILED: (_l("Failed"), "circle-x"),
+    CommandState.EXPIRED: (_l("Expired"), "clock"),
 }
 
 
 @commands_web.app_context_processor
 def command_words() -> dict[str, Any]:
-    return {"COMMAND_ICONS": COMMAND_ICONS, "COMMAND_STATES": COMMAND_STATES}
+    return {
+        "COMMAND_ICONS": COMMAND_ICONS,
+        "COMMAND_STATES": COMMAND_STATES,
+        "command_words_of_page": command_words_of_page,
+    }
+
+
+def command_words_of_page() -> dict[str, Any]:
+    """The words app.js writes into the commands panels, in the reader's language: the live
+    "command" events come in the server's language, and reach readers of both."""
+    return {
+        "command_states": {state: str(label) for state, (label, _icon) in COMMAND_STATES.items()},
+        "commands": {name: str(spec.label) for name, spec in commands.SPECS.items()},
+        "command_now": _("%(command)s: %(state)s."),
+        "command_on_now": _("%(command)s on %(device)s: %(state)s."),
+        "nothing_sent": _("Nothing was sent. %(error)s"),
+        "sending": _("Sending…"),
+        "sent": _("Sent."),
+        "yes": _("Yes, %(action)s"),
+        "server_answered": _("the server answered %(status)s; reload the page and try again"),
+        "server_refused": _("the server refused it"),
+        "unreachable": _("the controller could not be reached; check the network and try again."),
+        "blank": _("(blank)"),
+    }
 
 
 @commands_web.app_template_filter("command_state")
@@ -71,7 +96,7 @@ def command_state(command: Command) -> str:
 
 @commands_web.app_template_filter("command_label")
 def command_label(command: Command) -> str:
-    return commands.SPECS[CommandName(command.name)].label
+    return str(commands.SPECS[CommandName(command.name)].label)
 
 
 def _panel_form(refused: Refused | None) -> tuple[CommandForm, str | None]:
@@ -116,7 +141,7 @@ def reset_buttons(found: Site, devices: list[Device]) -> RowExtras | None:
     button = row_macro("commands/_rows.html", "reset_button")
     csrf = CommandForm(formdata=None).csrf_token(id=False)
     return RowExtras(
-        action_heading="Reset for the next resident",
+        action_heading=_("Reset for the next resident"),
         actions={d.id: button(d, csrf) for d in devices if d.kind == DeviceKind.PC},
     )
 
@@ -194,10 +219,19 @@ def _send_command(site: Site, device: Device | None) -> Page:
     send_now(issued)
     label = choice.label if choice else commands.SPECS[name].label
     if device is not None:
-        message = f"{label}: sent to {device.name}. Follow it under Recent commands."
+        message = _(
+            "%(command)s: sent to %(device)s. Follow it under Recent commands.",
+            command=label,
+            device=device.name,
+        )
     else:
-        many = f"{len(issued)} device{'s' if len(issued) > 1 else ''}"
-        message = f"{label}: sent to {many} at {site.name}. Follow them under Recent commands."
+        message = ngettext(
+            "%(command)s: sent to %(num)d device at %(site)s. Follow it under Recent commands.",
+            "%(command)s: sent to %(num)d devices at %(site)s. Follow them under Recent commands.",
+            len(issued),
+            command=label,
+            site=site.name,
+        )
     if wants_json():
         return jsonify(message=message, commands=[commands.summary(c) for c in issued]), 201
     flash(message, "success")

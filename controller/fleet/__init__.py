@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from controller import audit
 from controller.access import Action
 from controller.api import add_api
+from controller.i18n import _l
 from controller.jobs import add_job
 from controller.metrics import add_collector
 from controller.realtime import LIVE_NAMESPACE, hub_of
@@ -48,6 +50,19 @@ def init_app(app: Flask) -> None:
     hub.on_namespace(LiveChannel(LIVE_NAMESPACE))
 
     app.register_blueprint(web.fleet_web)
+    audit.describe_actions(
+        app,
+        {
+            "device.enrol": _l("Device enrolled"),
+            "device.retire": _l("Device retired"),
+            "device.secret_rotation_requested": _l("New device secret asked for"),
+            "device.secret_rotated": _l("Device secret changed"),
+            "device.sequence_restarted": _l("Device started its events again (lost spool)"),
+            "token.create": _l("Enrolment token created"),
+            "token.revoke": _l("Enrolment token revoked"),
+        },
+    )
+    audit.name_targets(app, "device", web.device_names)
     set_home(app, "fleet.index")
     add_api(app, fleet_api)
     add_collector(app, FleetCollector(database))
@@ -55,14 +70,16 @@ def init_app(app: Flask) -> None:
         app,
         NavItem(
             "fleet.index",
-            "Fleet",
+            _l("Fleet"),
             "layout-dashboard",
             Action.VIEW_FLEET,
             10,
             ("places.site", "fleet.device"),
         ),
     )
-    add_navigation(app, NavItem("fleet.tokens", "Enrolment", "key-round", Action.ENROL_DEVICE, 20))
+    add_navigation(
+        app, NavItem("fleet.tokens", _l("Enrolment"), "key-round", Action.ENROL_DEVICE, 20)
+    )
     add_object_page(app, "device", web.render_device_page)
     add_panel(app, "device", Panel("status", "fleet/_status_panel.html", web.status_panel, 20))
     add_panel(app, "device", Panel("details", "fleet/_details_panel.html", web.details_panel, 70))

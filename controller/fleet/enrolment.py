@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse, UpdateConfigArgs
 from controller import access, audit, signals
-from controller.access import Action, StaffMember
+from controller.access import Action, StaffMember, role_word
 from controller.db import utcnow
 from controller.errors import Conflict, DomainError, NotFound, PermissionDenied, Unauthenticated
 from controller.fleet.models import Device, DeviceStatus, EnrolmentToken
+from controller.i18n import _
 from controller.places import service as places
 from controller.places.models import Organisation, Site
 
@@ -56,7 +57,7 @@ def create_token(
     if not isinstance(actor, str):
         access.require(actor, Action.ENROL_DEVICE, site)
     if ttl <= timedelta(0) or ttl > timedelta(days=30):
-        raise DomainError("a token lives between a minute and 30 days")
+        raise DomainError(_("a token lives between a minute and 30 days"))
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)
     record = EnrolmentToken(
         token_hash=_digest(token),
@@ -251,7 +252,9 @@ def request_secret_rotation(session: Session, actor: audit.Actor, device: Device
     changes nothing."""
     _require_may_manage(actor, device)
     if device.retired_at is not None:
-        raise Conflict(f"{device.name} is retired: a retired device gets no new secret")
+        raise Conflict(
+            _("%(device)s is retired: a retired device gets no new secret", device=device.name)
+        )
     if device.secret_rotation_requested_at is None:
         device.secret_rotation_requested_at = utcnow()
         audit.record(
@@ -292,9 +295,14 @@ def _require_may_manage(actor: audit.Actor, device: Device) -> None:
     if isinstance(actor, str):
         return
     if not access.covers_site(actor, device.site):
-        raise PermissionDenied("this device is outside the places you cover")
+        raise PermissionDenied(_("this device is outside the places you cover"))
     if not access.can(actor, Action.ENROL_DEVICE):
-        raise PermissionDenied(f"a {actor.role} may not change a device's secret")
+        raise PermissionDenied(
+            _(
+                "a %(role)s may not change a device's secret",
+                role=role_word(actor.role),
+            )
+        )
 
 
 def may_rotate_secret(user: StaffMember, device: Device) -> bool:
@@ -310,11 +318,11 @@ def revoke_token(session: Session, actor: audit.Actor, token_id: int) -> Enrolme
     """Withdraw an enrolment token nobody has used yet: it enrols nothing any more."""
     record = session.get(EnrolmentToken, token_id)
     if record is None:
-        raise NotFound(f"no enrolment token {token_id}")
+        raise NotFound(_("no enrolment token %(id)s", id=token_id))
     if not isinstance(actor, str):
         access.require(actor, Action.ENROL_DEVICE, record.site)
     if record.used_at is not None:
-        raise Conflict("this token was already used: retire the device it enrolled instead")
+        raise Conflict(_("this token was already used: retire the device it enrolled instead"))
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         audit.record(

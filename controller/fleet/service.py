@@ -12,6 +12,7 @@ from controller import access
 from controller.access import Action, StaffMember
 from controller.errors import NotFound
 from controller.fleet.models import Device, DeviceStatus
+from controller.i18n import _
 from controller.places import service as places
 from controller.places.models import Organisation, Site
 
@@ -79,6 +80,6 @@ def list_devices(session: Session, user: StaffMember, site_id: int | None = None
 def get_device(session: Session, user: StaffMember, device_id: str) -> Device:
     device = session.get(Device, device_id)
     if device is None:
-        raise NotFound(f"no device {device_id}")
+        raise NotFound(_("no device %(id)s", id=device_id))
     access.require(user, Action.VIEW_FLEET, device.site)
     return device

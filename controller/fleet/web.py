@@ -17,6 +17,8 @@ from flask import (
     url_for,
 )
 from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from agent.protocol import DeviceKind
@@ -28,6 +30,7 @@ from controller.fleet import enrolment
 from controller.fleet import service as fleet
 from controller.fleet.forms import KIND_LABELS, RevokeTokenForm, RotateSecretForm, TokenForm
 from controller.fleet.models import Device, DeviceStatus
+from controller.i18n import _, _l
 from controller.places import service as places
 from controller.places.models import Site
 from controller.web.pages import Page
@@ -42,15 +45,40 @@ KIND_ICONS = {
 }
 # Status is told by a word and a pictogram, never by colour alone (WCAG 1.4.1).
 STATUS = {
-    DeviceStatus.ONLINE: ("Online", "circle-check"),
-    DeviceStatus.OFFLINE: ("Offline", "circle-x"),
-    DeviceStatus.NEW: ("New", "circle-dashed"),
+    DeviceStatus.ONLINE: (_l("Online"), "circle-check"),
+    DeviceStatus.OFFLINE: (_l("Offline"), "circle-x"),
+    DeviceStatus.NEW: (_l("New"), "circle-dashed"),
 }
 
 
 @fleet_web.app_context_processor
 def device_words() -> dict[str, Any]:
-    return {"STATUS": STATUS, "KIND_LABELS": KIND_LABELS, "KIND_ICONS": KIND_ICONS}
+    return {
+        "STATUS": STATUS,
+        "KIND_LABELS": KIND_LABELS,
+        "KIND_ICONS": KIND_ICONS,
+        "live_words": live_words,
+    }
+
+
+def live_words() -> dict[str, Any]:
+    """The words app.js writes into live pages (a status that changed, the connection, a
+    relative time), in the reader's language; its English ones are the fallback."""
+    return {
+        "status": {status: str(label) for status, (label, _pictogram) in STATUS.items()},
+        "device_now": _("%(device)s is now %(status)s."),
+        "a_device": _("A device"),
+        "never": _("never"),
+        "just_now": _("just now"),
+        "ago": _("%(span)s ago"),
+        "day": _("day"),  # "1 day ago"; h, min and s are the same in every language here
+        "days": _("days"),
+        "live": _("Live"),
+        "reconnecting": _("Reconnecting…"),
+        "not_connected": _("Not connected, retrying…"),
+        "live_unavailable": _("Live updates unavailable"),
+        "copied": _("Copied"),
+    }
 
 
 @fleet_web.get("/")
@@ -119,16 +147,19 @@ def rotate_secret(device_id: str) -> Response:
     """Ask the device for a new secret; the domain checks who may."""
     form = RotateSecretForm()
     if not form.validate_on_submit():
-        raise DomainError("this form was too old; reload the page and try again")
+        raise DomainError(_("this form was too old; reload the page and try again"))
     session = db_session()
     found = session.get(Device, device_id)
     if found is None:
-        raise NotFound(f"no device {device_id}")
+        raise NotFound(_("no device %(id)s", id=device_id))
     enrolment.request_secret_rotation(session, signed_in(), found)
     session.commit()
     flash(
-        f"{found.name} will get a new secret at its next heartbeat; its current one works "
-        "until it uses the new one.",
+        _(
+            "%(device)s will get a new secret at its next heartbeat; its current one works "
+            "until it uses the new one.",
+            device=found.name,
+        ),
         "success",
     )
     return redirect(url_for("fleet.device", device_id=found.id, _anchor="secret"))
@@ -191,11 +222,14 @@ def revoke_token(token_id: int) -> Page:
     """Withdraw an unused token; the domain checks who may, and that nobody used it."""
     form = RevokeTokenForm()
     if not form.validate_on_submit():
-        raise DomainError("this form was too old; reload the page and try again")
+        raise DomainError(_("this form was too old; reload the page and try again"))
     session = db_session()
     record = enrolment.revoke_token(session, signed_in(), token_id)
     session.commit()
-    flash(f"The token for {record.site.name} is revoked: it enrols nothing now.", "success")
+    flash(
+        _("The token for %(site)s is revoked: it enrols nothing now.", site=record.site.name),
+        "success",
+    )
     return redirect(url_for("fleet.tokens"))
 
 
@@ -216,3 +250,11 @@ def enrol_command(controller_url: str, token: str, kind: str | None) -> str:
     if kind is not None and kind != DeviceKind.PC:
         command += f" --kind {kind}"
     return command
+
+
+def device_names(session: Session, ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Devices by name and page, for the audit log."""
+    found = session.execute(select(Device.id, Device.name).where(Device.id.in_(ids)))
+    return {
+        device_id: (name, url_for("fleet.device", device_id=device_id)) for device_id, name in found
+    }

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from controller import audit
 from controller.api import add_api
+from controller.i18n import _l
 from controller.web.panels import Panel, add_panel, add_row_extra
 
 
@@ -22,3 +24,4 @@ def init_app(app: Flask) -> None:
     add_panel(app, "device", Panel("portal", "hotspots/_portal_panel.html", web.portal_panel, 60))
     add_row_extra(app, "site_devices", web.day_codes)
     ingest_of(app).handlers.add(PortalStats, usage.stats_event)
+    audit.describe_actions(app, {"hotspot.portal": _l("Wifi portal settings changed")})

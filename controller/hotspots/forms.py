@@ -7,18 +7,19 @@ from wtforms import BooleanField, IntegerField, RadioField, SelectChoice, Submit
 from wtforms.validators import InputRequired
 
 from agent.protocol import PortalModeName
+from controller.i18n import _l
 
 # A portal mode in plain words, and what it means for the resident.
 PORTAL_MODES = {
     PortalModeName.CLICK: (
-        "One tap",
-        "Residents tap “Connect” on the welcome page: nothing to type.",
+        _l("One tap"),
+        _l("Residents tap “Connect” on the welcome page: nothing to type."),
     ),
     PortalModeName.CODE: (
-        "Code of the day",
-        "Residents type a 6-digit code they ask for at the desk; it changes every day.",
+        _l("Code of the day"),
+        _l("Residents type a 6-digit code they ask for at the desk; it changes every day."),
     ),
-    PortalModeName.CLOSED: ("Closed", "Nobody can connect, whatever the time."),
+    PortalModeName.CLOSED: (_l("Closed"), _l("Nobody can connect, whatever the time.")),
 }
 
 
@@ -27,14 +28,14 @@ class PortalForm(FlaskForm):
 
     # Choices are not checked here: the domain refuses an unknown mode with its own message.
     mode = RadioField(
-        "How residents connect",
-        choices=[SelectChoice(m.value, label) for m, (label, _) in PORTAL_MODES.items()],
+        _l("How residents connect"),
+        choices=[SelectChoice(m.value, label) for m, (label, _hint) in PORTAL_MODES.items()],
         validate_choice=False,
     )
-    follow_site_hours = BooleanField("Closed outside the site's opening hours")
+    follow_site_hours = BooleanField(_l("Closed outside the site's opening hours"))
     session_min = IntegerField(
-        "Each connection lasts (minutes)",
-        validators=[InputRequired(message="Give how long a connection lasts, in minutes.")],
-        description="After that, the resident connects again the same way.",
+        _l("Each connection lasts (minutes)"),
+        validators=[InputRequired(message=_l("Give how long a connection lasts, in minutes."))],
+        description=_l("After that, the resident connects again the same way."),
     )
-    submit = SubmitField("Save and send to the hotspot")
+    submit = SubmitField(_l("Save and send to the hotspot"))

@@ -29,6 +29,7 @@ from controller.commands.models import Command, CommandState
 from controller.errors import DomainError
 from controller.fleet.models import Device
 from controller.hotspots.models import HotspotPortal
+from controller.i18n import _
 from controller.places.models import Site
 
 SESSION_MIN = (15, 1440)  # minutes a connection lasts before the resident connects again
@@ -53,7 +54,10 @@ class PortalView:
 def _require_hotspot(device: Device) -> None:
     if device.kind != DeviceKind.HOTSPOT:
         raise DomainError(
-            f"{device.name} is a {device.kind}: only a wifi hotspot has a captive portal",
+            _(
+                "%(device)s is not a wifi hotspot: only a hotspot has a captive portal",
+                device=device.name,
+            ),
             code="not_a_hotspot",
         )
 
@@ -117,10 +121,18 @@ def set_portal(
         new_mode = PortalModeName(mode)
     except ValueError:
         known = ", ".join(m.value for m in PortalModeName)
-        raise DomainError(f"the portal's mode must be one of {known}, not {mode!r}") from None
+        raise DomainError(
+            _(
+                "the portal's mode must be one of %(known)s, not %(mode)s",
+                known=known,
+                mode=repr(mode),
+            )
+        ) from None
     low, high = SESSION_MIN
     if not low <= session_min <= high:
-        raise DomainError(f"a connection must last between {low} and {high} minutes")
+        raise DomainError(
+            _("a connection must last between %(low)d and %(high)d minutes", low=low, high=high)
+        )
     config = find_config(session, device)
     before = _settings(config) if config is not None else None
     config = config or portal_config(session, device)

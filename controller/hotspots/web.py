@@ -20,6 +20,7 @@ from controller.fleet.models import Device
 from controller.hotspots import service as hotspot_portal
 from controller.hotspots import usage as portal_usage
 from controller.hotspots.forms import PORTAL_MODES, PortalForm
+from controller.i18n import _
 from controller.places.models import Site
 from controller.web.pages import Page
 from controller.web.panels import Refused, RowExtras, row_macro, save_form, show_refusal
@@ -89,5 +90,5 @@ def set_portal(device_id: str) -> Page | Response:
     if isinstance(outcome, Refused):
         return show_refusal("device", found, outcome)
     send_now(outcome)
-    flash(f"Wifi portal settings saved and sent to {found.name}.", "success")
+    flash(_("Wifi portal settings saved and sent to %(device)s.", device=found.name), "success")
     return redirect(url_for("fleet.device", device_id=found.id, _anchor="portal"))

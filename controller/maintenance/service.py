@@ -120,8 +120,8 @@ def check_clocks(session: Session, now: datetime) -> None:
                 session,
                 device,
                 AlertKind.CLOCK_OFF,
-                f"The clock of {device.name} is {_span(abs(offset))} {way} of the controller's: "
-                "schedules and session limits go wrong by as much. Check its time "
+                f"The clock of {device.name} is {offset_words(abs(offset))} {way} of the "
+                "controller's: schedules and session limits go wrong by as much. Check its time "
                 "synchronisation (NTP).",
                 now,
             )
@@ -129,7 +129,8 @@ def check_clocks(session: Session, now: datetime) -> None:
             resolve_alert(session, device.id, AlertKind.CLOCK_OFF, "its clock is right again", now)
 
 
-def _span(offset: timedelta) -> str:
+def offset_words(offset: timedelta) -> str:
+    """A clock's offset as people write it in both languages: "6 min 12 s", "1 h 3 min"."""
     minutes, seconds = divmod(int(offset.total_seconds()), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from controller import audit
+from controller.i18n import _l
 from controller.jobs import add_job
 from controller.web.panels import Panel, add_object_page, add_panel
 
@@ -15,9 +17,17 @@ def init_app(app: Flask) -> None:
     from controller.api import add_api
     from controller.places import schedule
     from controller.places.api import places_api
-    from controller.places.web import places_web, render_site_page, schedule_panel
+    from controller.places.web import places_web, render_site_page, schedule_panel, site_names
 
     app.register_blueprint(places_web)
+    audit.describe_actions(
+        app,
+        {
+            "places.import": _l("Places imported"),
+            "site.closure": _l("Closure added"),
+        },
+    )
+    audit.name_targets(app, "site", site_names)
     add_api(app, places_api)
     add_object_page(app, "site", render_site_page)
     add_panel(app, "site", Panel("schedule", "places/_schedule_panel.html", schedule_panel, 40))

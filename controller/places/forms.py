@@ -6,15 +6,17 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from controller.i18n import _l
+
 
 class ClosureForm(FlaskForm):
     """An exceptional closure of a site; the domain checks the dates make sense."""
 
-    starts_on = DateField("First closed day", validators=[DataRequired()])
-    ends_on = DateField("Last closed day", validators=[DataRequired()])
+    starts_on = DateField(_l("First closed day"), validators=[DataRequired()])
+    ends_on = DateField(_l("Last closed day"), validators=[DataRequired()])
     reason = StringField(
-        "Reason",
+        _l("Reason"),
         validators=[Length(max=200)],
-        render_kw={"placeholder": "inventory, works, summer…"},
+        render_kw={"placeholder": _l("inventory, works, summer…")},
     )
-    submit = SubmitField("Close these days")
+    submit = SubmitField(_l("Close these days"))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from controller import audit
 from controller.errors import DomainError
 from controller.hotspots import service as hotspots
+from controller.i18n import _
 from controller.places.models import Organisation, Site
 from controller.places.opening_hours import validate_opening_hours
 
@@ -89,23 +90,49 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
             reader = csv.DictReader(fh)
             missing = REQUIRED_COLUMNS - set(reader.fieldnames or ())
             if missing:
-                raise DomainError(f"{path.name}: missing column(s) {', '.join(sorted(missing))}")
+                raise DomainError(
+                    _(
+                        "%(file)s: missing column(s) %(columns)s",
+                        file=path.name,
+                        columns=", ".join(sorted(missing)),
+                    )
+                )
             rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DomainError(f"cannot read {path}: {exc}") from exc
+        raise DomainError(_("cannot read %(file)s: %(error)s", file=str(path), error=exc)) from exc
     for line, row in enumerate(rows, start=2):
         for column in REQUIRED_COLUMNS:
             if not (row.get(column) or "").strip():
-                raise DomainError(f"{path.name} line {line}: {column} is empty")
+                raise DomainError(
+                    _(
+                        "%(file)s line %(line)d: %(column)s is empty",
+                        file=path.name,
+                        line=line,
+                        column=column,
+                    )
+                )
         try:
             validate_opening_hours(row.get("horaires") or "")
         except DomainError as exc:
-            raise DomainError(f"{path.name} line {line}: {exc.message}") from None
+            raise DomainError(
+                _(
+                    "%(file)s line %(line)d: %(problem)s",
+                    file=path.name,
+                    line=line,
+                    problem=exc.message,
+                )
+            ) from None
         for column in ("latitude", "longitude"):
             try:
                 float(row[column])
             except ValueError:
                 raise DomainError(
-                    f"{path.name} line {line}: {column} {row[column]!r} is not a number"
+                    _(
+                        "%(file)s line %(line)d: %(column)s %(value)s is not a number",
+                        file=path.name,
+                        line=line,
+                        column=column,
+                        value=repr(row[column]),
+                    )
                 ) from None
     return rows

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from opening_hours import OpeningHours, State
 
 from controller.errors import DomainError
+from controller.i18n import _
 
 MAX_EXPRESSION_LENGTH = 500  # Site.opening_hours is a String(500)
 SYNTAX_HELP = "https://wiki.openstreetmap.org/wiki/Key:opening_hours"
@@ -100,8 +101,12 @@ class Closure:
     def __post_init__(self) -> None:
         if self.ends_on < self.starts_on:
             raise DomainError(
-                f"closure {self.reason!r}: it ends ({self.ends_on}) before it starts "
-                f"({self.starts_on})"
+                _(
+                    "closure %(reason)s: it ends (%(last)s) before it starts (%(first)s)",
+                    reason=repr(self.reason),
+                    last=self.ends_on.isoformat(),
+                    first=self.starts_on.isoformat(),
+                )
             )
 
 
@@ -122,7 +127,11 @@ def validate_opening_hours(expr: str) -> None:
         return
     if len(expr) > MAX_EXPRESSION_LENGTH:
         raise DomainError(
-            f"opening hours are {len(expr)} characters long; at most {MAX_EXPRESSION_LENGTH} fit"
+            _(
+                "opening hours are %(length)d characters long; at most %(most)d fit",
+                length=len(expr),
+                most=MAX_EXPRESSION_LENGTH,
+            )
         )
     _parse(expr, SchedulePolicy())
 
@@ -276,13 +285,15 @@ class _Session:
 
     @property
     def wake_reason(self) -> str:
-        return f"opens at {self.opens.astimezone(self.zone):%H:%M}"
+        return str(_("opens at %(time)s", time=self.opens.astimezone(self.zone).strftime("%H:%M")))
 
     @property
     def shutdown_reason(self) -> str:
         if self.closing_reason is not None:
             return self.closing_reason
-        return f"closes at {self.closes.astimezone(self.zone):%H:%M}"
+        return str(
+            _("closes at %(time)s", time=self.closes.astimezone(self.zone).strftime("%H:%M"))
+        )
 
 
 def _require_aware(**instants: datetime) -> None:
@@ -306,25 +317,48 @@ def _parse(expr: str, policy: SchedulePolicy) -> OpeningHours:
 
 
 def _syntax_message(expr: str, detail: str) -> str:
-    where = ""
+    hints = []
+    if re.search(r"\d\s*h\s*\d*", expr):
+        hints.append(_("write times as 10:00, not 10h"))
+    if _FRENCH_DAY.search(expr):
+        hints.append(_("days are Mo Tu We Th Fr Sa Su"))
+    hints.append(
+        _(
+            "for example %(one)s or %(other)s",
+            one="'Tu-Sa 10:00-18:00'",
+            other="'Mo-Fr 09:00-12:00,13:30-17:30; PH off'",
+        )
+    )
+    words = {"expr": repr(expr), "hints": "; ".join(hints), "help": SYNTAX_HELP}
     position = _POSITION.search(detail)
     if position is not None and position.group(1) == "1":
         column = int(position.group(2))
-        where = f" at character {column} ({expr[column - 1 : column + 11]!r})"
-    else:
-        # Errors without a position read as a sentence already ("Inverted year ranges …").
-        reason = detail.removeprefix("Failed to parse expression:").strip()
-        if reason and "\n" not in reason:
-            where = f": {reason}"
-    hints = []
-    if re.search(r"\d\s*h\s*\d*", expr):
-        hints.append("write times as 10:00, not 10h")
-    if _FRENCH_DAY.search(expr):
-        hints.append("days are Mo Tu We Th Fr Sa Su")
-    hints.append("for example 'Tu-Sa 10:00-18:00' or 'Mo-Fr 09:00-12:00,13:30-17:30; PH off'")
-    return (
-        f"opening hours {expr!r} are not in OpenStreetMap syntax{where}; "
-        f"{'; '.join(hints)} (see {SYNTAX_HELP})"
+        return str(
+            _(
+                "opening hours %(expr)s are not in OpenStreetMap syntax at character %(column)d "
+                "(%(excerpt)s); %(hints)s (see %(help)s)",
+                column=column,
+                excerpt=repr(expr[column - 1 : column + 11]),
+                **words,
+            )
+        )
+    # Errors without a position read as a sentence already ("Inverted year ranges …"), in the
+    # library's English.
+    reason = detail.removeprefix("Failed to parse expression:").strip()
+    if reason and "\n" not in reason:
+        return str(
+            _(
+                "opening hours %(expr)s are not in OpenStreetMap syntax: %(reason)s; %(hints)s "
+                "(see %(help)s)",
+                reason=reason,
+                **words,
+            )
+        )
+    return str(
+        _(
+            "opening hours %(expr)s are not in OpenStreetMap syntax; %(hints)s (see %(help)s)",
+            **words,
+        )
     )
 
 
@@ -369,7 +403,12 @@ def _closed_windows(
     """Whole local days closed in ``[start, end)``: exceptional closures, then implied holidays."""
     zone = policy.zone
     windows = [
-        _day_window(c.starts_on, c.ends_on, zone, f"closure: {c.reason}" if c.reason else "closure")
+        _day_window(
+            c.starts_on,
+            c.ends_on,
+            zone,
+            _("closure: %(reason)s", reason=c.reason) if c.reason else _("closure"),
+        )
         for c in closures
     ]
     explicit = _PUBLIC_HOLIDAY.search(_COMMENT.sub("", expr)) is not None
@@ -380,7 +419,7 @@ def _closed_windows(
         ):
             if state is State.OPEN:
                 last = (b - timedelta(microseconds=1)).date()
-                windows.append(_day_window(a.date(), last, zone, "public holiday"))
+                windows.append(_day_window(a.date(), last, zone, _("public holiday")))
     return sorted(windows)
 
 
@@ -431,7 +470,11 @@ def _maintenance(
 ) -> list[PlannedAction]:
     zone = policy.zone
     duration = policy.maintenance_duration
-    reason = f"nightly maintenance, {policy.maintenance_at:%H:%M} for {_format_duration(duration)}"
+    reason = _(
+        "nightly maintenance, %(time)s for %(duration)s",
+        time=policy.maintenance_at.strftime("%H:%M"),
+        duration=_format_duration(duration),
+    )
     planned = []
     day = start.astimezone(zone).date() - timedelta(days=1)
     while day <= end.astimezone(zone).date():

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from controller import access, audit
 from controller.access import Action, StaffMember
 from controller.errors import DomainError, NotFound
+from controller.i18n import _
 from controller.places.models import Organisation, Site, SiteClosure
 
 
@@ -33,7 +34,7 @@ def get_site(session: Session, user: StaffMember, site_id: int) -> Site:
     """A site the user may see; 404 or 403 otherwise."""
     site = session.get(Site, site_id)
     if site is None:
-        raise NotFound(f"no site {site_id}")
+        raise NotFound(_("no site %(site)s", site=site_id))
     access.require(user, Action.VIEW_FLEET, site)
     return site
 
@@ -49,7 +50,7 @@ def find_organisation(session: Session, ref: str | int) -> Organisation:
     )
     found = session.scalar(query)
     if found is None:
-        raise NotFound(f"no organisation {ref!r}")
+        raise NotFound(_("no organisation %(ref)s", ref=repr(ref)))
     return found
 
 
@@ -60,7 +61,7 @@ def find_site(session: Session, ref: str | int) -> Site:
     query = query.where(Site.id == int(text)) if text.isdigit() else query.where(Site.slug == text)
     found = session.scalar(query)
     if found is None:
-        raise NotFound(f"no site {ref!r}")
+        raise NotFound(_("no site %(site)s", site=repr(ref)))
     return found
 
 
@@ -76,9 +77,15 @@ def add_closure(
     if not isinstance(actor, str):
         access.require(actor, Action.MANAGE_PLACES, site)
     if ends_on < starts_on:
-        raise DomainError(f"a closure cannot end ({ends_on}) before it starts ({starts_on})")
+        raise DomainError(
+            _(
+                "a closure cannot end (%(last)s) before it starts (%(first)s)",
+                last=ends_on.isoformat(),
+                first=starts_on.isoformat(),
+            )
+        )
     if (ends_on - starts_on).days > 366:
-        raise DomainError("a closure lasts at most a year")
+        raise DomainError(_("a closure lasts at most a year"))
     record = SiteClosure(
         site_id=site.id, starts_on=starts_on, ends_on=ends_on, reason=reason.strip()[:200]
     )

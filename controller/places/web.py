@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask_babel import format_date
 from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from controller import access
 from controller.access import Action
@@ -16,6 +18,7 @@ from controller.accounts.current import signed_in
 from controller.context import db_session, settings_of
 from controller.db import utcnow
 from controller.errors import DomainError
+from controller.i18n import _
 from controller.places import schedule
 from controller.places import service as places
 from controller.places.forms import ClosureForm
@@ -45,7 +48,6 @@ def schedule_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
     session = db_session()
     me = signed_in()
     settings = settings_of(current_app)
-    zone = ZoneInfo(settings.timezone)
     start = utcnow()
     try:
         plan = schedule.site_plan(
@@ -59,7 +61,7 @@ def schedule_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
         plan = []  # unreadable hours: the opening-hours box already shows them as they are
     return {
         "site": found,
-        "plan": [(a.at.astimezone(zone), a) for a in plan],
+        "plan": plan,  # the page shows each moment in the city's time zone
         "closures": places.list_closures(session, found, upcoming_from=start.date()),
         "may_close": access.can(me, Action.MANAGE_PLACES) and access.covers_site(me, found),
         "closure_form": refused.form if refused else ClosureForm(formdata=None),
@@ -80,13 +82,26 @@ def add_closure(site_id: int) -> Page | Response:
         lambda: places.add_closure(
             session, me, found, form.starts_on.data, form.ends_on.data, form.reason.data or ""
         ),
-        invalid="Give both days as dates.",
+        invalid=_("Give both days as dates."),
     )
     if isinstance(outcome, Refused):
         return show_refusal("site", found, outcome)
     flash(
-        f"{found.name} is closed from {form.starts_on.data} to {form.ends_on.data}: "
-        "no wake-up those days.",
+        _(
+            "%(site)s is closed from %(first)s to %(last)s: no wake-up those days.",
+            site=found.name,
+            first=format_date(form.starts_on.data, "d MMM y"),
+            last=format_date(form.ends_on.data, "d MMM y"),
+        ),
         "success",
     )
     return redirect(url_for("places.site", site_id=found.id) + "#schedule")
+
+
+def site_names(session: Session, ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Sites by name and page, for the audit log."""
+    numbers = [int(i) for i in ids if i.isdigit()]
+    found = session.execute(select(Site.id, Site.name).where(Site.id.in_(numbers)))
+    return {
+        str(site_id): (name, url_for("places.site", site_id=site_id)) for site_id, name in found
+    }

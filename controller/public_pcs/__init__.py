@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from controller import audit
 from controller.api import add_api
+from controller.i18n import _l
 from controller.web.panels import Panel, add_panel
 
 
@@ -26,3 +28,4 @@ def init_app(app: Flask) -> None:
     handlers.add(SessionRecord, service.session_event)
     handlers.add(WipeReport, service.wipe_event)
     add_starting_settings(app, service.limits_at_enrolment)
+    audit.describe_actions(app, {"site.session_limits": _l("Session limits changed")})

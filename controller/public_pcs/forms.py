@@ -6,18 +6,22 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SubmitField
 from wtforms.validators import DataRequired, Optional
 
+from controller.i18n import _l
+
 
 class SessionLimitsForm(FlaskForm):
     """How long residents' sessions may last on the site's public PCs."""
 
     idle_timeout_min = IntegerField(
-        "End a session after this many minutes without use",
-        validators=[DataRequired(message="Give the idle timeout in minutes.")],
-        description="A warning shows one minute before; any touch of the mouse or keyboard "
-        "keeps the session.",
+        _l("End a session after this many minutes without use"),
+        validators=[DataRequired(message=_l("Give the idle timeout in minutes."))],
+        description=_l(
+            "A warning shows one minute before; any touch of the mouse or keyboard "
+            "keeps the session."
+        ),
     )
     max_session_min = IntegerField(
-        "Longest session, in minutes (empty: no limit)",
+        _l("Longest session, in minutes (empty: no limit)"),
         validators=[Optional()],
     )
-    submit = SubmitField("Save and send to the PCs")
+    submit = SubmitField(_l("Save and send to the PCs"))

@@ -21,6 +21,7 @@ from controller.commands.models import Command
 from controller.errors import DomainError
 from controller.fleet.ingest import LiveMessage
 from controller.fleet.models import Device
+from controller.i18n import _
 from controller.maintenance import service as alerts
 from controller.maintenance.models import AlertKind
 from controller.places.models import Site
@@ -63,10 +64,18 @@ def set_session_limits(
     access.require(user, Action.MANAGE_PLACES, site)
     low, high = IDLE_TIMEOUT_MIN
     if not low <= idle_timeout_min <= high:
-        raise DomainError(f"the idle timeout must be between {low} and {high} minutes")
+        raise DomainError(
+            _("the idle timeout must be between %(low)d and %(high)d minutes", low=low, high=high)
+        )
     low, high = MAX_SESSION_MIN
     if max_session_min is not None and not low <= max_session_min <= high:
-        raise DomainError(f"the longest session must be between {low} and {high} minutes, or none")
+        raise DomainError(
+            _(
+                "the longest session must be between %(low)d and %(high)d minutes, or none",
+                low=low,
+                high=high,
+            )
+        )
     before = (site.idle_timeout_min, site.max_session_min)
     site.idle_timeout_min = idle_timeout_min
     site.max_session_min = max_session_min

@@ -15,6 +15,7 @@ from controller.accounts.current import signed_in
 from controller.commands.delivery import send_now
 from controller.context import db_session
 from controller.fleet.models import Device
+from controller.i18n import _, _l, ngettext
 from controller.places import service as places
 from controller.places.models import Site
 from controller.public_pcs import service as pc_usage
@@ -25,11 +26,11 @@ from controller.web.panels import Refused, save_form, show_refusal
 public_pcs_web = Blueprint("public_pcs", __name__, template_folder="templates")
 
 SESSION_ENDS = {
-    SessionEnd.LOGOUT: "logged out",
-    SessionEnd.IDLE: "left idle",
-    SessionEnd.MAX_DURATION: "reached the longest session",
-    SessionEnd.COMMAND: "reset by a mediator",
-    SessionEnd.LOCAL: "reset at the PC",
+    SessionEnd.LOGOUT: _l("logged out"),
+    SessionEnd.IDLE: _l("left idle"),
+    SessionEnd.MAX_DURATION: _l("reached the longest session"),
+    SessionEnd.COMMAND: _l("reset by a mediator"),
+    SessionEnd.LOCAL: _l("reset at the PC"),
 }
 
 
@@ -44,6 +45,37 @@ def wipes_panel(found: Device, refused: Refused | None) -> dict[str, Any] | None
         "wipes": pc_usage.recent_wipes(session, me, found),
         "sessions": pc_usage.recent_sessions(session, me, found),
         "SESSION_ENDS": SESSION_ENDS,
+        "wipe_words": live_wipe_words(),
+    }
+
+
+def live_wipe_words() -> dict[str, Any]:
+    """The words app.js writes in the reader's language when a wipe report arrives live
+    (its ``data-page-words``): ``%(count)s`` and the others are the script's to fill; a count
+    comes in its "one" and "other" forms, which the script picks with ``Intl.PluralRules``.
+    Each message is written out in full, so that the extraction of messages finds it."""
+    count = "%(count)s"  # kept as it is: the script puts the number in
+    return {
+        "wipe_files": {
+            "one": ngettext("%(count)s file", "%(count)s files", 1, count=count),
+            "other": ngettext("%(count)s file", "%(count)s files", 2, count=count),
+        },
+        "wipe_clean": _("Nothing left"),
+        "wipe_left": {
+            "one": ngettext("%(count)s left", "%(count)s left", 1, count=count),
+            "other": ngettext("%(count)s left", "%(count)s left", 2, count=count),
+        },
+        "wipe_left_locked": {
+            "one": ngettext(
+                "%(count)s left, login locked", "%(count)s left, login locked", 1, count=count
+            ),
+            "other": ngettext(
+                "%(count)s left, login locked", "%(count)s left, login locked", 2, count=count
+            ),
+        },
+        "wipe_finished": _(
+            "Wipe finished: %(result)s, ready in %(ready)s.", result="%(result)s", ready="%(ready)s"
+        ),
     }
 
 
@@ -85,5 +117,13 @@ def set_session_limits(site_id: int) -> Page | Response:
     if isinstance(outcome, Refused):
         return show_refusal("site", found, outcome)
     send_now(outcome)
-    flash(f"Session limits saved and sent to {len(outcome)} PC(s) of {found.name}.", "success")
+    flash(
+        ngettext(
+            "Session limits saved and sent to %(num)d PC of %(site)s.",
+            "Session limits saved and sent to %(num)d PCs of %(site)s.",
+            len(outcome),
+            site=found.name,
+        ),
+        "success",
+    )
     return redirect(url_for("places.site", site_id=found.id) + "#sessions")

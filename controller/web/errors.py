@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from controller.api.io import error_response
 from controller.errors import DomainError
+from controller.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ def register_error_handlers(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "_")
         message = exc.description or exc.name
         if status == 413:
-            message = (
-                f"the request body is larger than the "
-                f"{app.config['MAX_CONTENT_LENGTH']} bytes this server accepts"
+            message = _(
+                "the request body is larger than the %(size)s bytes this server accepts",
+                size=app.config["MAX_CONTENT_LENGTH"],
             )
         if _wants_json():
             response = error_response(status, code, message)
@@ -52,7 +53,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | tuple[str, int]:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        message = "something went wrong on the server; the error is in its log"
+        message = _("something went wrong on the server; the error is in its log")
         if _wants_json():
             return error_response(500, "internal_error", message)
         return render_template("error.html", status=500, message=message), 500

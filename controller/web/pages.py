@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.dates import format_timedelta
 from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
+from flask_babel import LazyString, format_datetime, get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 
 from controller import access
-from controller.access import Action
+from controller.access import ROLE_NAMES, Action, Role
 from controller.db import utcnow
+from controller.i18n import _
 
 Page = str | tuple[str, int] | Response
 NAVIGATION = "borne.navigation"
@@ -29,7 +32,7 @@ class NavItem:
     """An entry of the main navigation, shown to the roles that may do ``action``."""
 
     endpoint: str
-    label: str
+    label: str | LazyString  # _l("…"): shown in the reader's language
     pictogram: str
     action: Action
     order: int
@@ -77,23 +80,30 @@ def layout_context() -> dict[str, Any]:
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
-    """A past moment in plain words: "just now", "4 min ago", "3 days ago"."""
+    """A moment in plain words, in the reader's language: "just now", "4 min ago"."""
     if moment is None:
-        return "never"
-    seconds = ((now or utcnow()) - moment).total_seconds()
-    if seconds < 0:
-        return "in " + _span(-seconds)
-    if seconds < 10:
-        return "just now"
-    return _span(seconds) + " ago"
+        return _("never")
+    elapsed = moment - (now or utcnow())
+    if timedelta(seconds=-10) < elapsed <= timedelta(0):
+        return _("just now")
+    return str(
+        format_timedelta(
+            elapsed, add_direction=True, format="short", threshold=1.5, locale=_reader_locale()
+        )
+    )
 
 
 def _span(seconds: float) -> str:
-    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''}"
-    return f"{int(seconds)} s"
+    return str(
+        format_timedelta(
+            timedelta(seconds=seconds), format="short", threshold=1.5, locale=_reader_locale()
+        )
+    )
+
+
+def _reader_locale() -> str:
+    locale = get_locale()
+    return str(locale) if locale is not None else "fr"
 
 
 def duration(seconds: float | None) -> str:
@@ -126,8 +136,14 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{math.floor(value + 0.5)} %"
 
 
-def utc(moment: datetime | None) -> str:
-    return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+def role_name(role: str) -> str:
+    """A role as people call it, in the reader's language."""
+    return str(ROLE_NAMES.get(Role(role), role))
+
+
+def when(moment: datetime | None) -> str:
+    """A moment in the city's time zone and the reader's words: "2 déc. 2026 14:05"."""
+    return "—" if moment is None else format_datetime(moment, "d MMM y HH:mm")
 
 
 def wants_json() -> bool:
@@ -141,7 +157,7 @@ def json_error(status: int, code: str, message: str) -> tuple[Response, int]:
 
 
 def csrf_refused(exc: CSRFError) -> Page:
-    message = (
+    message = _(
         "This form was too old or did not come from this site, so nothing was changed. "
         "Go back, reload the page and try again."
     )
@@ -158,7 +174,8 @@ def init_pages(app: Flask) -> None:
         "ms": milliseconds,
         "size": size,
         "percent": percent,
-        "utc": utc,
+        "when": when,
+        "role_name": role_name,
     }.items():
         app.add_template_filter(function, name)
     app.register_error_handler(CSRFError, csrf_refused)

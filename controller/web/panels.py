@@ -141,7 +141,7 @@ def save_form(
 
     ``invalid``: one sentence for any invalid input, instead of the fields' own messages."""
     if not form.validate():
-        problems = invalid or " ".join(e for errors in form.errors.values() for e in errors)
+        problems = invalid or " ".join(str(e) for errors in form.errors.values() for e in errors)
         return Refused(panel, form, problems, 400)
     session = db_session()
     try:

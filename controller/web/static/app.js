@@ -12,17 +12,91 @@
  * #recent-commands ([data-commands-device] or [data-commands-site]) follow the "command" events:
  * {id, name, label, device_id, site_id, state, requested_by, created_at, started_at, output,
  * duration_ms, args}. Without JavaScript the forms post and the server redirects.
+ *
+ * Words: what this script writes comes from the page, in the reader's language:
+ *   <script type="application/json" data-page-words>{"live": "En direct", …}</script>
+ * (data, not code: the Content-Security-Policy allows it); every such block of the page is read,
+ * and a word no block gives falls back to English below. Sentences keep placeholders,
+ * "%(device)s is now %(status)s.", filled by words.fill.
  */
 (function () {
   "use strict";
 
   var body = document.body;
   var sprite = body.getAttribute("data-sprite") || "";
-  var STATUS = {
-    online: { label: "Online", icon: "circle-check" },
-    offline: { label: "Offline", icon: "circle-x" },
-    "new": { label: "New", icon: "circle-dashed" }
+
+  /* --- words, from the page ------------------------------------------------------------------ */
+  var WORDS = {
+    status: { online: "Online", offline: "Offline", "new": "New" },
+    device_now: "%(device)s is now %(status)s.",
+    a_device: "A device",
+    never: "never",
+    just_now: "just now",
+    ago: "%(span)s ago",
+    day: "day",
+    days: "days",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+    not_connected: "Not connected, retrying…",
+    live_unavailable: "Live updates unavailable",
+    copied: "Copied",
+    command_states: {
+      queued: "Queued", sent: "Sent", running: "Running",
+      done: "Done", failed: "Failed", expired: "Expired"
+    },
+    commands: {},  // a command's label by its name; else the event's own label
+    command_now: "%(command)s: %(state)s.",
+    command_on_now: "%(command)s on %(device)s: %(state)s.",
+    nothing_sent: "Nothing was sent. %(error)s",
+    sending: "Sending…",
+    sent: "Sent.",
+    yes: "Yes, %(action)s",
+    server_answered: "the server answered %(status)s; reload the page and try again",
+    server_refused: "the server refused it",
+    unreachable: "the controller could not be reached; check the network and try again.",
+    blank: "(blank)",
+    wipe_files: "%(count)s files",
+    wipe_clean: "Nothing left",
+    wipe_left: "%(count)s left",
+    wipe_left_locked: "%(count)s left, login locked",
+    wipe_finished: "Wipe finished: %(result)s, ready in %(ready)s."
   };
+  (function readPageWords() {
+    var blocks = document.querySelectorAll("script[type=\"application/json\"][data-page-words]");
+    for (var i = 0; i < blocks.length; i++) {
+      var given;
+      try { given = JSON.parse(blocks[i].textContent); } catch (e) { continue; }
+      for (var key in given) {
+        if (!Object.prototype.hasOwnProperty.call(given, key)) { continue; }
+        var value = given[key];
+        if (value && typeof value === "object" && !Array.isArray(value) && WORDS[key]) {
+          for (var inner in value) {
+            if (Object.prototype.hasOwnProperty.call(value, inner)) { WORDS[key][inner] = value[inner]; }
+          }
+        } else {
+          WORDS[key] = value;
+        }
+      }
+    }
+  })();
+
+  // A count's words: {one, other} forms picked by the page's language, or one sentence.
+  function counted(word, n) {
+    if (word && typeof word === "object") {
+      var form = new Intl.PluralRules(document.documentElement.lang || "en").select(n);
+      return form === "one" && word.one ? word.one : word.other;
+    }
+    return word;
+  }
+
+  // "%(device)s is now %(status)s." with {device: "pc-1", status: "online"}.
+  function fill(sentence, values) {
+    return String(sentence).replace(/%\((\w+)\)[sd]/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  var STATUS_ICONS = { online: "circle-check", offline: "circle-x", "new": "circle-dashed" };
 
   /* --- relative times, the same words as the server writes them ---------------------------- */
   function span(seconds) {
@@ -30,17 +104,18 @@
     for (var i = 0; i < units.length; i++) {
       if (seconds >= units[i][1]) {
         var n = Math.floor(seconds / units[i][1]);
-        return n + " " + units[i][0] + (units[i][0] === "day" && n > 1 ? "s" : "");
+        var unit = units[i][0] === "day" ? (n > 1 ? WORDS.days : WORDS.day) : units[i][0];
+        return n + " " + unit;
       }
     }
     return Math.floor(seconds) + " s";
   }
 
   function ago(iso) {
-    if (!iso) { return "never"; }
+    if (!iso) { return WORDS.never; }
     var seconds = (Date.now() - Date.parse(iso)) / 1000;
-    if (seconds < 10) { return "just now"; }  // includes a slightly fast server clock
-    return span(seconds) + " ago";
+    if (seconds < 10) { return WORDS.just_now; }  // includes a slightly fast server clock
+    return fill(WORDS.ago, { span: span(seconds) });
   }
 
   function refreshTimes() {
@@ -59,16 +134,16 @@
   }
 
   function setStatus(badge, status) {
-    var known = STATUS[status];
-    if (!known || badge.getAttribute("data-status") === status) { return false; }
+    var icon = STATUS_ICONS[status];
+    if (!icon || badge.getAttribute("data-status") === status) { return false; }
     badge.setAttribute("data-status", status);
     badge.className = "status status-" + status + " changed";
     badge.addEventListener("animationend", function () { badge.classList.remove("changed"); },
       { once: true });
     var use = badge.querySelector("use");
-    if (use) { use.setAttribute("href", sprite + "#" + known.icon); }
+    if (use) { use.setAttribute("href", sprite + "#" + icon); }
     var text = badge.querySelector(".status-text");
-    if (text) { text.textContent = known.label; }
+    if (text) { text.textContent = WORDS.status[status] || status; }
     return true;
   }
 
@@ -119,7 +194,10 @@
         if (setStatus(badge, update.status)) {
           if (holder.tagName === "TR") { recount(holder.getAttribute("data-site-id"), before, update.status); }
           var name = holder.querySelector("th a");
-          announce((name ? name.textContent : "A device") + " is now " + STATUS[update.status].label.toLowerCase() + ".");
+          announce(fill(WORDS.device_now, {
+            device: name ? name.textContent : WORDS.a_device,
+            status: String(WORDS.status[update.status] || update.status).toLowerCase()
+          }));
         }
       }
       var seen = holder.querySelector("[data-field=last_seen_at]");
@@ -138,15 +216,17 @@
   }
 
   /* --- commands: their rows in "Recent commands" --------------------------------------------- */
-  // The same words and pictograms as views.COMMAND_STATES.
+  // The same pictograms as commands/web.COMMAND_STATES; the words are the page's.
   var COMMAND_STATES = {
-    queued: { label: "Queued", icon: "hourglass", rank: 0 },
-    sent: { label: "Sent", icon: "send", rank: 1 },
-    running: { label: "Running", icon: "loader", rank: 2 },
-    done: { label: "Done", icon: "circle-check", rank: 3 },
-    failed: { label: "Failed", icon: "circle-x", rank: 3 },
-    expired: { label: "Expired", icon: "clock", rank: 3 }
+    queued: { icon: "hourglass", rank: 0 },
+    sent: { icon: "send", rank: 1 },
+    running: { icon: "loader", rank: 2 },
+    done: { icon: "circle-check", rank: 3 },
+    failed: { icon: "circle-x", rank: 3 },
+    expired: { icon: "clock", rank: 3 }
   };
+  function stateWord(state) { return WORDS.command_states[state] || state; }
+  function commandLabel(command) { return WORDS.commands[command.name] || command.label; }
   var commandTable = document.getElementById("recent-commands");
   var commandIcons = {};
   if (commandTable) {
@@ -183,7 +263,7 @@
     if (!output) { cell.textContent = "—"; return; }
     var details = document.createElement("details");
     var summary = document.createElement("summary");
-    var first = output.trim().split("\n")[0] || "(blank)";
+    var first = output.trim().split("\n")[0] || WORDS.blank;
     summary.textContent = first.slice(0, 60);
     var pre = document.createElement("pre");
     pre.textContent = output;
@@ -203,7 +283,7 @@
     row.setAttribute("data-command-id", command.id);
     row.setAttribute("data-state", state);
     var label = row.querySelector("[data-cmd=label]");
-    if (label && command.label) { label.textContent = command.label; }
+    if (label && commandLabel(command)) { label.textContent = commandLabel(command); }
     var pictogram = row.querySelector(".cmd-name use");
     if (pictogram && commandIcons[command.name]) {
       pictogram.setAttribute("href", sprite + "#" + commandIcons[command.name]);
@@ -230,7 +310,7 @@
       badge.setAttribute("data-state", state);
       var use = badge.querySelector("use");
       if (use) { use.setAttribute("href", sprite + "#" + known.icon); }
-      badge.querySelector(".cmd-state-text").textContent = known.label;
+      badge.querySelector(".cmd-state-text").textContent = stateWord(state);
     }
     var took = row.querySelector("[data-cmd=duration]");
     if (took) { took.textContent = milliseconds(command.duration_ms); }
@@ -256,8 +336,13 @@
     }
     var changed = fillCommandRow(row, command);
     if (changed && !isNew && COMMAND_STATES[shownState(command)].rank === 3) {
-      var where = commandTable.hasAttribute("data-commands-site") ? " on " + deviceName(command.device_id) : "";
-      announce(command.label + where + ": " + COMMAND_STATES[shownState(command)].label.toLowerCase() + ".");
+      var values = {
+        command: commandLabel(command),
+        device: deviceName(command.device_id),
+        state: stateWord(shownState(command)).toLowerCase()
+      };
+      announce(fill(commandTable.hasAttribute("data-commands-site")
+        ? WORDS.command_on_now : WORDS.command_now, values));
     }
   }
 
@@ -298,7 +383,7 @@
     box.className = "notice notice-error";
     box.setAttribute("role", "alert");
     var text = document.createElement("p");
-    text.textContent = "Nothing was sent. " + message;
+    text.textContent = fill(WORDS.nothing_sent, { error: message });
     box.appendChild(text);
     holder.appendChild(box);
   }
@@ -311,7 +396,7 @@
     var token = form.querySelector("input[name=csrf_token]");
     submitter.disabled = true;
     submitter.setAttribute("aria-busy", "true");
-    if (feedback) { feedback.textContent = "Sending…"; }
+    if (feedback) { feedback.textContent = WORDS.sending; }
     showCommandError(section, "");
     fetch(form.action, {
       method: "POST",
@@ -320,23 +405,23 @@
       headers: { "Accept": "application/json", "X-CSRFToken": token ? token.value : "" }
     }).then(function (response) {
       return response.json().catch(function () {
-        return { message: "the server answered " + response.status + "; reload the page and try again" };
+        return { message: fill(WORDS.server_answered, { status: response.status }) };
       }).then(function (body) { return { ok: response.ok, body: body }; });
     }).then(function (answer) {
       if (!answer.ok) {
         if (feedback) { feedback.textContent = ""; }
-        showCommandError(section, answer.body.message || "the server refused it");
+        showCommandError(section, answer.body.message || WORDS.server_refused);
         return;
       }
       (answer.body.commands || []).forEach(applyCommand);
-      if (feedback) { feedback.textContent = answer.body.message || "Sent."; }
+      if (feedback) { feedback.textContent = answer.body.message || WORDS.sent; }
       if (submitter.value === "show_message") {
         var text = form.querySelector("[name=text]");
         if (text) { text.value = ""; }
       }
     }).catch(function () {
       if (feedback) { feedback.textContent = ""; }
-      showCommandError(section, "the controller could not be reached; check the network and try again.");
+      showCommandError(section, WORDS.unreachable);
     }).then(function () {
       submitter.disabled = false;
       submitter.removeAttribute("aria-busy");
@@ -356,14 +441,16 @@
   function applyWipe(wipe) {
     if (!wipeTable || wipe.device_id !== wipeTable.getAttribute("data-device-id")) { return; }
     var row = document.createElement("tr");
-    var when = cell("th", "just now");
+    var when = cell("th", WORDS.just_now);
     when.setAttribute("scope", "row");
     row.appendChild(when);
     row.appendChild(cell("td", milliseconds(wipe.ready_ms), "num"));
     row.appendChild(cell("td", milliseconds(wipe.wipe_ms), "num"));
-    row.appendChild(cell("td", wipe.removed_files + " files", "num"));
-    var result = wipe.clean ? "Nothing left"
-      : wipe.leftovers_total + " left" + (wipe.login_locked ? ", login locked" : "");
+    row.appendChild(cell("td",
+      fill(counted(WORDS.wipe_files, wipe.removed_files), { count: wipe.removed_files }), "num"));
+    var result = wipe.clean ? WORDS.wipe_clean
+      : fill(counted(wipe.login_locked ? WORDS.wipe_left_locked : WORDS.wipe_left,
+        wipe.leftovers_total), { count: wipe.leftovers_total });
     row.appendChild(cell("td", result, wipe.clean ? "wipe-clean" : "wipe-left"));
     var tbody = wipeTable.querySelector("tbody");
     tbody.insertBefore(row, tbody.firstChild);
@@ -371,8 +458,8 @@
     document.querySelector("[data-wipes-empty]").hidden = true;
     var live = document.querySelector("[data-wipe-live]");
     if (live) {
-      live.textContent = "Wipe finished: " + result.toLowerCase() + ", ready in " +
-        milliseconds(wipe.ready_ms) + ".";
+      live.textContent = fill(WORDS.wipe_finished,
+        { result: result.toLowerCase(), ready: milliseconds(wipe.ready_ms) });
     }
   }
 
@@ -387,7 +474,7 @@
       var question = submitter.getAttribute("data-confirm");
       if (question) {
         var label = submitter.querySelector("span").textContent.replace(/…$/, "");
-        ask(question, "Yes, " + label.charAt(0).toLowerCase() + label.slice(1), function () {
+        ask(question, fill(WORDS.yes, { action: label.charAt(0).toLowerCase() + label.slice(1) }), function () {
           sendCommand(form, submitter);
           submitter.focus();
         });
@@ -408,12 +495,12 @@
   var namespace = body.getAttribute("data-live");
   if (namespace) {
     if (typeof window.io !== "function") {
-      showConnection("lost", "Live updates unavailable");
+      showConnection("lost", WORDS.live_unavailable);
     } else {
       var socket = window.io(namespace, { reconnectionDelayMax: 10000 });
-      socket.on("connect", function () { showConnection("live", "Live"); });
-      socket.on("disconnect", function () { showConnection("lost", "Reconnecting…"); });
-      socket.on("connect_error", function () { showConnection("lost", "Not connected, retrying…"); });
+      socket.on("connect", function () { showConnection("live", WORDS.live); });
+      socket.on("disconnect", function () { showConnection("lost", WORDS.reconnecting); });
+      socket.on("connect_error", function () { showConnection("lost", WORDS.not_connected); });
       socket.on("devices", function (devices) {
         if (!Array.isArray(devices)) { return; }
         devices.forEach(applyDevice);
@@ -432,7 +519,7 @@
       button.hidden = false;
       button.addEventListener("click", function () {
         navigator.clipboard.writeText(source.textContent).then(function () {
-          button.textContent = "Copied";
+          button.textContent = WORDS.copied;
         });
       });
     })(copyButtons[j]);

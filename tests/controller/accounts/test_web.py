@@ -178,7 +178,7 @@ def test_technician_sees_their_own_actions_in_the_audit_log_not_everyone_elses(c
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     sign_in(client, technician)
 
-    page = client.get("/audit").get_data(as_text=True)
+    page = client.get("/audit?sign_ins=y").get_data(as_text=True)
 
     assert f"{technician.username} signed in" in page
     assert f"{admin.username} signed in" not in page
@@ -276,3 +276,39 @@ def test_people_change_their_own_password_and_their_other_sessions_end(app, db):
     assert elsewhere.get("/").status_code == 302  # the others end
     assert sign_in(app.test_client(), user, password="a brand new passphrase").status_code == 302
     assert "user.password" in audit_actions(db, user)
+
+
+def test_the_audit_log_says_actions_in_words_and_names_its_targets(client, db):
+    admin = make_user(db, Role.ADMIN, username="robin")
+    mediator = make_user(db, Role.MEDIATOR, username="amina", sites=[make_site(db)])
+    users.set_active(db, admin, mediator, False)
+    db.flush()
+    sign_in(client, admin)
+
+    page = client.get("/audit")
+    rows = log_rows(page)
+
+    assert "Account disabled" in rows and "user.disable" not in rows
+    assert f'<a href="/users/{mediator.id}">amina</a>' in rows
+    assert '<option value="robin">robin</option>' in page.get_data(as_text=True)
+    assert '<option value="user.disable">Account disabled</option>' in page.get_data(as_text=True)
+
+
+def test_signing_in_and_out_is_folded_away_unless_asked_for(client, db):
+    admin = make_user(db, Role.ADMIN)
+    sign_in(client, admin)
+    users.set_active(db, admin, make_user(db, Role.MANAGER, sites=[make_site(db)]), False)
+    db.flush()
+
+    folded = log_rows(client.get("/audit"))
+    shown = log_rows(client.get("/audit?sign_ins=y"))
+    asked = log_rows(client.get("/audit?action=user.login"))
+
+    assert "Signed in" not in folded and "Account disabled" in folded
+    assert "Signed in" in shown and "Signed in" in asked
+
+
+def log_rows(answer) -> str:
+    """The audit page's entries, without its filters (whose lists name every action)."""
+    page = answer.get_data(as_text=True)
+    return page.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in page else ""

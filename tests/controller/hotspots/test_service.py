@@ -212,9 +212,9 @@ def test_only_a_hotspot_has_a_portal(db):
     pc = make_device(db, name="pc-accueil")
     admin = make_user(db, Role.ADMIN)
 
-    with pytest.raises(DomainError, match="pc-accueil is a pc: only a wifi hotspot"):
+    with pytest.raises(DomainError, match="pc-accueil is not a wifi hotspot"):
         set_portal(db, admin, pc)
-    with pytest.raises(DomainError, match="only a wifi hotspot"):
+    with pytest.raises(DomainError, match="is not a wifi hotspot"):
         hotspot_portal.portal_config(db, pc)
     assert db.scalars(select(HotspotPortal)).all() == []
 
