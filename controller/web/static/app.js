@@ -69,7 +69,8 @@
       for (var key in given) {
         if (!Object.prototype.hasOwnProperty.call(given, key)) { continue; }
         var value = given[key];
-        if (value && typeof value === "object" && !Array.isArray(value) && WORDS[key]) {
+        if (value && typeof value === "object" && !Array.isArray(value) &&
+            WORDS[key] && typeof WORDS[key] === "object") {
           for (var inner in value) {
             if (Object.prototype.hasOwnProperty.call(value, inner)) { WORDS[key][inner] = value[inner]; }
           }
