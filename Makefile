@@ -7,13 +7,15 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # Debian packages the tests drive for real: PostgreSQL and Redis servers, a browser, tools;
 # for public PCs a print server, cron and at, Firefox (a real profile to wipe), chattr;
-# for the portal nftables, dnsmasq, curl and openssl in network namespaces.
+# for the portal nftables, dnsmasq, curl and openssl in network namespaces, and the voice and
+# encoder of its pages read aloud (PORTAL_AUDIO_PACKAGES).
+PORTAL_AUDIO_PACKAGES := espeak-ng lame
 TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 procps \
   cups cups-client cups-bsd cron at firefox-esr e2fsprogs \
-  nftables dnsmasq-base curl openssl
+  nftables dnsmasq-base curl openssl $(PORTAL_AUDIO_PACKAGES)
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
 
-.PHONY: install install-system install-test-services demo test test-fast lint format vendor bench clean translations
+.PHONY: install install-system install-test-services portal-audio demo test test-fast lint format vendor bench clean translations
 
 install: $(VENV)/.installed ## build .venv with the controller, the agent and the dev tools
 
@@ -32,7 +34,12 @@ install-test-services: ## Debian packages the tests start and drive (skipped whe
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); }
 	@# The tests start private PostgreSQL servers of their own (tests/postgres.py).
 
-demo: install ## run a controller and six simulated devices on http://127.0.0.1:8000
+portal-audio: install ## record the portal's pages read aloud, every language (captive_portal/audio/)
+	@dpkg -s $(PORTAL_AUDIO_PACKAGES) >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PORTAL_AUDIO_PACKAGES); }
+	$(BIN)/borne portal audio
+
+demo: install portal-audio ## run a controller and six simulated devices on http://127.0.0.1:8000
 	$(BIN)/borne demo
 
 test: install install-test-services lint ## the whole suite: unit, PostgreSQL, end-to-end, browser

@@ -7,8 +7,9 @@ session. Keys (IANA "Captive Portal API Keys"):
   ``https://<hostname>:<https_port>/`` (the certificate is for ``hostname``). A portal run
   without TLS (a preview) gives its HTTP splash URL instead, the only one that works there;
 - ``seconds-remaining``: only when not captive and the session is time-limited (always here);
-- ``can-extend-session``: tapping Connect again renews the session, so true while the portal
-  lets people in (not when closed).
+- ``can-extend-session``: always false. A client online that opens the portal's page reads
+  until when it is online, with nothing to tap (a session is renewed by tapping Connect once
+  it has ended), so the OS must not suggest the page to extend the session.
 The answer is ``application/captive+json`` and ``Cache-Control: private``: it is about one
 client, so no shared cache may keep it.
 """
@@ -20,9 +21,7 @@ from typing import Any
 MEDIA_TYPE = "application/captive+json"
 
 
-def captive_status(
-    *, remaining: int | None, user_portal_url: str, can_extend: bool
-) -> dict[str, Any]:
+def captive_status(*, remaining: int | None, user_portal_url: str) -> dict[str, Any]:
     """The JSON object for a client with ``remaining`` seconds (None: captive)."""
     status: dict[str, Any] = {
         "captive": remaining is None,
@@ -30,5 +29,5 @@ def captive_status(
     }
     if remaining is not None:
         status["seconds-remaining"] = remaining
-    status["can-extend-session"] = can_extend
+    status["can-extend-session"] = False
     return status

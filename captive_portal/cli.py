@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from captive_portal.audio import audio
 from captive_portal.lab import lab
 from captive_portal.render import render
 from captive_portal.server import run
@@ -21,5 +22,6 @@ def portal() -> None:
 portal.add_command(run)
 portal.add_command(render)
 portal.add_command(lab)
+portal.add_command(audio)
 portal.add_command(vouchers)
 portal.add_command(tickets)  # the first name of vouchers, hidden

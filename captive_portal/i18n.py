@@ -13,6 +13,11 @@ After changing a message in a template::
 
 Order of choice: ``?lang=xx`` (a link of the visible switch, then kept in a cookie), the cookie,
 the browser's ``Accept-Language``, then the hotspot's ``default_language``.
+
+Dari is ``fa-AF``: Persian as written in Afghanistan. Its own code, ``prs`` (ISO 639-3), is
+unknown to Babel's CLDR data, which has ``fa_AF`` (Afghan month names, Dari's words); browsers
+send ``fa-AF`` or ``fa``, and ``prs`` is understood as an alias. A Persian reader from Iran who
+asks for ``fa`` gets Dari: the two are mutually intelligible.
 """
 
 from __future__ import annotations
@@ -33,13 +38,18 @@ SOURCE_LANGUAGE = "en"  # msgids are English; en.po maps them to themselves
 
 @dataclasses.dataclass(frozen=True)
 class Language:
-    code: str  # BCP 47 primary tag, also the catalogue's folder
+    code: str  # BCP 47 tag: the page's lang attribute, ?lang=, the cookie
     name: str  # in the language itself: a resident looks for their own word
     rtl: bool = False
 
     @property
     def direction(self) -> str:
         return "rtl" if self.rtl else "ltr"
+
+    @property
+    def locale(self) -> str:
+        """The catalogue's folder and Babel's locale: ``fa_AF`` for ``fa-AF``."""
+        return self.code.replace("-", "_")
 
 
 # In the order of the switch: the city's language first, then by how many residents read it.
@@ -50,8 +60,17 @@ LANGUAGES: tuple[Language, ...] = (
     Language("es", "Español"),
     Language("tr", "Türkçe"),
     Language("pt", "Português"),
+    Language("ro", "Română"),
+    Language("uk", "Українська"),
+    Language("fa-AF", "دری", rtl=True),  # Dari
 )
 BY_CODE: Mapping[str, Language] = {language.code: language for language in LANGUAGES}
+# Other tags a browser or a link may use for one of ours (lower case).
+ALIASES: Mapping[str, str] = {"prs": "fa-AF"}
+_BY_LOWER: Mapping[str, Language] = {
+    **{language.code.lower(): language for language in LANGUAGES},
+    **{alias: BY_CODE[code] for alias, code in ALIASES.items()},
+}
 
 
 class UnknownLanguage(ValueError):
@@ -68,7 +87,7 @@ class Catalogues:
     def load(cls, directory: Path = TRANSLATIONS_DIR) -> Catalogues:
         loaded: dict[str, NullTranslations] = {}
         for language in LANGUAGES:
-            catalogue = Translations.load(str(directory), [language.code])
+            catalogue = Translations.load(str(directory), [language.locale])
             if not isinstance(catalogue, Translations):  # Babel returns a null one when missing
                 raise FileNotFoundError(
                     f"no compiled catalogue for {language.code!r} in {directory}; "
@@ -100,22 +119,22 @@ def choose_language(
     cookie is ignored rather than refused: the resident never typed it and cannot see it.
     """
     if query is not None:
-        language = BY_CODE.get(query.strip().lower())
+        language = _BY_LOWER.get(query.strip().lower())
         if language is None:
             raise UnknownLanguage(query)
         return language
-    if cookie in BY_CODE:
+    if cookie is not None and cookie in BY_CODE:
         return BY_CODE[cookie]
-    best = accepted([language.code for language in LANGUAGES])
-    if best is not None and best in BY_CODE:
-        return BY_CODE[best]
+    best = accepted([*(language.code for language in LANGUAGES), *ALIASES])
+    if best is not None and best.lower() in _BY_LOWER:
+        return _BY_LOWER[best.lower()]
     return BY_CODE.get(default, BY_CODE["fr"])
 
 
 def format_duration(seconds: int, code: str) -> str:
     """``4 hours``, ``45 minutes`` in the resident's language."""
     return format_timedelta(
-        timedelta(seconds=seconds), threshold=1.5, format="long", locale=Locale.parse(code)
+        timedelta(seconds=seconds), threshold=1.5, format="long", locale=_babel_locale(code)
     )
 
 
@@ -124,9 +143,13 @@ def format_day(moment: datetime, code: str) -> str:
 
     (Babel's skeletons abbreviate the weekday in some locales, "vie" in Spanish.)
     """
-    return format_date(moment, format="full", locale=Locale.parse(code))
+    return format_date(moment, format="full", locale=_babel_locale(code))
 
 
 def format_clock(moment: datetime, code: str) -> str:
     """``10:00`` (or ``10:00 AM`` where that is the custom)."""
-    return format_time(moment, format="short", locale=Locale.parse(code))
+    return format_time(moment, format="short", locale=_babel_locale(code))
+
+
+def _babel_locale(code: str) -> Locale:
+    return Locale.parse(code, sep="-")

@@ -18,6 +18,8 @@ from borne.settings import ImproperlyConfigured, load_settings
 ENV_PREFIX = "BORNE_PORTAL_"
 DEFAULT_STATE_DIR = Path("/var/lib/borne-portal")
 DEFAULT_RUNTIME_DIR = Path("/run/borne-portal")
+# Where ``borne portal audio`` records the pages' spoken versions (``make portal-audio``).
+DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent / "audio"
 # Public-service sites a resident may need before connecting (or without connecting at all).
 DEFAULT_WALLED_GARDEN = (
     "caf.fr",  # family allowances
@@ -93,6 +95,8 @@ class PortalSettings:
     # or in a backup, where the few million possible MACs of a vendor could be tried against
     # them. A reboot forgets them (the day's distinct devices are counted anew).
     runtime_dir: Path = DEFAULT_RUNTIME_DIR
+    # The "Listen" recordings; a page without its recording there shows no player.
+    audio_dir: Path = DEFAULT_AUDIO_DIR
 
     def __post_init__(self) -> None:
         _one_of("mode", self.mode, PortalMode)

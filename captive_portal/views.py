@@ -14,26 +14,41 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, g, redirect, render_template, request
-from werkzeug.exceptions import BadRequest, HTTPException
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
-from captive_portal import i18n
+from captive_portal import audio, i18n
 from captive_portal.access import ClientAddress
 from captive_portal.admission import Admission, ConnectOutcome
 from captive_portal.captive_api import MEDIA_TYPE, captive_status
+from captive_portal.codes import MAX_CODE_INPUT
 from captive_portal.probes import PROBE_PATHS, success_answer
 from captive_portal.settings import PortalMode, PortalSettings
 
 EXTENSION = "borne_portal"
 LANGUAGE_COOKIE_AGE_S = 365 * 86400
-# Pages carry their CSS inline and their pictograms as inline SVG: nothing else may load.
+# Pages carry their CSS inline and their pictograms as inline SVG: nothing else may load but
+# the page's own recording (its "Listen" player), from the portal itself. Still no script.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; media-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+AUDIO_PATH = "/audio/"
+AUDIO_CACHE_S = 86400  # recordings change only when the portal is reinstalled
 _HOST = re.compile(
     r"(?P<name>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?"
     r"|\[[0-9a-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?",
@@ -52,6 +67,8 @@ class PortalContext:
     own_hosts: frozenset[str]
     splash_url: str
     user_portal_url: str
+    audio_dir: Path
+    recordings: Mapping[tuple[str, str], str]  # (page, language) -> file in audio_dir
 
 
 def portal() -> PortalContext:
@@ -76,6 +93,8 @@ def make_context(settings: PortalSettings, admission: Admission) -> PortalContex
         own_hosts=frozenset(own),
         splash_url=_url("http", gateway, settings.http_port, 80),
         user_portal_url=user_portal_url,
+        audio_dir=settings.audio_dir,
+        recordings=audio.find_recordings(settings.audio_dir),
     )
 
 
@@ -94,6 +113,7 @@ def register_views(app: Flask) -> None:
     app.add_url_rule("/", "splash", splash, methods=["GET"])
     app.add_url_rule("/connect", "connect", connect, methods=["POST"])
     app.add_url_rule("/online", "online", online, methods=["GET"])
+    app.add_url_rule(f"{AUDIO_PATH}<name>", "recording", recording, methods=["GET"])
     app.add_url_rule(API_PATH, "captive_api", captive_api, methods=["GET"])
     app.add_url_rule(WINDOWS_SIGN_IN_PATH, "windows_sign_in", to_splash, methods=["GET"])
     for path in sorted(PROBE_PATHS):
@@ -163,11 +183,13 @@ def _secure_headers(response: Response) -> Response:
 
 
 def splash() -> Response | str:
-    # A client already online sees the same page: tapping again renews its session.
     admission = portal().admission
+    remaining = admission.remaining(g.client)
+    if remaining is not None:  # back once online: until when, and nothing to tap
+        return _online_page(remaining, returning=True)
     if admission.mode == PortalMode.CLOSED:
         return _closed_page()
-    return _page("splash.html", code_mode=admission.mode == PortalMode.CODE)
+    return _splash_page(admission.mode == PortalMode.CODE)
 
 
 def connect() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
@@ -188,21 +210,28 @@ def connect() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
             headers = {"Retry-After": str(result.retry_after)}
             return _page("problem.html", problem="full"), 503, headers
         case ConnectOutcome.MISSING_CODE:
-            return _page("splash.html", code_mode=code_mode, code_error="missing"), 400
+            return _splash_page(code_mode, code_error="missing"), 400
         case ConnectOutcome.WRONG_CODE:
-            return _page("splash.html", code_mode=code_mode, code_error="wrong"), 403
+            # What was typed stays in the field, to check or correct: it is a code the desk
+            # reads aloud to anyone, not a password.
+            typed = (typed or "")[:MAX_CODE_INPUT]
+            return _splash_page(code_mode, code_error="wrong", typed=typed), 403
 
 
 def online() -> Response | str:
     remaining = portal().admission.remaining(g.client)
     if remaining is None:
         return redirect("/", code=303)
-    admission = portal().admission
-    until = admission.schedule.local(admission.clock() + timedelta(seconds=remaining))
-    return _page(
-        "online.html",
-        until=i18n.format_clock(until, g.language.code),
-        duration=i18n.format_duration(remaining, g.language.code),
+    return _online_page(remaining)
+
+
+def recording(name: str) -> Response:
+    """A page read aloud (:mod:`captive_portal.audio`): only the files found at start."""
+    context = portal()
+    if name not in context.recordings.values():
+        raise NotFound()
+    return send_from_directory(
+        context.audio_dir, name, mimetype=audio.MEDIA_TYPE, max_age=AUDIO_CACHE_S
     )
 
 
@@ -225,9 +254,7 @@ def captive_api() -> Response:
     context = portal()
     admission = context.admission
     status = captive_status(
-        remaining=admission.remaining(g.client),
-        user_portal_url=context.user_portal_url,
-        can_extend=admission.mode != PortalMode.CLOSED,
+        remaining=admission.remaining(g.client), user_portal_url=context.user_portal_url
     )
     response = current_app.json.response(status)
     response.content_type = MEDIA_TYPE
@@ -236,6 +263,33 @@ def captive_api() -> Response:
 
 
 # --- rendering ---------------------------------------------------------------------------------
+
+
+def _splash_page(code_mode: bool, **context: Any) -> str:
+    return _page(
+        "splash.html",
+        code_mode=code_mode,
+        listen=_listen("code" if code_mode else "splash"),
+        splash_address=portal().splash_url,
+        **context,
+    )
+
+
+def _online_page(remaining: int, *, returning: bool = False) -> str:
+    admission = portal().admission
+    until = admission.schedule.local(admission.clock() + timedelta(seconds=remaining))
+    return _page(
+        "online.html",
+        until=i18n.format_clock(until, g.language.code),
+        duration=i18n.format_duration(remaining, g.language.code),
+        returning=returning,
+    )
+
+
+def _listen(page: str) -> str | None:
+    """The URL of ``page``'s recording in the request's language, if it was recorded."""
+    name = portal().recordings.get((page, g.language.code))
+    return f"{AUDIO_PATH}{name}" if name else None
 
 
 def _closed_page() -> str:
@@ -255,7 +309,7 @@ def _closed_page() -> str:
             "day": i18n.format_day(local, code),
             "time": i18n.format_clock(local, code),
         }
-    return _page("closed.html", **when)
+    return _page("closed.html", listen=_listen("closed"), **when)
 
 
 def _page(template: str, **context: Any) -> str:

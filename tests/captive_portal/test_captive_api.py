@@ -26,7 +26,7 @@ def test_a_client_before_the_tap_is_captive_with_the_https_portal_url(tmp_path):
     assert answer.get_json() == {
         "captive": True,
         "user-portal-url": "https://portail.wifi.local:8443/",
-        "can-extend-session": True,
+        "can-extend-session": False,
     }
 
 
@@ -49,7 +49,14 @@ def test_after_the_tap_the_client_is_not_captive_and_sees_its_time_run_down(tmp_
     assert first["captive"] is False
     assert first["seconds-remaining"] == 3600
     assert later["seconds-remaining"] == 3000
-    assert later["can-extend-session"] is True
+
+
+def test_a_client_online_is_not_told_to_open_the_portal_to_extend(tmp_path):
+    # Its page says until when, with nothing to tap: an OS must not offer it to extend.
+    portal = make_portal(tmp_path)
+    portal.tap_connect()
+
+    assert status_of(portal).get_json()["can-extend-session"] is False
 
 
 def test_seconds_remaining_is_left_out_for_a_captive_client(tmp_path):

@@ -9,7 +9,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from captive_portal.i18n import LANGUAGES, TRANSLATIONS_DIR
+from captive_portal.i18n import BY_CODE, LANGUAGES, TRANSLATIONS_DIR
 from tests.captive_portal.portal_app import make_portal
 
 PORTAL_DIR = TRANSLATIONS_DIR.parent
@@ -26,13 +26,22 @@ def template_messages() -> set[str]:
     return {message for _file, _line, message, _comments, _context in found}
 
 
+def catalogue_file(code: str, suffix: str):
+    return TRANSLATIONS_DIR / BY_CODE[code].locale / "LC_MESSAGES" / f"messages{suffix}"
+
+
 def read_catalogue(code: str):
-    with open(TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po", "rb") as fh:
-        return read_po(fh, locale=code)
+    with open(catalogue_file(code, ".po"), "rb") as fh:
+        return read_po(fh, locale=BY_CODE[code].locale)
 
 
-def test_the_six_languages_of_the_design_are_there():
-    assert set(CODES) >= {"fr", "en", "ar", "es", "tr", "pt"}
+def test_the_languages_of_the_design_and_of_issue_11_are_there():
+    assert set(CODES) >= {"fr", "en", "ar", "es", "tr", "pt", "ro", "uk", "fa-AF"}
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_catalogue_says_its_own_language(code):
+    assert read_catalogue(code).locale_identifier == BY_CODE[code].locale
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -57,7 +66,7 @@ def test_translations_keep_the_placeholders(code):
 
 @pytest.mark.parametrize("code", CODES)
 def test_compiled_catalogue_is_up_to_date_with_its_po_file(code):
-    with open(TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.mo", "rb") as fh:
+    with open(catalogue_file(code, ".mo"), "rb") as fh:
         compiled = {m.id: m.string for m in read_mo(fh) if m.id}
     source = {m.id: m.string for m in read_catalogue(code) if m.id}
 
@@ -72,6 +81,11 @@ def test_compiled_catalogue_is_up_to_date_with_its_po_file(code):
         ("pt-BR", "pt", "Conectar"),
         ("es-419,es;q=0.9", "es", "Conectarse"),
         ("en-GB,en;q=0.8", "en", "Connect"),
+        ("ro-RO,ro;q=0.9", "ro", "Conectare"),
+        ("uk-UA,uk;q=0.9,ru;q=0.5", "uk", "Підключитися"),
+        ("fa-AF", "fa-AF", "وصل شوید"),
+        ("prs", "fa-AF", "وصل شوید"),  # Dari's own ISO 639-3 code
+        ("fa-IR,fa;q=0.9", "fa-AF", "وصل شوید"),  # a Persian reader: Dari is the closest
         ("de-DE,de;q=0.9", "fr", "Se connecter"),  # not offered: the hotspot's default
         ("", "fr", "Se connecter"),
     ],
@@ -85,12 +99,51 @@ def test_the_language_comes_from_the_browser(tmp_path, accept, lang, button):
     assert f"{button}</button>" in html
 
 
-def test_arabic_is_written_right_to_left(tmp_path):
+@pytest.mark.parametrize("code", ["ar", "fa-AF"])
+def test_arabic_and_dari_are_written_right_to_left(tmp_path, code):
     portal = make_portal(tmp_path)
 
-    html = portal.client.get("/?lang=ar").get_data(as_text=True)
+    html = portal.client.get(f"/?lang={code}").get_data(as_text=True)
 
-    assert '<html lang="ar" dir="rtl">' in html
+    assert f'<html lang="{code}" dir="rtl">' in html
+
+
+@pytest.mark.parametrize("asked", ["fa-AF", "fa-af", "prs"])
+def test_dari_is_found_by_its_tag_in_any_case_or_by_its_own_code(tmp_path, asked):
+    portal = make_portal(tmp_path)
+
+    html = portal.client.get(f"/?lang={asked}").get_data(as_text=True)
+
+    assert '<html lang="fa-AF" dir="rtl">' in html
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("ro", "Se redeschide vineri, 27 noiembrie 2026, la ora 10:00."),
+        ("uk", "Він знову запрацює: пʼятниця, 27 листопада 2026"),
+        # Afghan month names ("نومبر", not Iran's "نوامبر"): Babel's fa_AF.
+        ("fa-AF", "روز جمعه 27 نومبر 2026 ساعت 10:00 دوباره باز می‌شود."),
+    ],
+)
+def test_the_new_languages_write_the_next_opening_their_way(tmp_path, lang, expected):
+    portal = make_portal(tmp_path, opening_hours="Fr 10:00-12:00")  # now: Tuesday 10:00
+
+    html = portal.client.get(f"/?lang={lang}").get_data(as_text=True)
+
+    assert expected in html
+
+
+@pytest.mark.parametrize(
+    ("lang", "duration"),
+    [("ro", "timp de 4 ore"), ("uk", "в інтернеті 4 години"), ("fa-AF", "برای 4 ساعت")],
+)
+def test_the_session_length_is_in_words_of_the_new_languages(tmp_path, lang, duration):
+    portal = make_portal(tmp_path)
+
+    html = portal.client.get(f"/?lang={lang}").get_data(as_text=True)
+
+    assert duration in html
 
 
 def test_the_language_switch_is_on_every_page_with_each_name_in_its_language(tmp_path):
@@ -98,7 +151,14 @@ def test_the_language_switch_is_on_every_page_with_each_name_in_its_language(tmp
 
     html = portal.client.get("/?lang=tr").get_data(as_text=True)
 
-    for code, name in [("fr", "Français"), ("ar", "العربية"), ("pt", "Português")]:
+    for code, name in [
+        ("fr", "Français"),
+        ("ar", "العربية"),
+        ("pt", "Português"),
+        ("ro", "Română"),
+        ("uk", "Українська"),
+        ("fa-AF", "دری"),
+    ]:
         assert f'href="/?lang={code}" lang="{code}"' in html
         assert f">{name}</a>" in html
     assert 'lang="tr" hreflang="tr" dir="ltr" aria-current="true"' in html

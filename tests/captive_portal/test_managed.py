@@ -68,8 +68,9 @@ def test_code_mode_from_the_controller_applies_without_a_restart(tmp_path):
     )
     assert watch.check()
 
-    page = portal.client.get("/?lang=en").get_data(as_text=True)
-    assert 'id="code" name="code"' in page
+    # Another device: the first one, online, is shown until when and nothing to type.
+    page = portal.client.get("/?lang=en", environ_overrides={"REMOTE_ADDR": "10.42.0.24"})
+    assert 'id="code" name="code"' in page.get_data(as_text=True)
     answer = portal.tap_connect("10.42.0.24", code=display_code(code_of_the_day(SECRET, TUESDAY)))
     assert answer.status_code == 303
     assert portal.remaining("10.42.0.24") == 900

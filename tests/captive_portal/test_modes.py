@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,47 @@ def test_code_mode_asks_for_a_labelled_code(tmp_path):
     assert '<label for="code">Code</label>' in html
     assert 'id="code" name="code"' in html
     assert 'inputmode="numeric"' in html
+
+
+@pytest.mark.parametrize(
+    ("mode", "headline"),
+    [
+        ("click", "Go online for free, in one tap"),
+        ("code", "Type the code to go online for free"),
+        ("closed", "The wifi is closed now"),
+    ],
+)
+def test_the_headline_says_what_the_mode_asks(tmp_path, mode, headline):
+    portal = make_portal(tmp_path, mode=mode, code_secret=SECRET)
+
+    html = portal.client.get("/?lang=en").get_data(as_text=True)
+
+    assert re.search(r"<h1[^>]*>(?:<svg.*?</svg>)?([^<]*)</h1>", html)[1] == headline
+    assert ("in one tap" in html) == (mode == "click")
+
+
+def test_a_wrong_code_stays_in_the_field_to_be_checked(tmp_path):
+    portal = code_portal(tmp_path)
+    wrong = display_code(code_of_the_day(SECRET, date(2026, 11, 23)))  # yesterday's
+
+    answer = portal.client.post("/connect?lang=en", data={"accept": "1", "code": wrong})
+
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 403
+    assert f'aria-invalid="true" value="{wrong}">' in html
+
+
+def test_what_was_typed_comes_back_escaped_and_no_longer_than_the_field(tmp_path):
+    portal = code_portal(tmp_path)
+
+    answer = portal.client.post(
+        "/connect?lang=en", data={"accept": "1", "code": '12"><b>3' + "9" * 40}
+    )
+
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 403
+    assert 'value="12&#34;&gt;&lt;b&gt;3' + "9" * 24 + '">' in html
+    assert "<b>" not in html
 
 
 def test_the_code_of_the_day_lets_the_client_out(tmp_path):

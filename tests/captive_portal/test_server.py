@@ -54,6 +54,42 @@ def test_online_page_says_until_when(tmp_path):
     assert "until 12:00" in html
 
 
+def test_back_on_the_start_page_once_online_it_says_until_when_with_nothing_to_tap(tmp_path):
+    portal = make_portal(tmp_path, session_s=6 * 3600 + 35 * 60)  # 10:00 in Grenoble
+    portal.tap_connect()
+    portal.clock.advance(minutes=20)
+
+    page = portal.client.get("/", headers={"Accept-Language": "fr"})
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Vous êtes en ligne jusqu\u2019à 16:35</h1>" in html
+    assert "<button" not in html and "<form" not in html and "<input" not in html
+
+
+def test_once_the_session_has_ended_the_start_page_offers_connect_again(tmp_path):
+    portal = make_portal(tmp_path, session_s=3600)
+    portal.tap_connect()
+    portal.clock.advance(hours=1, seconds=1)
+
+    html = portal.client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert "Connect</button>" in html
+    assert "You are online until" not in html
+
+
+def test_the_start_page_says_in_plain_words_why_websites_do_not_open_yet(tmp_path):
+    portal = make_portal(tmp_path)
+
+    html = portal.client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert "Before you tap Connect, most websites do not open: you see an error." in html
+    assert "After you tap Connect, they all open." in html
+    # The address that always brings the page back, kept left to right in Arabic and Dari.
+    assert f"type \u2066{SPLASH_URL}\u2069 in your browser." in html
+    assert "check that the website&#39;s address starts with https." in html
+
+
 def test_online_page_sends_a_client_not_yet_online_back_to_the_start(tmp_path):
     portal = make_portal(tmp_path)
 

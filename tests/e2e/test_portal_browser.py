@@ -4,13 +4,18 @@
 Every language is rendered at 360 px wide (a cheap phone), checked by axe-core (vendored in
 ``vendor/axe.min.js``, see its README), weighed, screenshotted into ``test-artifacts/``, then
 Connect is tapped. All browser traffic comes from 127.0.0.1, one client for the portal, so the
-checks that need a client that has not tapped yet start a portal of their own.
+checks that need a client that has not tapped yet start a portal of their own. The pages read
+aloud are recorded once for the module by the real ``borne portal audio`` (espeak-ng, lame).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,48 +43,118 @@ def live_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal
         yield portal
 
 
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``audio_dir = …`` for a portal's settings: every page read aloud, in every language."""
+    if shutil.which("espeak-ng") is None or shutil.which("lame") is None:
+        pytest.skip("apt-get install espeak-ng lame (make install-test-services)")
+    out = tmp_path_factory.mktemp("audio")
+    borne = Path(sys.executable).with_name("borne")
+    subprocess.run([str(borne), "portal", "audio", "--out", str(out)], check=True)
+    return f'audio_dir = "{out}"\n'
+
+
 CATALOGUES = Catalogues.load()
 
 
-def words(code: str, message: str) -> str:
-    return CATALOGUES.gettext_for(code)(message)
+def words(code: str, message: str, **values: str) -> str:
+    return CATALOGUES.gettext_for(code)(message, **values)
+
+
+def words_around(code: str, message: str, placeholder: str) -> re.Pattern[str]:
+    """The translation of ``message`` with anything in place of ``%(placeholder)s``."""
+    before, after = words(code, message).split(f"%({placeholder})s")
+    return re.compile(f"^{re.escape(before)}.+{re.escape(after)}$")
 
 
 @pytest.mark.parametrize("code", [language.code for language in LANGUAGES])
-def test_splash_page_is_accessible_light_and_connects_in_every_language(live_portal, browser, code):
+def test_splash_page_is_accessible_light_and_connects_in_every_language(
+    tmp_path, recordings, browser, code
+):
     language = next(lang for lang in LANGUAGES if lang.code == code)
-    # The browser's own language setting picks the page's language (Accept-Language).
-    # bypass_csp lets axe-core in: the portal's CSP forbids every script, as it should.
-    context = browser.new_context(viewport=PHONE, locale=code, bypass_csp=True)
-    page = context.new_page()
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
+    # A portal of its own: once this client is online, the start page has nothing to tap.
+    with running_portal(tmp_path / "portal", recordings) as portal:
+        # The browser's own language setting picks the page's language (Accept-Language).
+        # bypass_csp lets axe-core in: the portal's CSP forbids every script, as it should.
+        context = browser.new_context(viewport=PHONE, locale=code, bypass_csp=True)
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
 
-    page.goto(f"{live_portal.url}/")
+        page.goto(f"{portal.url}/")
 
-    html = page.locator("html")
-    expect(html).to_have_attribute("lang", code)
-    expect(html).to_have_attribute("dir", "rtl" if language.rtl else "ltr")
-    connect = page.get_by_role("button", name=words(code, "Connect"))
-    expect(connect).to_be_visible()
-    assert requests == [f"{live_portal.url}/"]  # no other asset: CSS and pictograms are inline
-    weight = page.evaluate("performance.getEntriesByType('navigation')[0].decodedBodySize")
-    assert 0 < weight < MAX_PAGE_BYTES
-    assert axe_violations(page) == []
-    box = connect.bounding_box()
-    assert box is not None and box["height"] >= 44 and box["width"] >= 300  # a big target
-    connect.focus()
-    ring = page.evaluate("getComputedStyle(document.activeElement).boxShadow")
-    assert ring != "none"  # visible focus
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"portal-{code}.png"), full_page=True)
+        html = page.locator("html")
+        expect(html).to_have_attribute("lang", code)
+        expect(html).to_have_attribute("dir", "rtl" if language.rtl else "ltr")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            words(code, "Go online for free, in one tap")
+        )
+        connect = page.get_by_role("button", name=words(code, "Connect"))
+        expect(connect).to_be_visible()
+        listen = page.locator("audio")
+        expect(listen).to_have_accessible_name(words(code, "Listen"))
+        expect(listen).to_have_attribute("src", f"/audio/splash.{code}.mp3")
+        # No other asset: CSS and pictograms are inline, the recording waits for a tap on play.
+        assert requests == [f"{portal.url}/"]
+        weight = page.evaluate("performance.getEntriesByType('navigation')[0].decodedBodySize")
+        assert 0 < weight < MAX_PAGE_BYTES
+        assert axe_violations(page) == []
+        box = connect.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["width"] >= 300  # a big target
+        connect.focus()
+        ring = page.evaluate("getComputedStyle(document.activeElement).boxShadow")
+        assert ring != "none"  # visible focus
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"portal-{code}.png"), full_page=True)
 
-    connect.click()
+        connect.click()
 
-    expect(page).to_have_url(f"{live_portal.url}/online")
-    expect(page.get_by_role("heading", level=1)).to_have_text(words(code, "You are online"))
-    assert axe_violations(page) == []
-    context.close()
+        expect(page).to_have_url(f"{portal.url}/online")
+        expect(page.get_by_role("heading", level=1)).to_have_text(words(code, "You are online"))
+        assert axe_violations(page) == []
+
+        page.goto(f"{portal.url}/")  # back later: until when, and nothing to tap
+
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            words_around(code, "You are online until %(time)s", "time")
+        )
+        assert page.get_by_role("button").count() == 0
+        assert page.locator("input, form").count() == 0
+        assert axe_violations(page) == []
+        page.screenshot(path=str(ARTIFACTS / f"portal-back-{code}.png"), full_page=True)
+        context.close()
+
+
+@pytest.mark.parametrize(("code", "mode"), [("fa-AF", "click"), ("uk", "closed")])
+def test_the_listen_button_plays_the_page_in_its_language_under_its_own_policy(
+    tmp_path, recordings, browser, code, mode
+):
+    settings = recordings + f'mode = "{mode}"\n'
+    with running_portal(tmp_path / "portal", settings) as portal:
+        # No bypass_csp: the page's own policy must let its recording play.
+        context = browser.new_context(viewport=PHONE, locale=code)
+        page = context.new_page()
+        page.goto(f"{portal.url}/")
+        listen = page.get_by_label(words(code, "Listen"))
+        expect(listen).to_be_visible()
+
+        # What a tap on play starts: the browser fetches the recording and reads its length
+        # (evaluate runs as the test, not as the page, which still runs no script).
+        seconds = page.evaluate(
+            """() => new Promise(done => {
+                const player = document.querySelector('audio');
+                player.addEventListener('loadedmetadata', () => done(player.duration));
+                player.addEventListener('error', () => done(-1));
+                player.preload = 'metadata';
+                player.load();
+            })"""
+        )
+
+        assert seconds > 1
+        page_name = "closed" if mode == "closed" else "splash"
+        answer = page.request.get(f"{portal.url}/audio/{page_name}.{code}.mp3")
+        assert answer.status == 200 and answer.headers["content-type"] == "audio/mpeg"
+        context.close()
 
 
 def test_tapping_connect_frees_the_client_over_http_and_https(tmp_path, browser):
@@ -140,31 +215,37 @@ def test_code_entry_and_its_error_are_accessible(tmp_path, browser, code):
         field = page.get_by_label(words(code, "Code"), exact=True)
         assert axe_violations(page) == []
 
-        field.fill("000000")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            words(code, "Type the code to go online for free")
+        )
+
+        field.fill("000 000")
         page.get_by_role("button", name=words(code, "Connect")).click()
 
         expect(page.get_by_role("alert")).to_have_text(
             words(code, "This code does not work. Check it, or ask the staff at the desk.")
         )
-        expect(page.get_by_label(words(code, "Code"), exact=True)).to_have_attribute(
-            "aria-invalid", "true"
-        )
+        field = page.get_by_label(words(code, "Code"), exact=True)
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(field).to_have_value("000 000")  # what was typed, to check and correct
         assert axe_violations(page) == []
         page.screenshot(path=str(ARTIFACTS / f"portal-code-error-{code}.png"), full_page=True)
         context.close()
 
 
-def test_closed_and_problem_pages_are_accessible(tmp_path, browser):
-    with running_portal(tmp_path / "portal", 'mode = "closed"\n') as portal:
-        context = browser.new_context(viewport=PHONE, locale="ar", bypass_csp=True)
+@pytest.mark.parametrize("code", ["ar", "fa-AF", "ro"])
+def test_closed_and_problem_pages_are_accessible(tmp_path, recordings, browser, code):
+    with running_portal(tmp_path / "portal", recordings + 'mode = "closed"\n') as portal:
+        context = browser.new_context(viewport=PHONE, locale=code, bypass_csp=True)
         page = context.new_page()
 
         page.goto(f"{portal.url}/")
         expect(page.get_by_role("heading", level=1)).to_have_text(
-            words("ar", "The wifi is closed now")
+            words(code, "The wifi is closed now")
         )
+        expect(page.get_by_label(words(code, "Listen"))).to_be_visible()
         assert axe_violations(page) == []
-        page.screenshot(path=str(ARTIFACTS / "portal-closed-ar.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"portal-closed-{code}.png"), full_page=True)
 
         answer = page.goto(f"{portal.url}/no-such-page?lang=tr")
         assert answer is not None and answer.status == 404
