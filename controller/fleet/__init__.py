@@ -54,6 +54,8 @@ def init_app(app: Flask) -> None:
         app,
         {
             "device.enrol": _l("Device enrolled"),
+            "device.move": _l("Device moved to another site"),
+            "device.rename": _l("Device renamed"),
             "device.retire": _l("Device retired"),
             "device.secret_rotation_requested": _l("New device secret asked for"),
             "device.secret_rotated": _l("Device secret changed"),
@@ -84,6 +86,7 @@ def init_app(app: Flask) -> None:
     add_panel(app, "device", Panel("status", "fleet/_status_panel.html", web.status_panel, 20))
     add_panel(app, "device", Panel("details", "fleet/_details_panel.html", web.details_panel, 70))
     add_panel(app, "device", Panel("secret", "fleet/_secret_panel.html", web.secret_panel, 90))
+    add_panel(app, "device", Panel("manage", "fleet/_manage_panel.html", web.manage_panel, 95))
     add_panel(
         app, "site", Panel("devices", "fleet/_site_devices_panel.html", web.site_devices_panel, 20)
     )

@@ -32,6 +32,28 @@ STARTING_SETTINGS = "borne.starting_settings"
 
 # "bet_" (borne enrolment token): recognisable in logs and by secret scanners.
 TOKEN_PREFIX = "bet_"  # noqa: S105 (a prefix, not a secret)
+# A technician may copy a token by hand from a screen to a PC: no letters or digits that look
+# alike (0/o, 1/l/i, u/v), lowercase, in groups of four; 24 characters carry 117 bits.
+TOKEN_ALPHABET = "23456789abcdefghjkmnpqrstwxyz"  # noqa: S105 (an alphabet, not a secret)
+TOKEN_LENGTH = 24
+
+
+def new_enrolment_token() -> str:
+    """ "bet_7kq2-mx9p-…": random, read and typed without a doubt."""
+    body = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+    return TOKEN_PREFIX + "-".join(body[i : i + 4] for i in range(0, TOKEN_LENGTH, 4))
+
+
+def canonical_token(typed: str) -> str:
+    """A token as typed (capitals, spaces, missing dashes) in the form it was issued in.
+
+    Tokens issued before the grouped form pass through unchanged."""
+    token = typed.strip()
+    body = token.removeprefix(TOKEN_PREFIX)
+    letters = "".join(body.split()).replace("-", "").lower()
+    if len(letters) != TOKEN_LENGTH or any(c not in TOKEN_ALPHABET for c in letters):
+        return token
+    return TOKEN_PREFIX + "-".join(letters[i : i + 4] for i in range(0, TOKEN_LENGTH, 4))
 
 
 def _digest(secret: str) -> str:
@@ -58,7 +80,7 @@ def create_token(
         access.require(actor, Action.ENROL_DEVICE, site)
     if ttl <= timedelta(0) or ttl > timedelta(days=30):
         raise DomainError(_("a token lives between a minute and 30 days"))
-    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    token = new_enrolment_token()
     record = EnrolmentToken(
         token_hash=_digest(token),
         site_id=site.id,
@@ -97,7 +119,9 @@ def enrol(
     """
     now = utcnow()
     record = session.scalar(
-        select(EnrolmentToken).where(EnrolmentToken.token_hash == _digest(request.token))
+        select(EnrolmentToken).where(
+            EnrolmentToken.token_hash == _digest(canonical_token(request.token))
+        )
     )
     if record is None:
         raise PermissionDenied("this enrolment token is unknown", code="token_unknown")
@@ -137,7 +161,9 @@ def enrol(
         id=str(uuid.uuid4()),
         site_id=record.site_id,
         kind=request.kind,
-        name=inventory.hostname,
+        # The token's note names the device ("PC by the window"); else its host name, which
+        # then follows the inventory the agent reports (ingest).
+        name=record.note.strip() or inventory.hostname,
         secret_hash=_digest(secret),
         status=DeviceStatus.NEW,
         heartbeat_interval_s=heartbeat_interval_s,
@@ -155,7 +181,8 @@ def enrol(
         "device.enrol",
         "device",
         device.id,
-        f"{request.kind.value} {inventory.hostname} enrolled with token {record.id}",
+        f"{request.kind.value} {device.name} ({inventory.hostname}) enrolled with token "
+        f"{record.id}",
         site_id=record.site_id,
         token_id=record.id,
     )

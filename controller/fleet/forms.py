@@ -1,9 +1,18 @@
-"""The fleet's forms: enrolment tokens, a device's secret."""
+"""The fleet's forms: enrolment tokens, a device's secret, name, site and retirement, and the
+fleet page's filters."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    DecimalField,
+    Form,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from agent.protocol import DeviceKind
@@ -33,7 +42,10 @@ class TokenForm(FlaskForm):
     note = StringField(
         _l("Note (optional)"),
         validators=[Optional(), Length(max=200)],
-        description=_l("A word for the audit log, for instance which PC it is for."),
+        description=_l(
+            "Becomes the device's name, for instance “PC by the window”; without a note it "
+            "takes its host name."
+        ),
     )
     submit = SubmitField(_l("Create token"))
 
@@ -48,3 +60,35 @@ class RotateSecretForm(FlaskForm):
     """The button that asks a device for a new secret (its CSRF token only)."""
 
     submit = SubmitField(_l("Yes, give it a new secret"))
+
+
+class DeviceFilterForm(Form):
+    """The fleet page's search, filters and order: a GET form that works without JavaScript
+    (no CSRF token: it changes nothing). Its choices are the page's to fill."""
+
+    q = SearchField(_l("Search"), validators=[Optional(), Length(max=100)])
+    site = SelectField(_l("Site"), default="")
+    kind = SelectField(_l("Kind"), default="")
+    status = SelectField(_l("Status"), default="")
+    concern = SelectField(_l("Alerts and locks"), default="")
+    sort = SelectField(_l("Sort by"), default="name")
+
+
+class RenameDeviceForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), Length(max=200)],
+        description=_l("What staff call it; the host name no longer changes it."),
+    )
+    submit = SubmitField(_l("Rename"))
+
+
+class MoveDeviceForm(FlaskForm):
+    site = SelectField(_l("New site"), coerce=int, validators=[DataRequired()])
+    submit = SubmitField(_l("Move"))
+
+
+class RetireDeviceForm(FlaskForm):
+    """The button that retires a device for good (its CSRF token only)."""
+
+    submit = SubmitField(_l("Yes, retire it"))

@@ -413,6 +413,7 @@ def write_events(
         report.duplicates += duplicates
 
     _handle(session, handled, report, now)
+    _keep_given_names(session, changes)
     connection = session.connection()  # Core: the ORM's bulk paths cost twice as much per row
     if rows:
         connection.execute(_insert_ignoring_duplicates(session), rows)
@@ -440,6 +441,21 @@ def write_events(
             statement, [{**change, "device_id": device_id} for device_id, change in group]
         )
     return report
+
+
+def _keep_given_names(session: Session, changes: dict[str, dict[str, Any]]) -> None:
+    """A new host name renames only a device still called by its former one: a name staff gave
+    (at enrolment, from the token's note, or later on its page) stays. Inventory reports are
+    rare, so reading those devices' names costs one small query now and then."""
+    renamed = {device_id: c["name"] for device_id, c in changes.items() if "name" in c}
+    if not renamed:
+        return
+    devices: Table = Device.__table__  # type: ignore[assignment]
+    for device_id, name, inventory in session.execute(
+        select(devices.c.id, devices.c.name, devices.c.inventory).where(devices.c.id.in_(renamed))
+    ):
+        if name != (inventory or {}).get("hostname"):
+            del changes[device_id]["name"]
 
 
 def _note_restart(session: Session, pending: _Pending, known_seq: int) -> None:

@@ -11,6 +11,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -28,13 +29,30 @@ from controller.db import utcnow
 from controller.errors import DomainError, NotFound
 from controller.fleet import enrolment
 from controller.fleet import service as fleet
-from controller.fleet.forms import KIND_LABELS, RevokeTokenForm, RotateSecretForm, TokenForm
+from controller.fleet.condition import (
+    CONCERN_WORDS,
+    Concern,
+    DeviceCondition,
+    concern_finders,
+    device_conditions,
+)
+from controller.fleet.forms import (
+    KIND_LABELS,
+    DeviceFilterForm,
+    MoveDeviceForm,
+    RenameDeviceForm,
+    RetireDeviceForm,
+    RevokeTokenForm,
+    RotateSecretForm,
+    TokenForm,
+)
 from controller.fleet.models import Device, DeviceStatus
+from controller.fleet.qr import qr_data_uri
 from controller.i18n import _, _l
 from controller.places import service as places
 from controller.places.models import Site
 from controller.web.pages import Page
-from controller.web.panels import Refused, render_panels, row_extras
+from controller.web.panels import Refused, render_panels, row_extras, save_form, show_refusal
 
 fleet_web = Blueprint("fleet", __name__, template_folder="templates")
 
@@ -55,6 +73,7 @@ STATUS = {
 def device_words() -> dict[str, Any]:
     return {
         "STATUS": STATUS,
+        "CONCERN_WORDS": CONCERN_WORDS,
         "KIND_LABELS": KIND_LABELS,
         "KIND_ICONS": KIND_ICONS,
         "live_words": live_words,
@@ -86,17 +105,25 @@ def live_words() -> dict[str, Any]:
 def index() -> Page:
     session = db_session()
     me = signed_in()
-    site_id = request.args.get("site", type=int)
-    selected = places.get_site(session, me, site_id) if site_id is not None else None
     overview = fleet.fleet_overview(session, me)
-    devices = fleet.list_devices(session, me, site_id=site_id)
+    all_sites = [summary.site for org in overview for summary in org.sites]
+    form = filter_form(all_sites)
+    wanted = _wanted(form)
+    selected = places.get_site(session, me, wanted.site_id) if wanted.site_id else None
+    finders = concern_finders(current_app)
+    # Every device once, whatever the filters: the "need attention" total counts them all.
+    every = fleet.find_devices(session, me, fleet.DeviceFilter(retired=wanted.retired), finders)
+    shown = fleet.filter_devices(every, wanted)
     return render_template(
         "fleet/fleet.html",
         overview=overview,
-        devices=devices,
+        devices=shown.devices,
+        conditions=shown.conditions,
+        form=form,
+        filtered=wanted != fleet.DeviceFilter(sort=wanted.sort),
         selected=selected,
-        all_sites=[summary.site for org in overview for summary in org.sites],
         totals=_totals(summary.counts for org in overview for summary in org.sites),
+        attention=sum(1 for c in every.conditions.values() if c.concerns),
     )
 
 
@@ -108,6 +135,58 @@ def _totals(counts: Any) -> dict[DeviceStatus, int]:
     return totals
 
 
+STATUS_CHOICES: dict[str, tuple[Any, str]] = {**STATUS, "retired": (_l("Retired"), "power")}
+SORTS = {
+    fleet.DeviceSort.NAME: _l("Name"),
+    fleet.DeviceSort.SITE: _l("Site"),
+    fleet.DeviceSort.KIND: _l("Kind"),
+    fleet.DeviceSort.LAST_SEEN: _l("Last seen"),
+    fleet.DeviceSort.STATUS: _l("Status, what needs looking at first"),
+}
+ANY_CONCERN = "any"
+
+
+def filter_form(sites: list[Site]) -> DeviceFilterForm:
+    """The fleet page's filters, read from the address (a GET form, no script needed)."""
+    form = DeviceFilterForm(request.args)
+    form.site.choices = [SelectChoice("", _("All sites"))] + [
+        SelectChoice(str(s.id), s.name) for s in sites
+    ]
+    form.kind.choices = [SelectChoice("", _("All kinds"))] + [
+        SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()
+    ]
+    form.status.choices = [SelectChoice("", _("In service, any status"))] + [
+        SelectChoice(str(status), label) for status, (label, _icon) in STATUS_CHOICES.items()
+    ]
+    form.concern.choices = [
+        SelectChoice("", _("All devices")),
+        SelectChoice(ANY_CONCERN, _("Needing attention")),
+    ] + [SelectChoice(c.value, label) for c, (label, _icon) in CONCERN_WORDS.items()]
+    form.sort.choices = [SelectChoice(sort.value, label) for sort, label in SORTS.items()]
+    return form
+
+
+def _wanted(form: DeviceFilterForm) -> fleet.DeviceFilter:
+    """What the form asks for; a value it does not offer (an old or edited link) is ignored."""
+    form.validate()
+
+    def given(field: Any) -> str:
+        return "" if field.errors or field.data is None else str(field.data)
+
+    status, concern = given(form.status), given(form.concern)
+    site = str(form.site.data or "")  # a site outside the list: get_site says why not
+    return fleet.DeviceFilter(
+        search=given(form.q),
+        site_id=int(site) if site.isdigit() else None,
+        kind=DeviceKind(given(form.kind)) if given(form.kind) else None,
+        status=DeviceStatus(status) if status in set(DeviceStatus) else None,
+        retired=status == "retired",
+        concern=Concern(concern) if concern in set(Concern) else None,
+        any_concern=concern == ANY_CONCERN,
+        sort=fleet.DeviceSort(given(form.sort) or fleet.DeviceSort.NAME),
+    )
+
+
 @fleet_web.get("/devices/<device_id>")
 @login_required
 def device(device_id: str) -> Page:
@@ -117,13 +196,25 @@ def device(device_id: str) -> Page:
 def render_device_page(found: Device, refused: Refused | None = None) -> str:
     """The device's page; ``refused``: a panel's form shown again with why it was refused."""
     return render_template(
-        "fleet/device.html", device=found, panels=render_panels("device", found, refused)
+        "fleet/device.html",
+        device=found,
+        condition=condition_of(found),
+        panels=render_panels("device", found, refused),
     )
+
+
+def condition_of(found: Device) -> DeviceCondition:
+    """One device's condition, every domain's concerns included (once per request)."""
+    cache: dict[str, DeviceCondition] = g.setdefault("device_conditions", {})
+    if found.id not in cache:
+        cache.update(device_conditions(db_session(), [found], concern_finders(current_app)))
+    return cache[found.id]
 
 
 def status_panel(found: Device, refused: Refused | None) -> dict[str, Any]:
     return {
         "device": found,
+        "condition": condition_of(found),
         "metrics": found.metrics or {},
         "offline_after_s": found.heartbeat_interval_s
         * settings_of(current_app).offline_after_missed,
@@ -131,7 +222,105 @@ def status_panel(found: Device, refused: Refused | None) -> dict[str, Any]:
 
 
 def details_panel(found: Device, refused: Refused | None) -> dict[str, Any]:
-    return {"device": found, "metrics": found.metrics or {}, "inventory": found.inventory or {}}
+    """Metrics and inventory; its technical details (MAC addresses, kernel, disk devices) only
+    for the technicians and admins of the device's site."""
+    return {
+        "device": found,
+        "metrics": found.metrics or {},
+        "inventory": found.inventory or {},
+        "technical": fleet.may_manage(signed_in(), found),
+    }
+
+
+def manage_panel(found: Device, refused: Refused | None) -> dict[str, Any] | None:
+    """Rename, move, retire: for the technicians and admins of the device's site."""
+    me = signed_in()
+    if not fleet.may_manage(me, found):
+        return None
+    mine = refused.form if refused is not None else None
+    rename = mine if isinstance(mine, RenameDeviceForm) else RenameDeviceForm(formdata=None)
+    if rename.name.data is None:
+        rename.name.data = found.name
+    move = mine if isinstance(mine, MoveDeviceForm) else MoveDeviceForm(formdata=None)
+    _site_choices(move, me, found)
+    return {
+        "device": found,
+        "rename_form": rename,
+        "move_form": move,
+        "retire_form": RetireDeviceForm(formdata=None),
+        "refused": refused,
+    }
+
+
+def _site_choices(form: MoveDeviceForm, me: Any, found: Device) -> None:
+    """The sites the device may move to: those where ``me`` may enrol, by organisation."""
+    form.site.choices = [
+        SelectChoice(s.id, s.name, optgroup=s.organisation.name)
+        for s in enrolment.enrolment_sites(db_session(), me)
+    ]
+    if form.site.data is None:
+        form.site.data = found.site_id
+
+
+@fleet_web.post("/devices/<device_id>/name")
+@login_required
+def rename(device_id: str) -> Page | Response:
+    session = db_session()
+    me = signed_in()
+    found = fleet.get_device(session, me, device_id)
+    before = found.name
+    form = RenameDeviceForm()
+    outcome = save_form(
+        "manage", form, lambda: fleet.rename_device(session, me, found, form.name.data or "")
+    )
+    if isinstance(outcome, Refused):
+        return show_refusal("device", found, outcome)
+    flash(_("%(before)s is now called %(name)s.", before=before, name=found.name), "success")
+    return redirect(url_for("fleet.device", device_id=found.id))
+
+
+@fleet_web.post("/devices/<device_id>/site")
+@login_required
+def move(device_id: str) -> Page | Response:
+    session = db_session()
+    me = signed_in()
+    found = fleet.get_device(session, me, device_id)
+    form = MoveDeviceForm()
+    _site_choices(form, me, found)
+    outcome = save_form(
+        "manage",
+        form,
+        lambda: fleet.move_device(session, me, found, places.find_site(session, form.site.data)),
+        invalid=_("Choose one of the sites in the list."),
+    )
+    if isinstance(outcome, Refused):
+        return show_refusal("device", found, outcome)
+    flash(_("%(device)s is now at %(site)s.", device=found.name, site=found.site.name), "success")
+    return redirect(url_for("fleet.device", device_id=found.id))
+
+
+@fleet_web.post("/devices/<device_id>/retire")
+@login_required
+def retire(device_id: str) -> Page | Response:
+    session = db_session()
+    me = signed_in()
+    found = fleet.get_device(session, me, device_id)
+    outcome = save_form(
+        "manage",
+        RetireDeviceForm(),
+        lambda: enrolment.retire_device(session, me, found),
+        invalid=_("this form was too old; reload the page and try again"),
+    )
+    if isinstance(outcome, Refused):
+        return show_refusal("device", found, outcome)
+    flash(
+        _(
+            "%(device)s is retired: its agent is refused from now on; its history is kept.",
+            device=found.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("fleet.device", device_id=found.id))
 
 
 def secret_panel(found: Device, refused: Refused | None) -> dict[str, Any] | None:
@@ -166,11 +355,17 @@ def rotate_secret(device_id: str) -> Response:
 
 
 def site_devices_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
-    devices = fleet.list_devices(db_session(), signed_in(), site_id=found.id)
+    listed = fleet.find_devices(
+        db_session(),
+        signed_in(),
+        fleet.DeviceFilter(site_id=found.id, sort=fleet.DeviceSort.KIND),
+        concern_finders(current_app),
+    )
     return {
         "site": found,
-        "devices": devices,
-        "extras": row_extras("site_devices", found, devices),
+        "devices": listed.devices,
+        "conditions": listed.conditions,
+        "extras": row_extras("site_devices", found, listed.devices),
     }
 
 
@@ -237,7 +432,13 @@ def _token_created(issued: enrolment.IssuedToken) -> Response:
     """The token, shown once; the page must not stay in a cache or the browser's history."""
     public_url = settings_of(current_app).public_url or request.url_root
     command = enrol_command(public_url, issued.token, issued.record.kind)
-    page = render_template("fleet/token_created.html", issued=issued, command=command)
+    page = render_template(
+        "fleet/token_created.html",
+        issued=issued,
+        command=command,
+        command_qr=qr_data_uri(command),
+        public_url=public_url.rstrip("/"),
+    )
     response = Response(page, status=201)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -79,10 +79,12 @@ def test_fleet_page_works_from_the_keyboard(live_controller, browser):
     page.keyboard.press("Enter")  # follow the skip link
     expect(page.locator("main")).to_be_focused()
     page.keyboard.press("Tab")  # the first control of the page itself
+    expect(page.get_by_role("link", name="need attention")).to_be_focused()
+    page.keyboard.press("Tab")
     expect(page.locator(".site-card a").first).to_be_focused()
 
     page.get_by_label("Site", exact=True).select_option(label="Bibliothèque Kateb Yacine")
-    page.get_by_label("Site", exact=True).focus()
+    page.get_by_label("Sort by").focus()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Show")).to_be_focused()
     page.keyboard.press("Enter")

@@ -138,3 +138,17 @@ def test_a_retired_device_is_refused_and_its_history_kept(db):
         enrolment.authenticate_device(db, answer.device_id, answer.device_secret)
     assert refused.value.code == "device_retired"
     assert db.get(Device, answer.device_id) is not None  # its history stays
+
+
+def test_a_device_takes_the_tokens_note_as_its_name_else_its_host_name(db):
+    site = make_site(db)
+    named = enrolment.create_token(
+        db, "cli", site, ttl=timedelta(hours=1), note=" PC by the window "
+    )
+    plain = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
+
+    by_note = enrolment.enrol(db, enrol_request(named.token), heartbeat_interval_s=10)
+    by_host = enrolment.enrol(db, enrol_request(plain.token), heartbeat_interval_s=10)
+
+    assert db.get(Device, by_note.device_id).name == "PC by the window"
+    assert db.get(Device, by_host.device_id).name == "pc-accueil"  # the inventory's host name

@@ -100,10 +100,9 @@ def test_batches_of_several_devices_are_written_together(db):
     assert all(p.ack.acked_seq == 1 for p in batch)
 
 
-def test_inventory_report_updates_the_device_record(db):
-    device = make_device(db, name="old-name")
+def _inventory_report(hostname: str) -> InventoryReport:
     inventory = Inventory(
-        hostname="pc-salle-2",
+        hostname=hostname,
         os_name="Debian",
         os_version="12",
         kernel="6.1",
@@ -112,13 +111,27 @@ def test_inventory_report_updates_the_device_record(db):
         ram_bytes=4 << 30,
         serial="SN123",
     )
-    write_events(
-        db,
-        [_Pending(device.id, [InventoryReport(seq=1, at=datetime.now(UTC), inventory=inventory)])],
-    )
+    return InventoryReport(seq=1, at=datetime.now(UTC), inventory=inventory)
+
+
+def test_inventory_report_updates_the_device_record(db):
+    device = make_device(db, name="pc-salle-1", inventory={"hostname": "pc-salle-1"})
+
+    write_events(db, [_Pending(device.id, [_inventory_report("pc-salle-2")])])
     db.expire_all()
 
+    # Called by its host name, it follows the new one.
     assert device.name == "pc-salle-2" and device.inventory["serial"] == "SN123"
+
+
+def test_a_name_staff_gave_outlives_a_new_host_name(db):
+    device = make_device(db, name="PC by the window", inventory={"hostname": "pc-salle-1"})
+
+    write_events(db, [_Pending(device.id, [_inventory_report("pc-salle-2")])])
+    db.expire_all()
+
+    assert device.name == "PC by the window"
+    assert device.inventory["hostname"] == "pc-salle-2"
 
 
 def test_events_of_an_unknown_device_are_refused(db):

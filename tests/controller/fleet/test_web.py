@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from agent import protocol
+from agent.protocol import DeviceKind
 from controller.access import Role
 from controller.audit import AuditLog
+from controller.db import utcnow
 from controller.fleet import enrolment
+from controller.fleet.ingest import _Pending, write_events
 from controller.fleet.models import DeviceStatus, EnrolmentToken
-from tests.controller.testkit import audit_actions, count, csrf_token, sign_in
+from tests.controller.testkit import (
+    audit_actions,
+    count,
+    csrf_token,
+    page_text,
+    sign_in,
+    words,
+)
 from tests.factories import make_device, make_site, make_user
 
 
@@ -163,3 +174,162 @@ def test_an_unused_token_is_revoked_from_the_tokens_page(client, db):
     listing = client.get("/tokens").get_data(as_text=True)
     assert "Revoked" in listing and "revoked: it enrols nothing now" in listing
     assert "token.revoke" in [e.action for e in db.scalars(select(AuditLog))]
+
+
+# --- a status that tells the truth ----------------------------------------------------------
+
+
+def _locked_by_a_wipe(db, event_handlers, pc):
+    """The PC's wipe left something: it locked its guest login, an alert opened."""
+    now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    report = protocol.WipeReport(
+        seq=1, at=now, started_at=now, ready_ms=150, wipe_ms=2100, removed_files=4200,
+        removed_bytes=12 << 20, leftovers_total=1, login_locked=True,
+        leftovers=[protocol.Leftover(area="tmp", path="/tmp/cv.pdf", reason="immutable")],
+    )  # fmt: skip
+    write_events(db, [_Pending(pc.id, [report])], handlers=event_handlers)
+
+
+def _row(page: str, device_id: str) -> str:
+    start = page.index(f'<tr data-device-id="{device_id}"')
+    return page[start : page.index("</tr>", start)]
+
+
+def test_a_pc_whose_login_is_locked_says_so_in_every_list(client, db, event_handlers):
+    site = make_site(db, name="MDH Teisseire")
+    locked = make_device(db, site, name="pc-locked", status=DeviceStatus.ONLINE)
+    fine = make_device(db, site, name="pc-fine", status=DeviceStatus.ONLINE)
+    _locked_by_a_wipe(db, event_handlers, locked)
+    sign_in(client, make_user(db, Role.MEDIATOR, sites=[site]))
+
+    fleet = client.get("/").get_data(as_text=True)
+    site_page = client.get(f"/sites/{site.id}").get_data(as_text=True)
+    device_page = client.get(f"/devices/{locked.id}").get_data(as_text=True)
+
+    for row in (_row(fleet, locked.id), _row(site_page, locked.id)):
+        assert ">Login locked</span>" in row and ">Open alert</span>" in row
+        assert 'class="condition flagged"' in row
+    assert "Login locked" not in _row(fleet, fine.id)
+    header = device_page[device_page.index('class="device-condition"') :]
+    assert header.index(">Login locked</span>") < header.index(">Online</span>")
+    only_locked = client.get("/?concern=login_locked").get_data(as_text=True)
+    assert locked.id in only_locked and fine.id not in only_locked
+    attention = client.get("/?concern=any").get_data(as_text=True)
+    assert locked.id in attention and fine.id not in attention
+
+
+def test_an_offline_device_shows_when_it_was_last_seen_not_its_last_load(client, db):
+    site = make_site(db)
+    gone = make_device(
+        db, site, name="pc-gone", status=DeviceStatus.OFFLINE, metrics={"cpu_percent": 87.0},
+        last_seen_at=utcnow() - timedelta(hours=3),
+    )  # fmt: skip
+    sign_in(client, make_user(db, Role.ADMIN))
+
+    row = _row(client.get("/").get_data(as_text=True), gone.id)
+    page = words(client.get(f"/devices/{gone.id}"))
+
+    assert "87 %" not in row and 'data-field="last_seen_at" datetime=' in row and " ago<" in row
+    assert "Not live. Last reading 87 %, 3 hr. ago." in page
+
+
+def test_the_fleet_is_searched_filtered_and_sorted_without_javascript(client, db):
+    site, other = make_site(db, name="Library A"), make_site(db, name="Library B")
+    make_device(db, site, name="PC by the window", inventory={"hostname": "pc-salle-7"})
+    make_device(db, other, name="Borne hall", kind=DeviceKind.KIOSK)
+    make_device(db, other, name="pc-annexe", status=DeviceStatus.OFFLINE)
+    sign_in(client, make_user(db, Role.ADMIN))
+
+    def shown(query: str) -> list[str]:
+        page = client.get(f"/?{query}")
+        assert page.status_code == 200
+        return re.findall(
+            r'<th scope="row">\s*<a href="/devices/[^"]+">([^<]+)</a>', page_text(page)
+        )
+
+    assert shown("q=salle-7") == ["PC by the window"]
+    assert shown("kind=kiosk") == ["Borne hall"]
+    assert shown("status=offline") == ["pc-annexe"]
+    assert shown(f"site={other.id}&sort=name") == ["Borne hall", "pc-annexe"]
+    assert shown("sort=site")[0] == "PC by the window"
+    assert shown("kind=toaster&sort=sideways") == shown("")  # an edited link shows everything
+    page = client.get("/?q=salle-7").get_data(as_text=True)
+    assert 'value="salle-7"' in page and "Show every device" in page
+
+
+def test_inventory_details_are_for_technicians_and_admins(client, db):
+    site = make_site(db)
+    device = make_device(
+        db, site,
+        inventory={"hostname": "pc-1", "kernel": "6.1.0-13-amd64", "macs": ["aa:bb:cc:dd:ee:ff"]},
+    )  # fmt: skip
+    for role, sees in [(Role.MEDIATOR, False), (Role.MANAGER, False), (Role.TECHNICIAN, True)]:
+        with client.session_transaction() as browser_session:
+            browser_session.clear()
+        sign_in(client, make_user(db, role, sites=[site]))
+        page = client.get(f"/devices/{device.id}").get_data(as_text=True)
+        assert ("aa:bb:cc:dd:ee:ff" in page) is sees, role
+        assert ("6.1.0-13-amd64" in page) is sees, role
+        assert ("Technical details" in page) is sees, role
+        assert "pc-1" in page  # the host name is for everyone
+
+
+# --- rename, move, retire ------------------------------------------------------------------
+
+
+def test_a_technician_renames_moves_and_retires_a_device_from_its_page(client, db):
+    here, there = make_site(db, name="Library A"), make_site(db, name="Library B")
+    device = make_device(db, here, name="pc-salle-7")
+    technician = make_user(db, Role.TECHNICIAN, sites=[here, there])
+    sign_in(client, technician)
+    page = f"/devices/{device.id}"
+
+    renamed = client.post(
+        f"{page}/name", data={"name": "PC by the window", "csrf_token": csrf_token(client, page)}
+    )
+    moved = client.post(
+        f"{page}/site", data={"site": there.id, "csrf_token": csrf_token(client, page)}
+    )
+    form = client.get(page).get_data(as_text=True)
+    retired = client.post(f"{page}/retire", data={"csrf_token": csrf_token(client, page)})
+
+    assert renamed.status_code == moved.status_code == retired.status_code == 302
+    db.refresh(device)
+    assert device.name == "PC by the window" and device.site_id == there.id
+    assert device.retired_at is not None
+    assert "Its history (sessions, wipes, commands, audit log) is kept" in form
+    assert {"device.rename", "device.move", "device.retire"} <= set(audit_actions(db, technician))
+    assert device.id not in client.get("/").get_data(as_text=True)
+    retired_list = client.get("/?status=retired").get_data(as_text=True)
+    assert device.id in retired_list and ">Retired</span>" in retired_list
+    assert "Retired " in words(client.get(page))
+
+
+def test_a_device_cannot_move_to_a_site_outside_the_technicians_places(client, db):
+    here, elsewhere = make_site(db), make_site(db, name="Elsewhere")
+    device = make_device(db, here)
+    sign_in(client, make_user(db, Role.TECHNICIAN, sites=[here]))
+    page = f"/devices/{device.id}"
+
+    answer = client.post(
+        f"{page}/site", data={"site": elsewhere.id, "csrf_token": csrf_token(client, page)}
+    )
+
+    assert answer.status_code == 400
+    assert "Choose one of the sites in the list." in page_text(answer)
+    assert "Elsewhere" not in page_text(answer)
+    db.refresh(device)
+    assert device.site_id == here.id
+
+
+def test_mediators_and_managers_get_no_rename_move_or_retire(client, db):
+    site = make_site(db)
+    device = make_device(db, site)
+    sign_in(client, make_user(db, Role.MEDIATOR, sites=[site]))
+    page = f"/devices/{device.id}"
+
+    assert "Retire this device" not in client.get(page).get_data(as_text=True)
+    answer = client.post(f"{page}/retire", data={"csrf_token": csrf_token(client, page)})
+    assert answer.status_code == 403
+    db.refresh(device)
+    assert device.retired_at is None
