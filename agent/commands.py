@@ -31,7 +31,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -44,6 +44,7 @@ from agent.protocol import (
     CommandMessage,
     CommandName,
     CommandResult,
+    ExtendSessionArgs,
     MaintenanceArgs,
     MessageArgs,
     UpdateConfigArgs,
@@ -69,6 +70,14 @@ class Claimer(Protocol):
 
 
 ConfigApplier = Callable[[UpdateConfigArgs], str]
+
+
+@runtime_checkable
+class SessionExtension(Protocol):
+    """A device whose residents' sessions can be given more time (the ``pc`` role's
+    :class:`~agent.pc.public_pc.PublicPc`, wired as ``actions.session``)."""
+
+    def extend_session(self, args: ExtendSessionArgs) -> Outcome: ...
 
 
 class CommandRunner:
@@ -244,6 +253,11 @@ class CommandRunner:
             case CommandName.COLLECT_LOGS:
                 assert isinstance(args, CollectLogsArgs)
                 return actions.logs.collect(args.since_hours)
+            case CommandName.EXTEND_SESSION:
+                assert isinstance(args, ExtendSessionArgs)
+                if not isinstance(actions.session, SessionExtension):
+                    return Outcome(False, "this device has no resident's session to extend")
+                return actions.session.extend_session(args)
         return Outcome(False, f"{name} is not implemented by this agent")
 
     def _report(self, command: CommandMessage, outcome: Outcome, duration_ms: int) -> CommandResult:

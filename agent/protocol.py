@@ -168,6 +168,9 @@ class CommandName(enum.StrEnum):
     MAINTENANCE = "maintenance"  # package updates
     UPDATE_CONFIG = "update_config"
     COLLECT_LOGS = "collect_logs"
+    # a public PC: push the running session's end later (a mediator's "+15 min"). Older agents
+    # cannot decode the name: they drop the command unclaimed and it expires.
+    EXTEND_SESSION = "extend_session"
 
 
 class NoArgs(_Strict):
@@ -221,11 +224,29 @@ class UpdateConfigArgs(_Strict):
     # Grows with each change on the controller: a delayed command carrying older portal
     # settings (queued, then delivered after a newer one) must not undo the newer ones.
     portal_revision: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # Public PCs: the site's language and time zone, for what the PC tells residents (the
+    # end-of-session warnings). Sent only to agents whose heartbeats report ``language`` (older
+    # ones would refuse the whole command); an agent told nothing speaks French, Paris time.
+    site_language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] | None = None
+    site_timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 # The update_config settings that are the captive portal's, not the agent's: the hotspot's
 # agent hands them to the portal, and only the controller's hotspot_portal module sends them.
 PORTAL_SETTINGS = tuple(f for f in UpdateConfigArgs.__struct_fields__ if f.startswith("portal_"))
+
+
+class ExtendSessionArgs(_Strict):
+    """Push the running session's end later: by ``minutes``, or, when ``ends_in_s`` is given, to
+    that many seconds after the command arrives (the site's closing time, which the controller
+    works out from the opening hours; relative, so that a PC's wrong clock does not matter).
+    The end never moves earlier. ``language`` and ``time_zone``: those of the resident's notice
+    of the new end (else the PC's own, :attr:`UpdateConfigArgs.site_language`)."""
+
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=240)] = 15
+    ends_in_s: Annotated[int, msgspec.Meta(ge=60, le=86400)] | None = None
+    language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] | None = None
+    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class CollectLogsArgs(_Strict):
@@ -243,6 +264,7 @@ COMMAND_ARGS: dict[CommandName, type[_Strict]] = {
     CommandName.MAINTENANCE: MaintenanceArgs,
     CommandName.UPDATE_CONFIG: UpdateConfigArgs,
     CommandName.COLLECT_LOGS: CollectLogsArgs,
+    CommandName.EXTEND_SESSION: ExtendSessionArgs,
 }
 
 COMMAND_EVENT = "command"

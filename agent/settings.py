@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -96,6 +97,10 @@ class AgentSettings:
     guest_skeleton: Path = Path("/etc/borne/guest-skel")
     idle_timeout_s: int = 900
     max_session_s: int = 0  # 0: no limit
+    # The language (two letters) and time zone of what a public PC tells residents: the
+    # end-of-session warnings. The controller sends its site's.
+    site_language: str = "fr"
+    site_timezone: str = "Europe/Paris"
     # Hotspots: where the captive portal writes its statistics (stats.json).
     portal_state_dir: Path = Path("/var/lib/borne-portal")
     portal_stats_interval_s: float = 30.0  # how often its statistics are read and forwarded
@@ -152,6 +157,18 @@ class AgentSettings:
                 f"setting max_session_s must be between 0 (no limit) and 86400 seconds, "
                 f"got {self.max_session_s!r}"
             )
+        if not (len(self.site_language) == 2 and self.site_language.isalpha()):
+            raise ImproperlyConfigured(
+                f"setting site_language must be a two-letter code such as fr, "
+                f"got {self.site_language!r}"
+            )
+        try:
+            ZoneInfo(self.site_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ImproperlyConfigured(
+                f"setting site_timezone must be a time zone such as Europe/Paris, "
+                f"got {self.site_timezone!r}"
+            ) from exc
         if not self.guest_user or self.guest_user == "root":
             raise ImproperlyConfigured(f"setting guest_user cannot be {self.guest_user!r}")
         if self.spool_max_events < 100:

@@ -152,6 +152,7 @@ MEDIATOR_COMMANDS = frozenset(
         CommandName.LOCK_SCREEN,
         CommandName.UNLOCK_SCREEN,
         CommandName.SHOW_MESSAGE,
+        CommandName.EXTEND_SESSION,
     }
 )
 

@@ -21,7 +21,14 @@ from agent import protocol
 from agent.actions import Outcome
 from agent.pc.login import GuestLogin
 from agent.pc.report import WipeReport
-from agent.pc.sessions import EndedSession, Presence, SessionTracker
+from agent.pc.sessions import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_TIME_ZONE,
+    EndedSession,
+    NoSessionToExtend,
+    Presence,
+    SessionTracker,
+)
 from agent.periodic import Periodic
 from agent.protocol import AgentEvent, SessionEnd
 from agent.redaction import RedactingSpool, redacted
@@ -63,6 +70,8 @@ class PublicPc:
         login: GuestLogin,
         idle_timeout_s: int,
         max_session_s: int = 0,
+        language: str = DEFAULT_LANGUAGE,
+        time_zone: str = DEFAULT_TIME_ZONE,
         on_event: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -84,6 +93,8 @@ class PublicPc:
             on_end=self._record_session,
             clock=clock,
             now=now,
+            language=language,
+            time_zone=time_zone,
         )
 
     # -- the agent's SessionReset: a mediator's "Reset now" ----------------------------------------
@@ -92,6 +103,24 @@ class PublicPc:
         with self._lock:
             self.tracker.end(SessionEnd.COMMAND)
             return self._reset(SessionEnd.COMMAND)
+
+    def extend_session(self, args: protocol.ExtendSessionArgs) -> Outcome:
+        """A mediator's "+15 min" (or "until closing"): the running session ends later, and the
+        resident is told when, in the site's language (or the command's)."""
+        with self._lock:
+            tracker = self.tracker
+            language, time_zone = tracker.language, tracker.time_zone
+            tracker.language = args.language or language
+            tracker.time_zone = args.time_zone or time_zone
+            try:
+                ends = tracker.extend(minutes=args.minutes, ends_in_s=args.ends_in_s)
+            except NoSessionToExtend as exc:
+                return Outcome(False, str(exc))
+            finally:
+                tracker.language, tracker.time_zone = language, time_zone
+        how = f"until {args.ends_in_s} s from now" if args.ends_in_s else f"+{args.minutes} min"
+        # The first line is read by the controller's pages: keep its shape.
+        return Outcome(True, f"session ends at {ends.isoformat(timespec='seconds')} ({how})")
 
     def login_locked_reason(self) -> str | None:
         """Why residents cannot log in (a wipe left something), or None."""
@@ -110,13 +139,25 @@ class PublicPc:
                 return
             self._reset(ended.ended_by)
 
-    def set_limits(self, *, idle_timeout_s: int | None, max_session_s: int | None) -> None:
-        """The site's limits changed (``update_config``); they apply from the next tick."""
+    def set_limits(
+        self,
+        *,
+        idle_timeout_s: int | None,
+        max_session_s: int | None,
+        language: str | None = None,
+        time_zone: str | None = None,
+    ) -> None:
+        """The site's limits or language changed (``update_config``); they apply from the next
+        tick."""
         with self._lock:
             if idle_timeout_s is not None:
                 self.tracker.idle_timeout_s = idle_timeout_s
             if max_session_s is not None:
                 self.tracker.max_session_s = max_session_s
+            if language is not None:
+                self.tracker.language = language
+            if time_zone is not None:
+                self.tracker.time_zone = time_zone
 
     def start(self) -> None:
         self._periodic.start()

@@ -20,15 +20,23 @@ from agent.settings import ActionsMode, AgentSettings
 
 log = logging.getLogger(__name__)
 
-# The site's session limits, set on the site's page.
-SESSION_LIMITS = ("idle_timeout_s", "max_session_s")
+# The site's session limits, set on the site's page, and the language and time zone of what
+# the PC tells residents.
+SESSION_LIMITS = ("idle_timeout_s", "max_session_s", "site_language", "site_timezone")
 
 
 class PcRole(RoleDefaults):
     """A public PC: residents' sessions and the guest account's wipe."""
 
     name = DeviceKind.PC
-    commands: ClassVar[frozenset[CommandName]] = EVERY_DEVICE | SCREEN | {CommandName.RESET_SESSION}
+    commands: ClassVar[frozenset[CommandName]] = (
+        EVERY_DEVICE
+        | SCREEN
+        | {
+            CommandName.RESET_SESSION,
+            CommandName.EXTEND_SESSION,
+        }
+    )
     redacts_residents = True  # residents' files, sticks and networks: none of their names leave
 
     def __init__(self) -> None:
@@ -37,11 +45,20 @@ class PcRole(RoleDefaults):
     def state(self) -> dict[str, str]:
         if self.public_pc is None:
             return {}
-        state = {"session": "active" if self.public_pc.tracker.active else "none"}
+        tracker = self.public_pc.tracker
+        state = {"session": "active" if tracker.active else "none"}
         reason = self.public_pc.login_locked_reason()
         state["guest_login"] = "locked" if reason else "open"
         if reason:
             state["locked_because"] = reason[:200]
+        # For the mediators' page: since when, until when (UTC). "language" also tells the
+        # controller that this agent reads the site_language setting.
+        if tracker.started_at is not None:
+            state["session_since"] = tracker.started_at.isoformat(timespec="seconds")
+        ends = tracker.ends_at()
+        if ends is not None:
+            state["session_ends_at"] = ends.isoformat(timespec="seconds")
+        state["language"] = tracker.language
         return state
 
     def wire(self, wiring: Wiring) -> list[Service]:
@@ -59,11 +76,14 @@ class PcRole(RoleDefaults):
     def update_config(
         self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
     ) -> list[str]:
-        if update.idle_timeout_s is None and update.max_session_s is None:
+        if all(getattr(update, name) is None for name in SESSION_LIMITS):
             return []
         if self.public_pc is not None:
             self.public_pc.set_limits(
-                idle_timeout_s=update.idle_timeout_s, max_session_s=update.max_session_s
+                idle_timeout_s=update.idle_timeout_s,
+                max_session_s=update.max_session_s,
+                language=update.site_language,
+                time_zone=update.site_timezone,
             )
         return [
             f"{name} = {getattr(update, name)}"
@@ -131,6 +151,8 @@ def build_public_pc(
         state_dir=state_dir,
         idle_timeout_s=settings.idle_timeout_s,
         max_session_s=settings.max_session_s,
+        language=settings.site_language,
+        time_zone=settings.site_timezone,
         on_event=wake,
         login=login,
     )

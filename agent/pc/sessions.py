@@ -2,8 +2,9 @@
 
 A session starts when the guest logs in and ends when the guest logs out, after the site's idle
 timeout (with a warning a minute before, which any input dismisses), after the site's longest
-session if it sets one, or on a mediator's command. Every end triggers a reset, and is recorded
-anonymously: start, end, how it ended — never what the resident did.
+session if it sets one (a mediator may push that end later: :meth:`SessionTracker.extend`), or on
+a mediator's command. The warnings are in the site's language. Every end triggers a reset, and
+is recorded anonymously: start, end, how it ended — never what the resident did.
 
 :class:`SessionTracker` is pure logic over injected probes and a clock, ticked once a second by
 :class:`agent.pc.public_pc.PublicPc`; :class:`GuestPresence` is the real probe.
@@ -17,9 +18,10 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.actions import run_quiet
 from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
@@ -30,14 +32,46 @@ log = logging.getLogger(__name__)
 LOGIND_USERS = Path("/run/systemd/users")  # logind's state file per user: SESSIONS=…
 IDLE_REFRESH_S = 5.0
 
-WARNING_TEXT = (
-    "Are you still there? Touch the mouse or the keyboard to keep your session. "
-    "Otherwise it ends in one minute and everything on this PC is erased."
-)
-LAST_MINUTE_TEXT = (
-    "Your session ends in one minute: this place's time limit is reached. "
-    "Save what you need on your own USB stick or send it to yourself now."
-)
+# What the PC tells the resident, in the site's language (French unless the controller says
+# otherwise); a language missing here falls back to French. ``%(time)s`` is a local time, HH:MM.
+DEFAULT_LANGUAGE = "fr"
+DEFAULT_TIME_ZONE = "Europe/Paris"
+NOTICES: dict[str, dict[str, str]] = {
+    "fr": {
+        "idle": "Êtes-vous toujours là ? Touchez la souris ou le clavier pour garder votre "
+        "session. Sinon elle se termine dans une minute et tout est effacé de ce PC.",
+        "last_minute": "Votre session se termine dans une minute : le temps prévu ici est "
+        "écoulé. Enregistrez ce dont vous avez besoin sur votre clé USB ou envoyez-le-vous "
+        "maintenant.",
+        "extended": "Votre session est prolongée : elle se termine à %(time)s.",
+    },
+    "en": {
+        "idle": "Are you still there? Touch the mouse or the keyboard to keep your session. "
+        "Otherwise it ends in one minute and everything on this PC is erased.",
+        "last_minute": "Your session ends in one minute: this place's time limit is reached. "
+        "Save what you need on your own USB stick or send it to yourself now.",
+        "extended": "Your session has more time: it now ends at %(time)s.",
+    },
+}
+
+
+def notice(key: str, language: str, **values: str) -> str:
+    """The resident's notice ``key`` ("idle", "last_minute", "extended") in ``language``."""
+    text = NOTICES.get(language, NOTICES[DEFAULT_LANGUAGE])[key]
+    return text % values if values else text
+
+
+def local_time(moment: datetime, time_zone: str) -> str:
+    """``moment`` as HH:MM in ``time_zone`` (UTC when the zone is unknown)."""
+    try:
+        zone: tzinfo = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return moment.astimezone(zone).strftime("%H:%M")
+
+
+class NoSessionToExtend(Exception):
+    """No resident is logged in, or the site sets no longest session: no end to push back."""
 
 
 class Presence(Protocol):
@@ -79,11 +113,16 @@ class SessionTracker:
         on_end: Callable[[EndedSession], None],
         clock: Callable[[], float],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        language: str = DEFAULT_LANGUAGE,
+        time_zone: str = DEFAULT_TIME_ZONE,
     ) -> None:
         self.presence = presence
         self.idle_timeout_s = idle_timeout_s
         self.max_session_s = max_session_s
         self.warning_s = warning_s
+        self.language = language
+        self.time_zone = time_zone
+        self._extra_s = 0.0  # a mediator's extensions of this session's longest length
         self.warn = warn
         self.on_end = on_end
         self._clock = clock
@@ -98,6 +137,39 @@ class SessionTracker:
     def active(self) -> bool:
         return self._started_at is not None
 
+    @property
+    def started_at(self) -> datetime | None:
+        return self._started_at
+
+    def ends_at(self) -> datetime | None:
+        """When the running session reaches its longest length, extensions included; None
+        without a session or without a longest session."""
+        if self._started_at is None or not self.max_session_s:
+            return None
+        left = self._started_clock + self.max_session_s + self._extra_s - self._clock()
+        return self._now() + timedelta(seconds=max(0.0, left))
+
+    def extend(self, *, minutes: int = 15, ends_in_s: int | None = None) -> datetime:
+        """Push the running session's end later, by ``minutes`` or to ``ends_in_s`` from now
+        (never earlier than it was); the resident is told the new end in the site's language.
+
+        Raises :class:`NoSessionToExtend` without a session or a longest session."""
+        if self._started_at is None:
+            raise NoSessionToExtend("no resident's session is running on this PC")
+        if not self.max_session_s:
+            raise NoSessionToExtend(
+                "this site sets no longest session: the session has no end to push back"
+            )
+        elapsed = self._clock() - self._started_clock
+        left = self.max_session_s + self._extra_s - elapsed
+        wanted_left = float(ends_in_s) if ends_in_s is not None else max(left, 0.0) + minutes * 60
+        self._extra_s += max(0.0, wanted_left - left)
+        self._limit_warned = False  # a minute before the new end, warn again
+        ends = self.ends_at()
+        assert ends is not None
+        self.warn(notice("extended", self.language, time=local_time(ends, self.time_zone)))
+        return ends
+
     def tick(self) -> EndedSession | None:
         """Look at the PC once; returns the session if it just ended (``on_end`` was called)."""
         key = self.presence.session_key()
@@ -109,11 +181,12 @@ class SessionTracker:
             return self.end(SessionEnd.LOGOUT)
         elapsed = self._clock() - self._started_clock
         if self.max_session_s:
-            if elapsed >= self.max_session_s:
+            longest = self.max_session_s + self._extra_s
+            if elapsed >= longest:
                 return self.end(SessionEnd.MAX_DURATION)
-            if elapsed >= self.max_session_s - self.warning_s and not self._limit_warned:
+            if elapsed >= longest - self.warning_s and not self._limit_warned:
                 self._limit_warned = True
-                self.warn(LAST_MINUTE_TEXT)
+                self.warn(notice("last_minute", self.language))
         idle = self.presence.idle_s()
         if idle is None:
             return None
@@ -122,7 +195,7 @@ class SessionTracker:
         if idle >= self.idle_timeout_s - self.warning_s:
             if not self._idle_warned:
                 self._idle_warned = True
-                self.warn(WARNING_TEXT)
+                self.warn(notice("idle", self.language))
         else:
             self._idle_warned = False  # the resident came back: warn again next time
         return None
@@ -142,6 +215,7 @@ class SessionTracker:
         self._started_at = self._now()
         self._started_clock = self._clock()
         self._idle_warned = self._limit_warned = False
+        self._extra_s = 0.0  # an extension was the last resident's, not the next one's
         log.info("session started")
 
 

@@ -9,7 +9,7 @@ from controller import audit
 from controller.api import add_api
 from controller.i18n import _l
 from controller.jobs import add_job
-from controller.web.panels import Panel, add_panel, add_row_extra
+from controller.web.panels import Panel, add_panel
 
 
 def init_app(app: Flask) -> None:
@@ -23,14 +23,15 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(web.commands_web)
     add_api(app, commands_api)
-    add_panel(app, "site", Panel("commands", "commands/_site_panel.html", web.site_panel, 10))
+    # The site page starts with its public PCs (public_pcs, 5), each with its own buttons; then
+    # what was sent lately; the commands for the whole site come last, apart.
     add_panel(
         app,
         "site",
-        Panel("recent-commands", "commands/_site_recent_panel.html", web.site_recent_panel, 30),
+        Panel("recent-commands", "commands/_site_recent_panel.html", web.site_recent_panel, 12),
     )
+    add_panel(app, "site", Panel("commands", "commands/_site_panel.html", web.site_panel, 90))
     add_panel(app, "device", Panel("commands", "commands/_device_panel.html", web.device_panel, 30))
-    add_row_extra(app, "site_devices", web.reset_buttons)
     ingest_of(app).handlers.add(CommandResult, result_event)
     audit.describe_actions(
         app,

@@ -64,15 +64,23 @@ def site_commands(user: StaffMember, site: Site) -> list[CommandChoice]:
             continue
         disruptive = bool(spec.confirm) or name is CommandName.LOCK_SCREEN
         devices = ngettext("%(num)d device", "%(num)d devices", targets)
-        confirm = (
-            _(
+        if name is CommandName.RESET_SESSION:  # says how many residents it reaches
+            confirm = ngettext(
+                "Reset the %(num)d PC of %(site)s? Its session ends and everything the "
+                "resident left is wiped.",
+                "Reset the %(num)d PCs of %(site)s? Every session ends and everything the "
+                "residents left is wiped.",
+                targets,
+                site=site.name,
+            )
+        elif disruptive:
+            confirm = _(
                 "%(command)s at %(site)s (%(devices)s) now?",
                 command=label,
                 site=site.name,
                 devices=devices,
             )
-            if disruptive
-            else ""
-        )
+        else:
+            confirm = ""
         choices.append(CommandChoice(name, label, confirm, targets))
     return choices

@@ -31,6 +31,7 @@ from agent.protocol import (
 from controller import access, audit
 from controller.access import Action, StaffMember
 from controller.commands.models import Command, CommandState
+from controller.commands.outcomes import outcome_of
 from controller.db import utcnow
 from controller.errors import Conflict, DomainError, NotFound, PermissionDenied
 from controller.fleet.models import Device, DeviceStatus
@@ -51,6 +52,8 @@ HIDDEN = "(hidden)"
 OWNED_SETTINGS = {
     "idle_timeout_s": _l("the site's page (session limits)"),
     "max_session_s": _l("the site's page (session limits)"),
+    "site_language": _l("the site's page (session limits)"),
+    "site_timezone": _l("the site's page (session limits)"),
     **dict.fromkeys(PORTAL_SETTINGS, _l("the hotspot's page (Wifi portal)")),
 }
 
@@ -95,6 +98,10 @@ SPECS: dict[CommandName, CommandSpec] = {
     ),
     CommandName.UPDATE_CONFIG: CommandSpec(_l("Update settings"), ALL_KINDS, timedelta(days=1)),
     CommandName.COLLECT_LOGS: CommandSpec(_l("Collect logs"), ALL_KINDS, timedelta(hours=1)),
+    # Short-lived: more time is asked for the resident at the PC now, not in an hour.
+    CommandName.EXTEND_SESSION: CommandSpec(
+        _l("More time"), frozenset({DeviceKind.PC}), timedelta(minutes=2)
+    ),
 }
 
 
@@ -532,6 +539,7 @@ def summary(command: Command) -> dict[str, Any]:
         "started_at": command.started_at.isoformat() if command.started_at else None,
         "finished_at": command.finished_at.isoformat() if command.finished_at else None,
         "output": command.output,
+        "outcome": outcome_of(command),
         "duration_ms": command.duration_ms,
         "args": shown_args(command.args),
     }

@@ -9,26 +9,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_login import login_required
 
-from agent.protocol import CommandName, DeviceKind
-from controller import access
+from agent.protocol import CommandName
 from controller.accounts.current import signed_in
 from controller.commands import offers
 from controller.commands import service as commands
 from controller.commands.delivery import send_now
 from controller.commands.forms import CommandForm
 from controller.commands.models import Command, CommandState
-from controller.context import db_session
+from controller.commands.outcomes import done_words, outcome_line, outcome_of
+from controller.context import db_session, settings_of
+from controller.db import utcnow
 from controller.errors import DomainError
 from controller.fleet import service as fleet
 from controller.fleet.models import Device
 from controller.i18n import _, _l, ngettext
 from controller.places import service as places
 from controller.places.models import Site
+from controller.places.opening_hours import SchedulePolicy
+from controller.public_pcs import service as public_pcs
 from controller.web.pages import Page, json_error, wants_json
-from controller.web.panels import Refused, RowExtras, row_macro, show_refusal
+from controller.web.panels import Refused, show_refusal
 
 commands_web = Blueprint("commands", __name__, template_folder="templates")
 
@@ -43,6 +46,7 @@ COMMAND_ICONS = {
     CommandName.MAINTENANCE: "download",
     CommandName.UPDATE_CONFIG: "settings",
     CommandName.COLLECT_LOGS: "file-text",
+    CommandName.EXTEND_SESSION: "clock",
 }
 # A command's state as people read it; "running" is a sent command its device has claimed.
 # app.js keeps the same pictograms for live updates, and gets the words from the page
@@ -64,6 +68,7 @@ def command_words() -> dict[str, Any]:
         "COMMAND_ICONS": COMMAND_ICONS,
         "COMMAND_STATES": COMMAND_STATES,
         "command_words_of_page": command_words_of_page,
+        "outcome_line": outcome_line,
     }
 
 
@@ -83,6 +88,18 @@ def command_words_of_page() -> dict[str, Any]:
         "server_refused": _("the server refused it"),
         "unreachable": _("the controller could not be reached; check the network and try again."),
         "blank": _("(blank)"),
+        # One-line outcomes (commands.outcomes): %(ms)s, %(time)s and %(reason)s are the
+        # script's to fill; times in the city's zone.
+        "outcomes": {
+            **done_words(),
+            "reset": _("Reset: ready in %(ms)s ms", ms="%(ms)s"),
+            "reset_ready": _("Reset: ready for the next resident"),
+            "extended": _("More time: the session now ends at %(time)s", time="%(time)s"),
+            "extended_plain": _("More time given"),
+            "failed": _("Failed: %(reason)s", reason="%(reason)s"),
+            "no_reason": _("the device gave no reason"),
+        },
+        "time_zone": settings_of(current_app).timezone,
     }
 
 
@@ -92,6 +109,11 @@ def command_state(command: Command) -> str:
     if command.state == CommandState.SENT and command.started_at is not None:
         return RUNNING
     return str(command.state)
+
+
+@commands_web.app_template_filter("command_outcome")
+def command_outcome(command: Command) -> dict[str, Any] | None:
+    return outcome_of(command)
 
 
 @commands_web.app_template_filter("command_label")
@@ -132,18 +154,6 @@ def site_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
 def site_recent_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
     recent = commands.list_commands(db_session(), signed_in(), site_id=found.id, limit=30)
     return {"site": found, "recent_commands": recent}
-
-
-def reset_buttons(found: Site, devices: list[Device]) -> RowExtras | None:
-    """One "Reset now" per public PC in a site's list, for those who may reset them."""
-    if not access.may_command(signed_in(), CommandName.RESET_SESSION, found):
-        return None
-    button = row_macro("commands/_rows.html", "reset_button")
-    csrf = CommandForm(formdata=None).csrf_token(id=False)
-    return RowExtras(
-        action_heading=_("Reset for the next resident"),
-        actions={d.id: button(d, csrf) for d in devices if d.kind == DeviceKind.PC},
-    )
 
 
 @commands_web.post("/devices/<device_id>/commands")
@@ -209,7 +219,7 @@ def _send_command(site: Site, device: Device | None) -> Page:
             name,
             device_ids=[device.id] if device else (),
             site_id=None if device else site.id,
-            args=_command_args(name, form),
+            args=_command_args(name, form, site, device),
             pushed=True,
         )
     except DomainError as exc:
@@ -240,11 +250,46 @@ def _send_command(site: Site, device: Device | None) -> Page:
     return redirect(url_for("places.site", site_id=site.id, _anchor="commands"))
 
 
-def _command_args(name: CommandName, form: CommandForm) -> dict[str, Any]:
+def _command_args(
+    name: CommandName, form: CommandForm, site: Site, device: Device | None
+) -> dict[str, Any]:
     """The form's fields as the command's arguments (the domain validates them)."""
-    if name is not CommandName.SHOW_MESSAGE:
-        return {}
-    args: dict[str, Any] = {"text": (form.text.data or "").strip()}
-    if form.seconds.data is not None:
-        args["seconds"] = form.seconds.data
-    return args
+    if name is CommandName.SHOW_MESSAGE:
+        args: dict[str, Any] = {"text": (form.text.data or "").strip()}
+        if form.seconds.data is not None:
+            args["seconds"] = form.seconds.data
+        return args
+    if name is CommandName.EXTEND_SESSION:
+        return public_pcs.extension_args(
+            db_session(),
+            site,
+            until_closing=form.until.data == "closing",
+            now=utcnow(),
+            policy=SchedulePolicy(timezone=settings_of(current_app).timezone),
+        )
+    if name is CommandName.UPDATE_CONFIG:
+        return _changed_settings(form, device)
+    return {}
+
+
+def _changed_settings(form: CommandForm, device: Device | None) -> dict[str, Any]:
+    """The settings the "Update settings" form changes: those filled in with a new value.
+    Nothing changed is refused: an empty update would report success and do nothing."""
+    wanted: dict[str, Any] = {
+        "heartbeat_interval_s": form.heartbeat_interval_s.data,
+        "inventory_interval_s": (
+            form.inventory_interval_h.data * 3600 if form.inventory_interval_h.data else None
+        ),
+        "device_name": (form.device_name.data or "").strip() or None,
+    }
+    current = {
+        "heartbeat_interval_s": device.heartbeat_interval_s if device else None,
+        "device_name": device.name if device else None,
+    }
+    changed = {k: v for k, v in wanted.items() if v is not None and v != current.get(k)}
+    if not changed:
+        raise DomainError(
+            _("Give at least one setting a new value: there is nothing to change."),
+            code="nothing_to_change",
+        )
+    return changed

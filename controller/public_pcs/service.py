@@ -7,10 +7,10 @@ clean; the PC itself locked its guest login meanwhile, so nobody is exposed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from agent import protocol
 from agent.protocol import CommandName, DeviceKind
@@ -20,15 +20,20 @@ from controller.commands import service as commands
 from controller.commands.models import Command
 from controller.errors import DomainError
 from controller.fleet.ingest import LiveMessage
-from controller.fleet.models import Device
-from controller.i18n import _
+from controller.fleet.models import Device, DeviceStatus
+from controller.i18n import DEFAULT_LANGUAGE, _
 from controller.maintenance import service as alerts
 from controller.maintenance.models import AlertKind
+from controller.places import schedule
 from controller.places.models import Site
+from controller.places.opening_hours import ScheduledAction, SchedulePolicy
 from controller.public_pcs.models import PcSession, WipeReport
 
 IDLE_TIMEOUT_MIN = (2, 1440)  # minutes: a warning comes one minute before
 MAX_SESSION_MIN = (5, 1440)
+
+
+EXTENSION_MIN = 15  # a mediator's "+15 min"
 
 
 def session_limits_args(site: Site) -> dict[str, int]:
@@ -37,6 +42,19 @@ def session_limits_args(site: Site) -> dict[str, int]:
         "idle_timeout_s": site.idle_timeout_min * 60,
         "max_session_s": (site.max_session_min or 0) * 60,
     }
+
+
+def site_locale_args(time_zone: str) -> dict[str, str]:
+    """The language and time zone of what the site's PCs tell residents (``update_config``):
+    the city's, for now, as sites have no language of their own."""
+    return {"site_language": DEFAULT_LANGUAGE, "site_timezone": time_zone}
+
+
+def reads_site_locale(device: Device) -> bool:
+    """Whether the PC's agent reads :func:`site_locale_args`: its heartbeats say its language.
+    An older agent would refuse the whole ``update_config`` for a field it does not know."""
+    state = (device.metrics or {}).get("state") or {}
+    return isinstance(state, dict) and "language" in state
 
 
 def limits_at_enrolment(session: Session, device: Device) -> dict[str, int] | None:
@@ -55,8 +73,10 @@ def set_session_limits(
     *,
     idle_timeout_min: int,
     max_session_min: int | None,
+    time_zone: str = "Europe/Paris",
 ) -> list[Command]:
-    """Change how long residents' sessions may last at ``site``; tell its PCs at once.
+    """Change how long residents' sessions may last at ``site``; tell its PCs at once, with the
+    language and ``time_zone`` of their warnings for the agents that read them.
 
     Returns the ``update_config`` commands issued (none when the site has no PC yet: a PC enrolled
     later gets the limits at enrolment).
@@ -89,17 +109,32 @@ def set_session_limits(
         f"longest {f'{max_session_min} min' if max_session_min else 'no limit'}",
         before={"idle_timeout_min": before[0], "max_session_min": before[1]},
     )
-    if not any(d.kind == DeviceKind.PC for d in site.devices):
-        return []
-    return commands.issue(
-        session,
-        user,
-        CommandName.UPDATE_CONFIG,
-        device_ids=[d.id for d in site.devices if d.kind == DeviceKind.PC],
-        args=session_limits_args(site),
-        pushed=True,
-        owned_settings=True,
+    pcs = list(
+        session.scalars(
+            select(Device)
+            .where(Device.site_id == site.id, Device.kind == DeviceKind.PC)
+            .where(Device.retired_at.is_(None))
+            .options(undefer(Device.metrics))
+        )
     )
+    issued: list[Command] = []
+    for reads_locale in (False, True):
+        targets = [d.id for d in pcs if reads_site_locale(d) is reads_locale]
+        if not targets:
+            continue
+        args: dict[str, int | str] = {**session_limits_args(site)}
+        if reads_locale:
+            args.update(site_locale_args(time_zone))
+        issued += commands.issue(
+            session,
+            user,
+            CommandName.UPDATE_CONFIG,
+            device_ids=targets,
+            args=args,
+            pushed=True,
+            owned_settings=True,
+        )
+    return issued
 
 
 def record_session(session: Session, device: Device, event: protocol.SessionRecord) -> PcSession:
@@ -242,3 +277,117 @@ def wipe_event(
     """The ingest's handler of wipe reports: store, alert if needed, show it live."""
     row = record_wipe(session, device, event, now)
     return LiveMessage("wipe", device.site_id, {**wipe_summary(row), "site_id": device.site_id})
+
+
+# --- the mediators' view of a site's public PCs --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PcAtDesk:
+    """A public PC as the mediator at the desk sees it: free or in use, since and until when."""
+
+    device: Device
+    online: bool
+    in_use: bool
+    since: datetime | None  # the resident's session started (UTC)
+    ends_at: datetime | None  # the session reaches the site's longest length (UTC)
+    last_wipe: WipeReport | None
+
+    def minutes_left(self, now: datetime) -> int | None:
+        if self.ends_at is None:
+            return None
+        return max(0, int((self.ends_at - now).total_seconds() // 60))
+
+
+def pcs_at_desk(session: Session, viewer: StaffMember, site: Site) -> list[PcAtDesk]:
+    """The site's public PCs in service, by name, each with what its last heartbeat said of the
+    resident's session and its latest wipe; for someone who sees the site."""
+    access.require(viewer, Action.VIEW_FLEET, site)
+    pcs = list(
+        session.scalars(
+            select(Device)
+            .where(Device.site_id == site.id, Device.kind == DeviceKind.PC)
+            .where(Device.retired_at.is_(None))
+            .options(undefer(Device.metrics))
+            .order_by(Device.name)
+        )
+    )
+    wipes: dict[str, WipeReport] = {}
+    if pcs:
+        for wipe in session.scalars(
+            select(WipeReport)
+            .where(WipeReport.device_id.in_([d.id for d in pcs]))
+            .order_by(WipeReport.at)
+        ):
+            wipes[wipe.device_id] = wipe  # the latest wins
+    return [_at_desk(device, wipes.get(device.id)) for device in pcs]
+
+
+def _at_desk(device: Device, wipe: WipeReport | None) -> PcAtDesk:
+    online = DeviceStatus(device.status) is DeviceStatus.ONLINE
+    state = (device.metrics or {}).get("state") or {}
+    in_use = online and isinstance(state, dict) and state.get("session") == "active"
+    return PcAtDesk(
+        device=device,
+        online=online,
+        in_use=in_use,
+        since=_instant(state.get("session_since")) if in_use else None,
+        ends_at=_instant(state.get("session_ends_at")) if in_use else None,
+        last_wipe=wipe,
+    )
+
+
+def _instant(value: object) -> datetime | None:
+    """An aware instant an agent reported, or None (absent or unreadable: older agents)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def closing_time(
+    session: Session, site: Site, now: datetime, policy: SchedulePolicy
+) -> datetime | None:
+    """When the site's PCs close next, as its opening hours make them: the next planned
+    shutdown less the delay the schedule leaves after closing. None without opening hours, or
+    with no closing in the coming day."""
+    plan = schedule.site_plan(session, site, now, now + timedelta(days=1), policy)
+    shutdown = next((a for a in plan if a.action is ScheduledAction.SHUTDOWN), None)
+    return None if shutdown is None else shutdown.at - policy.shutdown_after
+
+
+def extension_args(
+    session: Session,
+    site: Site,
+    *,
+    until_closing: bool,
+    now: datetime,
+    policy: SchedulePolicy,
+) -> dict[str, int | str]:
+    """The ``extend_session`` arguments of a mediator's "+15 min" or "until closing" at
+    ``site``, with the language and time zone of the resident's notice.
+
+    Raises :class:`DomainError` when "until closing" has no closing time to go to."""
+    args: dict[str, int | str] = {
+        "minutes": EXTENSION_MIN,
+        "language": DEFAULT_LANGUAGE,
+        "time_zone": policy.timezone,
+    }
+    if until_closing:
+        try:
+            closes = closing_time(session, site, now, policy)
+        except DomainError:
+            closes = None  # unreadable hours: no closing time known
+        if closes is None or closes - now < timedelta(minutes=1):
+            raise DomainError(
+                _(
+                    "%(site)s has no closing time in the coming hours: add minutes instead",
+                    site=site.name,
+                ),
+                code="no_closing_time",
+            )
+        args["ends_in_s"] = int((closes - now).total_seconds())
+    return args

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, url_for
+from flask_babel import format_datetime
 from flask_login import login_required
 
-from agent.protocol import DeviceKind, SessionEnd
+from agent.protocol import CommandName, DeviceKind, SessionEnd
 from controller import access
 from controller.access import Action
 from controller.accounts.current import signed_in
 from controller.commands.delivery import send_now
-from controller.context import db_session
+from controller.commands.forms import CommandForm
+from controller.context import db_session, settings_of
+from controller.db import utcnow
 from controller.fleet.models import Device
+from controller.hotspots import service as hotspots
 from controller.i18n import _, _l, ngettext
 from controller.places import service as places
 from controller.places.models import Site
@@ -79,6 +83,42 @@ def live_wipe_words() -> dict[str, Any]:
     }
 
 
+def desk_panel(found: Site, refused: Refused | None) -> dict[str, Any] | None:
+    """The top of a site's page, for the mediator at the desk: the wifi's code of the day, and
+    each public PC free or in use (since when, time left) with its buttons within reach."""
+    session = db_session()
+    me = signed_in()
+    now = utcnow()
+    pcs = pc_usage.pcs_at_desk(session, me, found)
+    codes = hotspots.codes_of_the_day(
+        session, me, found, timezone=settings_of(current_app).timezone, now=now
+    )
+    if not pcs and not codes:
+        return None
+    hotspot_names = {d.id: d.name for d in found.devices}
+    may = {name: access.may_command(me, name, found) for name in DESK_COMMANDS}
+    return {
+        "site": found,
+        "pcs": pcs,
+        "now": now,
+        "day_codes": [(hotspot_names.get(i, i), code) for i, code in sorted(codes.items())],
+        "may": may,
+        "csrf": CommandForm(formdata=None).csrf_token(id=False) if any(may.values()) else "",
+        "wipe_words": live_wipe_words(),
+        "clock_time": lambda moment: format_datetime(moment, "HH:mm"),  # the city's time
+    }
+
+
+# The buttons beside each PC, in the order a mediator reaches for them.
+DESK_COMMANDS = (
+    CommandName.EXTEND_SESSION,
+    CommandName.RESET_SESSION,
+    CommandName.LOCK_SCREEN,
+    CommandName.UNLOCK_SCREEN,
+    CommandName.SHOW_MESSAGE,
+)
+
+
 def limits_panel(found: Site, refused: Refused | None) -> dict[str, Any]:
     """How long residents' sessions last at the site, and the form for those who may set it."""
     me = signed_in()
@@ -112,6 +152,7 @@ def set_session_limits(site_id: int) -> Page | Response:
             found,
             idle_timeout_min=form.idle_timeout_min.data or 0,
             max_session_min=form.max_session_min.data or None,
+            time_zone=settings_of(current_app).timezone,
         ),
     )
     if isinstance(outcome, Refused):

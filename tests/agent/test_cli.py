@@ -90,7 +90,12 @@ def test_run_sends_inventory_and_heartbeats_then_stops_cleanly_on_sigterm(
         assert [e["type"] for e in events[:2]] == ["inventory", "heartbeat"]
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
         # A PC without its guest account yet: no session, and residents are not locked out.
-        assert events[1]["state"] == {"role": "pc", "session": "none", "guest_login": "open"}
+        assert events[1]["state"] == {
+            "role": "pc",
+            "session": "none",
+            "guest_login": "open",
+            "language": "fr",
+        }
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)
     finally:

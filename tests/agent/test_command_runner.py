@@ -117,11 +117,12 @@ def test_command_without_time_zone_is_refused_as_malformed(spool: Spool) -> None
     ("kind", "refused"),
     [
         (DeviceKind.PC, set()),
-        (DeviceKind.KIOSK, {CommandName.RESET_SESSION}),
+        (DeviceKind.KIOSK, {CommandName.RESET_SESSION, CommandName.EXTEND_SESSION}),
         (
             DeviceKind.HOTSPOT,
             {
                 CommandName.RESET_SESSION,
+                CommandName.EXTEND_SESSION,
                 CommandName.LOCK_SCREEN,
                 CommandName.UNLOCK_SCREEN,
                 CommandName.SHOW_MESSAGE,

@@ -1,19 +1,24 @@
 """The pc role's wiring (agent/pc/public_pc.py): a session's end is recorded and resets the PC,
 a mediator's reset ends the session as a command, the wipe report is spooled for the controller,
-and a logout caused by a reset made at the PC is not reset twice."""
+a logout caused by a reset made at the PC is not reset twice, and a mediator's "+15 min" pushes
+the session's end later."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.actions import Outcome
+from agent_testkit import make_command
+
+from agent.actions import Outcome, simulated_actions
+from agent.commands import CommandRunner
 from agent.pc.login import MemoryLogin
 from agent.pc.public_pc import PublicPc, mark_reset, redacted, wipe_event
 from agent.pc.report import WipeReport
-from agent.protocol import SessionEnd, SessionRecord
+from agent.protocol import ClaimAnswer, DeviceKind, ExtendSessionArgs, SessionEnd, SessionRecord
 from agent.protocol import WipeReport as WipeEvent
 from agent.redaction import RedactingSpool
+from agent.roles import role_for
 from agent.spool import Spool
 
 
@@ -155,3 +160,55 @@ def test_leftovers_reach_the_controller_without_the_residents_names(tmp_path: Pa
         "detached /media/…/… (busy: lazy unmount)",
         "ended 12 processes",
     ]
+
+
+def test_a_mediators_extension_runs_as_a_command_and_reports_the_new_end(
+    tmp_path: Path,
+) -> None:
+    presence, shown = Presence(), []
+    spool = Spool(tmp_path / "spool.db")
+    pc = PublicPc(
+        presence=presence,
+        resetter=Resetter(),
+        events=spool,
+        warn=shown.append,
+        state_dir=tmp_path,
+        login=MemoryLogin(),
+        idle_timeout_s=900,
+        max_session_s=3600,
+    )
+    actions = simulated_actions()
+    actions.session = pc
+    runner = CommandRunner(
+        spool=spool,
+        role=role_for(DeviceKind.PC),
+        actions=actions,
+        claimer=GrantAll(),
+        apply_config=lambda update: "",
+    )
+    presence.in_ = True
+    pc.tick()
+    before = pc.tracker.ends_at()
+    assert before is not None
+
+    args = {"minutes": 15, "language": "en", "time_zone": "UTC"}
+    result = runner.handle(make_command("extend_session", args=args))
+
+    assert result is not None and result.ok
+    after = pc.tracker.ends_at()
+    assert after is not None and 899 <= (after - before).total_seconds() <= 901
+    assert result.output.startswith(f"session ends at {after:%Y-%m-%dT%H:%M}")
+    assert result.output.endswith("(+15 min)")
+    assert shown == [f"Your session has more time: it now ends at {after:%H:%M}."]
+    assert pc.tracker.language == "fr"  # the command's language was for its notice only
+
+
+def test_extension_without_a_resident_fails_with_the_reason(tmp_path: Path) -> None:
+    pc, _ = build(tmp_path, Presence(), Resetter())
+    outcome = pc.extend_session(ExtendSessionArgs())
+    assert not outcome.ok and outcome.output == "no resident's session is running on this PC"
+
+
+class GrantAll:
+    def claim(self, command_id: str) -> ClaimAnswer:
+        return ClaimAnswer(ok=True)

@@ -1,14 +1,16 @@
 """A resident's session (agent/pc/sessions.py): it starts at login and ends on logout, on idle
-after a warning, on the site's longest session, or by command; each end is reported once."""
+after a warning, on the site's longest session (which a mediator may push later), or by command;
+each end is reported once; the warnings are in the site's language."""
 
 from __future__ import annotations
 
 import subprocess
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from guest_testkit import run_as
 
-from agent.pc.sessions import GuestPresence, SessionTracker
+from agent.pc.sessions import GuestPresence, NoSessionToExtend, SessionTracker, notice
 from agent.protocol import SessionEnd
 
 
@@ -86,7 +88,7 @@ def test_idle_session_is_warned_a_minute_before_and_input_dismisses_the_warning(
 
     presence.idle = 845
     t.tick()
-    assert len(warnings) == 1 and "one minute" in warnings[0]
+    assert len(warnings) == 1 and "dans une minute" in warnings[0]
     t.tick()
     assert len(warnings) == 1  # warned once, not every second
 
@@ -109,7 +111,7 @@ def test_longest_session_is_announced_then_ends_the_session():
     t.tick()
     clock.t = 3545
     t.tick()
-    assert len(warnings) == 1 and "time limit" in warnings[0]
+    assert len(warnings) == 1 and "le temps prévu ici est écoulé" in warnings[0]
     clock.t = 3600
     t.tick()
     assert [e.ended_by for e in ended] == [SessionEnd.MAX_DURATION]
@@ -207,3 +209,88 @@ def test_the_idle_time_is_looked_up_at_most_every_few_seconds(guest):
     third = presence.idle_s()
 
     assert (first, second, third) == (1.0, 1.0, 2.0) and Counting.looks == 2
+
+
+def test_a_mediators_extension_pushes_the_end_later_and_tells_the_resident_in_french():
+    presence, clock = FakePresence(), Clock()
+    t, warnings, ended = tracker(presence, clock, max=3600)
+    presence.in_ = True
+    t.tick()  # 14:00 UTC, 15:00 in Paris: the session ends at 16:00 Paris time
+    clock.t = 3000
+
+    ends = t.extend(minutes=15)
+
+    assert ends == clock.wall() + timedelta(seconds=600 + 900)
+    assert warnings == ["Votre session est prolongée : elle se termine à 16:15."]
+    clock.t = 3600
+    t.tick()
+    assert ended == []  # the old end passed: the session goes on
+    clock.t = 4500 - 55
+    t.tick()
+    assert "le temps prévu ici est écoulé" in warnings[-1]  # warned again before the new end
+    clock.t = 4500
+    t.tick()
+    assert [e.ended_by for e in ended] == [SessionEnd.MAX_DURATION]
+
+
+def test_until_closing_sets_the_end_but_never_moves_it_earlier():
+    presence, clock = FakePresence(), Clock()
+    t, _, _ = tracker(presence, clock, max=3600)
+    presence.in_ = True
+    t.tick()
+
+    assert t.extend(ends_in_s=2 * 3600) == clock.wall() + timedelta(hours=2)
+    assert t.extend(ends_in_s=600) == clock.wall() + timedelta(hours=2)  # closing is sooner
+
+
+def test_extension_is_refused_without_a_session_or_a_longest_session():
+    presence, clock = FakePresence(), Clock()
+    limited, _, _ = tracker(presence, clock, max=3600)
+    with pytest.raises(NoSessionToExtend, match="no resident's session"):
+        limited.extend()
+    unlimited, warnings, _ = tracker(presence, clock, max=0)
+    presence.in_ = True
+    unlimited.tick()
+    with pytest.raises(NoSessionToExtend, match="no end to push back"):
+        unlimited.extend()
+    assert warnings == []
+
+
+def test_the_next_resident_starts_without_the_last_ones_extension():
+    presence, clock = FakePresence(), Clock()
+    t, _, _ = tracker(presence, clock, max=3600)
+    presence.in_ = True
+    t.tick()
+    t.extend(minutes=60)
+    presence.in_ = False
+    t.tick()
+    presence.in_ = True
+    presence.login = 2
+    t.tick()
+
+    assert t.ends_at() == clock.wall() + timedelta(hours=1)
+
+
+def test_a_site_in_english_warns_in_english_at_its_own_time():
+    presence, clock = FakePresence(), Clock()
+    warnings: list[str] = []
+    t = SessionTracker(
+        presence,
+        idle_timeout_s=900,
+        max_session_s=3600,
+        warn=warnings.append,
+        on_end=lambda ended: None,
+        clock=clock,
+        now=clock.wall,
+        language="en",
+        time_zone="America/Montreal",
+    )
+    presence.in_ = True
+    t.tick()
+    t.extend(minutes=15)
+    presence.idle = 845
+    t.tick()
+
+    assert warnings[0] == "Your session has more time: it now ends at 10:15."
+    assert "Are you still there?" in warnings[1]
+    assert notice("idle", "xx") == notice("idle", "fr")  # an unknown language: French

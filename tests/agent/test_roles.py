@@ -89,7 +89,7 @@ def test_one_role_heartbeats_are_what_they_were(
         b'{"role":"hotspot","portal":"running","portal_clients":"2"}'
     )
     assert msgspec.json.encode(pc.spool_heartbeat().state) == (
-        b'{"role":"pc","session":"none","guest_login":"open"}'
+        b'{"role":"pc","session":"none","guest_login":"open","language":"fr"}'
     )
 
 

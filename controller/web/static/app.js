@@ -3,7 +3,8 @@
  * No inline scripts (Content-Security-Policy friendly): pages pass data with data- attributes.
  *   <body data-live="/live" data-sprite="…/sprite.svg">  connect to this Socket.IO namespace
  *   [data-device-id][data-site-id]                       an element showing one device; inside it
- *   [data-field=status|last_seen_at|cpu_percent|memory_percent] are kept up to date
+ *   [data-field=status|last_seen_at|cpu_percent|memory_percent] are kept up to date; figures
+ *   show "—" while the device is not online, [data-shown-when=online|offline] follow its status
  *   [data-site-id] [data-count=online|offline|new]       per-site counts; [data-total=…] totals
  * The server emits "devices": [{id, status, last_seen_at, cpu_percent?, memory_percent?}, …].
  *
@@ -207,12 +208,22 @@
         seen.setAttribute("title", update.last_seen_at.replace("T", " ").slice(0, 16) + " UTC");
         seen.textContent = ago(update.last_seen_at);
       }
+      // An offline device's last figures are not its load now: "—" until it is back. Flags
+      // other domains raised (.status-concern: a locked login, an open alert) are left alone.
+      var live = (badge ? badge.getAttribute("data-status") : update.status) === "online";
       ["cpu_percent", "memory_percent"].forEach(function (field) {
         var cell = holder.querySelector("[data-field=" + field + "]");
-        if (cell && Object.prototype.hasOwnProperty.call(update, field)) {
+        if (!cell) { return; }
+        if (!live) {
+          cell.textContent = "—";
+        } else if (Object.prototype.hasOwnProperty.call(update, field)) {
           cell.textContent = percent(update[field]);
         }
       });
+      var shown = holder.querySelectorAll("[data-shown-when]");
+      for (var k = 0; k < shown.length; k++) {
+        shown[k].hidden = (shown[k].getAttribute("data-shown-when") === "online") !== live;
+      }
     }
   }
 
@@ -259,10 +270,40 @@
     return link ? link.textContent : id.slice(0, 8);
   }
 
-  function setOutput(cell, output) {
+  // How a command ended in one line (commands/outcomes.py words it the same way), in the
+  // page's words; times in the city's zone.
+  function outcomeLine(outcome) {
+    if (!outcome || !outcome.kind) { return ""; }
+    var words = WORDS.outcomes || {};
+    if (outcome.kind === "reset") {
+      return outcome.ready_ms === null || outcome.ready_ms === undefined
+        ? words.reset_ready || "" : fill(words.reset || "", { ms: outcome.ready_ms });
+    }
+    if (outcome.kind === "extended") {
+      if (!outcome.ends_at) { return words.extended_plain || ""; }
+      var time = new Date(outcome.ends_at).toLocaleTimeString(document.documentElement.lang || "en",
+        { hour: "2-digit", minute: "2-digit", timeZone: WORDS.time_zone || undefined });
+      return fill(words.extended || "", { time: time });
+    }
+    if (outcome.kind === "failed") {
+      return fill(words.failed || "", { reason: outcome.reason || words.no_reason || "" });
+    }
+    return words[outcome.kind] || words.done || "";
+  }
+
+  function setOutput(cell, output, outcome) {
     cell.textContent = "";
-    if (!output) { cell.textContent = "—"; return; }
+    var line = outcomeLine(outcome);
+    if (line) {
+      var shown = document.createElement("span");
+      shown.className = "cmd-outcome";
+      shown.setAttribute("data-cmd", "outcome");
+      shown.textContent = line;
+      cell.appendChild(shown);
+    }
+    if (!output) { if (!line) { cell.textContent = "—"; } return; }
     var details = document.createElement("details");
+    details.className = "cmd-raw";
     var summary = document.createElement("summary");
     var first = output.trim().split("\n")[0] || WORDS.blank;
     summary.textContent = first.slice(0, 60);
@@ -316,7 +357,8 @@
     var took = row.querySelector("[data-cmd=duration]");
     if (took) { took.textContent = milliseconds(command.duration_ms); }
     var output = row.querySelector("[data-cmd=output]");
-    if (output) { setOutput(output, command.output); }
+    if (output) { setOutput(output, command.output, command.outcome); }
+    showOnPcCard(command);
     return before !== state;
   }
 
@@ -439,7 +481,31 @@
     return element;
   }
 
+  // The site page's card of a public PC (public_pcs/_desk_panel.html): how its last command
+  // ended, and its latest wipe.
+  function pcCard(deviceId) {
+    return deviceId ? document.querySelector("[data-pc-card][data-device-id=\"" + CSS.escape(deviceId) + "\"]") : null;
+  }
+
+  function showOnPcCard(command) {
+    var card = pcCard(command.device_id);
+    var line = outcomeLine(command.outcome);
+    var place = card && card.querySelector("[data-pc-outcome]");
+    if (place && line) { place.textContent = line; }
+    var ends = card && card.querySelector("[data-pc-ends]");
+    if (ends && command.outcome && command.outcome.kind === "extended" && line) { ends.textContent = line; }
+  }
+
   function applyWipe(wipe) {
+    var card = pcCard(wipe.device_id);
+    var onCard = card && card.querySelector("[data-pc-wipe]");
+    if (onCard) {
+      var found = wipe.clean ? WORDS.wipe_clean
+        : fill(counted(wipe.login_locked ? WORDS.wipe_left_locked : WORDS.wipe_left,
+          wipe.leftovers_total), { count: wipe.leftovers_total });
+      onCard.textContent = fill(WORDS.wipe_finished,
+        { result: found.toLowerCase(), ready: milliseconds(wipe.ready_ms) });
+    }
     if (!wipeTable || wipe.device_id !== wipeTable.getAttribute("data-device-id")) { return; }
     var row = document.createElement("tr");
     var when = cell("th", WORDS.just_now);

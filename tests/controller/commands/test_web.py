@@ -44,7 +44,7 @@ def offered_commands(page: str) -> list[str]:
     return re.findall(r'name="command" value="([a-z_]+)"', page)
 
 
-def test_mediator_is_offered_the_four_mediator_commands_only(client, db):
+def test_mediator_is_offered_the_mediator_commands_only(client, db):
     site = make_site(db)
     device = make_device(db, site, status=DeviceStatus.ONLINE)
     sign_in(client, make_user(db, Role.MEDIATOR, sites=[site]))
@@ -52,7 +52,7 @@ def test_mediator_is_offered_the_four_mediator_commands_only(client, db):
     page = shown(client.get(f"/devices/{device.id}").get_data(as_text=True))
 
     assert sorted(offered_commands(page)) == sorted(
-        ["reset_session", "lock_screen", "unlock_screen", "show_message"]
+        ["reset_session", "lock_screen", "unlock_screen", "show_message", "extend_session"]
     )
     for label in MEDIATOR_LABELS:
         assert label in page
@@ -268,3 +268,35 @@ def test_script_may_send_the_token_in_the_csrf_header(client, db):
     )
 
     assert answer.status_code == 201 and command_count(db) == 1
+
+
+def test_update_settings_sends_only_what_changed_and_refuses_an_empty_change(client, db):
+    site = make_site(db)
+    device = make_device(db, site, name="pc-1", status=DeviceStatus.ONLINE, heartbeat_interval_s=10)
+    sign_in(client, make_user(db, Role.ADMIN))
+    path = f"/devices/{device.id}"
+    page = client.get(path).get_data(as_text=True)
+    assert 'name="heartbeat_interval_s"' in page and 'name="device_name"' in page
+
+    empty = send(client, path, "update_config", json_=True, heartbeat_interval_s="10")
+    assert empty.status_code == 400
+    assert "nothing to change" in empty.get_json()["message"]
+    assert command_count(db) == 0
+
+    sent = send(client, path, "update_config", json_=True, confirmed="yes",
+                heartbeat_interval_s="10", inventory_interval_h="12", device_name="")  # fmt: skip
+    assert sent.status_code == 201
+    assert db.scalars(select(Command)).one().args == {"inventory_interval_s": 43200}
+
+
+def test_mediator_gives_a_resident_more_time(client, db):
+    site = make_site(db)
+    device = make_device(db, site, name="pc-1", status=DeviceStatus.ONLINE)
+    sign_in(client, make_user(db, Role.MEDIATOR, sites=[site]))
+
+    answer = send(client, f"/devices/{device.id}", "extend_session", json_=True)
+
+    assert answer.status_code == 201
+    issued = db.scalars(select(Command)).one()
+    assert issued.name == CommandName.EXTEND_SESSION
+    assert issued.args == {"language": "fr", "time_zone": "Europe/Paris"}  # 15 min: the default

@@ -168,3 +168,64 @@ def test_wipes_and_sessions_are_read_only_by_who_covers_the_pc(db):
     here = make_user(db, Role.MEDIATOR, sites=[pc.site])
     assert pc_usage.recent_wipes(db, here, pc) == []
     assert pc_usage.recent_sessions(db, here, pc).count == 0
+
+
+def test_pcs_that_read_the_sites_language_get_it_with_the_limits_and_older_ones_do_not(db):
+    site = make_site(db)
+    older = make_device(db, site, metrics={"state": {"session": "none"}})
+    newer = make_device(db, site, metrics={"state": {"session": "none", "language": "fr"}})
+
+    issued = pc_usage.set_session_limits(
+        db, make_user(db, Role.ADMIN), site, idle_timeout_min=10, max_session_min=None,
+        time_zone="America/Montreal",
+    )  # fmt: skip
+
+    args = {c.device_id: c.args for c in issued}
+    assert args[older.id] == {"idle_timeout_s": 600, "max_session_s": 0}
+    assert args[newer.id] == {
+        "idle_timeout_s": 600, "max_session_s": 0,
+        "site_language": "fr", "site_timezone": "America/Montreal",
+    }  # fmt: skip
+
+
+def test_the_desk_shows_which_pc_is_in_use_since_when_and_until_when(db):
+    site = make_site(db)
+    since, ends = (
+        datetime(2026, 11, 22, 13, 0, tzinfo=UTC),
+        datetime(2026, 11, 22, 14, 0, tzinfo=UTC),
+    )
+    state = {
+        "session": "active",
+        "session_since": since.isoformat(),
+        "session_ends_at": ends.isoformat(),
+    }
+    make_device(db, site, name="pc-a", status="online", metrics={"state": state})
+    make_device(db, site, name="pc-b", status="online", metrics={"state": {"session": "none"}})
+    make_device(db, site, name="pc-c", status="offline", metrics={"state": state})
+    make_device(db, site, name="gw", kind=DeviceKind.HOTSPOT)
+
+    pcs = pc_usage.pcs_at_desk(db, make_user(db, Role.MEDIATOR, sites=[site]), site)
+
+    assert [(p.device.name, p.online, p.in_use) for p in pcs] == [
+        ("pc-a", True, True), ("pc-b", True, False), ("pc-c", False, False),
+    ]  # fmt: skip
+    assert (pcs[0].since, pcs[0].ends_at) == (since, ends)
+    assert pcs[0].minutes_left(ends - timedelta(minutes=25)) == 25
+    with pytest.raises(PermissionDenied):
+        pc_usage.pcs_at_desk(db, make_user(db, Role.MEDIATOR, sites=[make_site(db)]), site)
+
+
+def test_until_closing_goes_to_the_sites_closing_time_or_is_refused(db):
+    site = make_site(db, opening_hours="Mo-Su 10:00-18:00")
+    policy = pc_usage.SchedulePolicy(timezone="Europe/Paris")
+    at_four = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 16:00 in Paris, closing at 18:00
+
+    args = pc_usage.extension_args(db, site, until_closing=True, now=at_four, policy=policy)
+
+    assert args == {"minutes": 15, "language": "fr", "time_zone": "Europe/Paris", "ends_in_s": 7200}
+    unknown = make_site(db, opening_hours="")
+    with pytest.raises(DomainError, match="no closing time"):
+        pc_usage.extension_args(db, unknown, until_closing=True, now=at_four, policy=policy)
+    assert "ends_in_s" not in pc_usage.extension_args(
+        db, unknown, until_closing=False, now=at_four, policy=policy
+    )

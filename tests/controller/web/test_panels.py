@@ -56,7 +56,7 @@ def test_panels_keep_their_order_on_the_page(lockers_app, db):
     page = client.get(f"/devices/{kiosk.id}").get_data(as_text=True)
 
     # commands (30) before the lockers (55), before the metrics and inventory (70)
-    assert page.index('id="commands"') < page.index('id="lockers"') < page.index("Inventory")
+    assert page.index('id="commands"') < page.index('id="lockers"') < page.index("Inventory</h2>")
 
 
 def test_two_panels_of_one_page_cannot_share_a_name(app):
