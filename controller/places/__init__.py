@@ -17,14 +17,17 @@ def init_app(app: Flask) -> None:
     from controller.api import add_api
     from controller.places import schedule
     from controller.places.api import places_api
+    from controller.places.hours import places_hours
     from controller.places.web import places_web, render_site_page, schedule_panel, site_names
 
     app.register_blueprint(places_web)
+    app.register_blueprint(places_hours)
     audit.describe_actions(
         app,
         {
             "places.import": _l("Places imported"),
             "site.closure": _l("Closure added"),
+            "site.hours": _l("Opening hours changed"),
         },
     )
     audit.name_targets(app, "site", site_names)

@@ -136,6 +136,37 @@ def validate_opening_hours(expr: str) -> None:
     _parse(expr, SchedulePolicy())
 
 
+@dataclass(frozen=True)
+class DayHours:
+    """One local day of a site: its open stretches as local times (an end at 00:00 is midnight)."""
+
+    day: date
+    ranges: tuple[tuple[time, time], ...]
+
+
+def opening_week(
+    expr: str, first_day: date, policy: SchedulePolicy | None = None
+) -> list[DayHours]:
+    """The seven local days from ``first_day``: when the site is open on each, for people
+    ("Tuesday 10:00 to 18:00"), public holidays of the policy's country included."""
+    policy = policy or SchedulePolicy()
+    zone = policy.zone
+    days = [first_day + timedelta(days=n) for n in range(7)]
+    if not expr.strip():
+        return [DayHours(day, ()) for day in days]
+    hours = _parse(expr, policy)
+    week: list[DayHours] = []
+    for day in days:
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        ranges = []
+        for a, b, state, _comment in hours.intervals(start, end):
+            if state is State.OPEN:
+                ranges.append((a.astimezone(zone).time(), b.astimezone(zone).time()))
+        week.append(DayHours(day, tuple(ranges)))
+    return week
+
+
 def planned_actions(
     opening_hours: str,
     start: datetime,

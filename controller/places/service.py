@@ -12,6 +12,7 @@ from controller.access import Action, StaffMember
 from controller.errors import DomainError, NotFound
 from controller.i18n import _
 from controller.places.models import Organisation, Site, SiteClosure
+from controller.places.opening_hours import validate_opening_hours
 
 
 def visible_sites_query(user: StaffMember) -> Select[tuple[Site]]:
@@ -101,6 +102,30 @@ def add_closure(
         reason=record.reason,
     )
     return record
+
+
+def set_opening_hours(session: Session, actor: audit.Actor, site: Site, expression: str) -> bool:
+    """Give ``site`` new opening hours (OpenStreetMap syntax; empty: none given). The schedule
+    of its PCs follows from the next planning. Whether anything changed."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.MANAGE_PLACES, site)
+    expression = " ".join(expression.split())
+    validate_opening_hours(expression)
+    if expression == (site.opening_hours or ""):
+        return False
+    before = site.opening_hours
+    site.opening_hours = expression
+    audit.record(
+        session,
+        actor,
+        "site.hours",
+        "site",
+        site.id,
+        f"opening hours of {site.name}: {expression or 'none'}",
+        before=before,
+        after=expression,
+    )
+    return True
 
 
 def list_closures(

@@ -22,6 +22,7 @@ from controller.i18n import _
 from controller.places import schedule
 from controller.places import service as places
 from controller.places.forms import ClosureForm
+from controller.places.hours import may_edit_hours, week_of
 from controller.places.models import Site
 from controller.places.opening_hours import SchedulePolicy
 from controller.web.pages import Page
@@ -38,8 +39,16 @@ def site(site_id: int) -> Page:
 
 def render_site_page(found: Site, refused: Refused | None = None) -> str:
     """The site's page; ``refused``: a panel's form shown again with why it was refused."""
+    try:
+        week = week_of(found.opening_hours or "")
+    except DomainError:
+        week = None  # unreadable hours: shown as they were entered, for someone to fix them
     return render_template(
-        "places/site.html", site=found, panels=render_panels("site", found, refused)
+        "places/site.html",
+        site=found,
+        panels=render_panels("site", found, refused),
+        week=week,
+        may_edit_hours=may_edit_hours(found),
     )
 
 

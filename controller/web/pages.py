@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from babel.dates import format_timedelta
 from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
-from flask_babel import LazyString, format_datetime, get_locale
+from flask_babel import LazyString, format_date, format_datetime, get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
@@ -141,6 +141,11 @@ def role_name(role: str) -> str:
     return str(ROLE_NAMES.get(Role(role), role))
 
 
+def day_name(day: date, with_date: bool = False) -> str:
+    """A local day in the reader's words: "mardi", or "mardi 22 décembre"."""
+    return str(format_date(day, "EEEE d MMMM" if with_date else "EEEE")).capitalize()
+
+
 def when(moment: datetime | None) -> str:
     """A moment in the city's time zone and the reader's words: "2 déc. 2026 14:05"."""
     return "—" if moment is None else format_datetime(moment, "d MMM y HH:mm")
@@ -176,6 +181,7 @@ def init_pages(app: Flask) -> None:
         "percent": percent,
         "when": when,
         "role_name": role_name,
+        "day_name": day_name,
     }.items():
         app.add_template_filter(function, name)
     app.register_error_handler(CSRFError, csrf_refused)

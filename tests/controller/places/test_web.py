@@ -18,7 +18,9 @@ def test_site_page_shows_address_hours_and_services(client, db):
 
     page = client.get(f"/sites/{site.id}").get_data(as_text=True)
 
-    assert "10 rue de la République" in page and "Tu-Sa 10:00-18:00" in page and "Wifi" in page
+    assert "10 rue de la République" in page and "Wifi" in page
+    # The hours as a week in words; their OpenStreetMap syntax is for the edit page only.
+    assert "10:00\N{EN DASH}18:00" in page and "Tu-Sa 10:00-18:00" not in page
 
 
 def test_site_page_shows_the_week_plan_and_an_admin_adds_a_closure(client, db):
