@@ -198,6 +198,8 @@ class StaffClient:
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
+        # Tests read the pages' messages as the code writes them (English); French has its own.
+        self.opener.addheaders = [("Accept-Language", "en")]
 
     def login(self, username: str, password: str) -> StaffClient:
         import re
