@@ -16,6 +16,7 @@ import click
 from controller.app import DOMAINS, load_models
 from controller.command_line import Context, pass_context, redacted
 from controller.config import private_data_dir
+from controller.i18n import _
 
 
 @click.group()
@@ -67,11 +68,18 @@ def port_refusal(host: str, port: int) -> str | None:
             probe.bind((host, port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            return (
-                f"port {port} on {host} is already in use: stop what listens there, "
-                "or choose another port (--port)"
+            return _(
+                "port %(port)s on %(host)s is already in use: stop what listens there, "
+                "or choose another port (--port)",
+                port=port,
+                host=host,
             )
-        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        return _(
+            "cannot listen on %(host)s:%(port)s: %(reason)s",
+            host=host,
+            port=port,
+            reason=exc.strerror or exc,
+        )
     return None
 
 
@@ -91,7 +99,13 @@ def upgrade(ctx: Context, revision: str) -> None:
     if not settings.database_url:
         private_data_dir(settings)
     migrate.upgrade(settings.sqlalchemy_url, revision)
-    click.echo(f"database at revision {revision} ({redacted(settings.sqlalchemy_url)})")
+    click.echo(
+        _(
+            "database at revision %(revision)s (%(url)s)",
+            revision=revision,
+            url=redacted(settings.sqlalchemy_url),
+        )
+    )
 
 
 @db.command()
@@ -102,7 +116,13 @@ def current(ctx: Context) -> None:
 
     with ctx.session() as session:
         revision = migrate.current_revision(session.connection())
-    click.echo(f"current: {revision or 'empty'}; head: {migrate.head_revision()}")
+    click.echo(
+        _(
+            "current: %(revision)s; head: %(head)s",
+            revision=revision or _("empty"),
+            head=migrate.head_revision(),
+        )
+    )
 
 
 def _add_domain_commands() -> None:

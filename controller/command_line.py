@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from borne.settings import ImproperlyConfigured
 from controller.config import ControllerSettings, load_controller_settings
+from controller.i18n import _
 
 CLI_ACTOR = "cli"
 
@@ -26,7 +27,7 @@ class Context:
             try:
                 self._settings = load_controller_settings(config_file=self.config_file)
             except ImproperlyConfigured as exc:
-                raise click.UsageError(f"configuration: {exc}") from None
+                raise click.UsageError(_("configuration: %(problem)s", problem=exc)) from None
         return self._settings
 
     @contextmanager
@@ -40,9 +41,12 @@ class Context:
         settings = self.settings
         if not settings.database_url and not settings.data_dir.is_dir():
             raise click.UsageError(
-                f"no controller data directory at {settings.data_dir}: set BORNE_DATA_DIR (or "
-                "data_dir in the configuration file) to the controller's, or BORNE_DATABASE_URL "
-                "to its database; a new one is made by 'borne controller db upgrade'"
+                _(
+                    "no controller data directory at %(path)s: set BORNE_DATA_DIR (or data_dir "
+                    "in the configuration file) to the controller's, or BORNE_DATABASE_URL to its "
+                    "database; a new one is made by 'borne controller db upgrade'",
+                    path=settings.data_dir,
+                )
             )
         database = Database(settings.sqlalchemy_url, sqlite_synchronous=settings.sqlite_synchronous)
         try:
@@ -64,8 +68,11 @@ def _database_problem(exc: Exception, where: str) -> str:
     """What went wrong with the database, in one line a person can act on."""
     text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
     if "no such table" in text or ("does not exist" in text and "relation" in text):
-        return f"the database at {where} has no tables yet: run 'borne controller db upgrade'"
-    return f"cannot use the database at {where}: {text}"
+        return _(
+            "the database at %(where)s has no tables yet: run 'borne controller db upgrade'",
+            where=where,
+        )
+    return _("cannot use the database at %(where)s: %(problem)s", where=where, problem=text)
 
 
 def redacted(url: str) -> str:

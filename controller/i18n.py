@@ -9,16 +9,22 @@ message: ``make translations``, translate what it added to each ``fr`` catalogue
 again to compile.
 
 A reader's language: the one saved on their account, else their browser's choice between
-French and English, else French. Residents never see these pages: the portal has its own.
+French and English, else French. Residents never see these pages: the portal has its own. The
+command line (``borne controller …``) reads the same catalogues in its terminal's language.
 """
 
 from __future__ import annotations
 
+import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
-from flask_babel import Babel, format_datetime, get_locale, gettext, lazy_gettext, ngettext
+from babel.support import NullTranslations, Translations
+from flask import Flask, has_app_context, has_request_context, request
+from flask_babel import Babel, LazyString, format_datetime, get_locale
+from flask_babel import gettext as _page_gettext
+from flask_babel import ngettext as _page_ngettext
 
 from controller.config import ControllerSettings
 
@@ -27,11 +33,62 @@ DEFAULT_LANGUAGE = next(iter(LANGUAGES))
 HERE = Path(__file__).resolve().parent
 LANGUAGE_OF_ACCOUNT = "borne.language_of_account"
 
-# For domains: _("…") for a message shown now, _l("…") for one defined at import time (a form's
-# label, a module's constant) and translated when shown, in the reader's language.
-_ = gettext
-_l = lazy_gettext
+# Where the command line finds its reader's language, in GNU gettext's order of precedence.
+TERMINAL_LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
 __all__ = ["LANGUAGES", "_", "_l", "format_datetime", "init_i18n", "language", "ngettext"]
+
+
+# For domains: _("…") for a message shown now, _l("…") for one defined at import time (a form's
+# label, a module's constant) and translated when shown, in the reader's language. A page's reader
+# is the person signed in; outside the app (``borne controller …`` in a shell) it is whoever runs
+# the command, in their terminal's language.
+def _(string: str, **variables: Any) -> str:
+    if has_app_context():
+        return str(_page_gettext(string, **variables))
+    text = _terminal_translations().gettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    if has_app_context():
+        return str(_page_ngettext(singular, plural, num, **variables))
+    variables.setdefault("num", num)
+    return _terminal_translations().ngettext(singular, plural, num) % variables
+
+
+def _l(string: str, **variables: Any) -> LazyString:
+    return LazyString(_, string, **variables)
+
+
+def terminal_language(environ: dict[str, str] | None = None) -> str:
+    """The command line's language: the first of LANGUAGE (a colon-separated list), LC_ALL,
+    LC_MESSAGES and LANG that names one of ours ("fr_FR.UTF-8" is French), else French."""
+    environ = dict(os.environ) if environ is None else environ
+    for variable in TERMINAL_LANGUAGE_VARIABLES:
+        for value in environ.get(variable, "").split(":"):
+            code = value.split(".")[0].split("_")[0].split("@")[0].lower()
+            if code in LANGUAGES:
+                return code
+    return DEFAULT_LANGUAGE
+
+
+def _terminal_translations() -> NullTranslations:
+    return _translations_for(terminal_language())
+
+
+@cache
+def _translations_for(code: str) -> NullTranslations:
+    """Every catalogue (the kernel's and the domains') merged, as Flask-Babel merges them."""
+    merged: NullTranslations = NullTranslations()
+    for directory in sorted(HERE.glob("*/translations")):
+        loaded = Translations.load(str(directory), [code])
+        if isinstance(loaded, Translations):
+            if isinstance(merged, Translations):
+                merged.merge(loaded)
+            else:
+                merged = loaded
+    return merged
 
 
 def catalogue_directories(packages: list[str]) -> list[Path]:

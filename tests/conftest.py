@@ -7,6 +7,7 @@ tests stay fast and independent.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from controller.db import make_engine
 from tests.postgres import create_database, postgres_server
 
 BACKENDS = ["sqlite", "postgresql"]
+
+# Commands run by the tests, in this process or as children, speak English (their msgids), as the
+# pages do for EnglishReader; French, the default, has tests of its own (a test that wants a
+# French terminal sets LANGUAGE itself).
+os.environ["LANGUAGE"] = "en"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from controller.access import Role
 from controller.accounts import api_tokens
 from controller.accounts import service as users
 from controller.command_line import CLI_ACTOR, Context, pass_context
+from controller.i18n import _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,7 +60,7 @@ def add_user(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     with ctx.session() as session:
         created = users.create_user(
             session,
@@ -71,14 +72,16 @@ def add_user(
             organisations=organisations,
             sites=sites,
         )
-        click.echo(f"created {created.role} {created.username}")
+        click.echo(_("created %(role)s %(user)s", role=created.role, user=created.username))
 
 
 def _set_active(ctx: Context, username: str, active: bool) -> None:
     with ctx.session() as session:
         found = users.set_active(session, CLI_ACTOR, users.find_user(session, username), active)
-        ended = "" if active else "; their sessions have ended"
-        click.echo(f"{'enabled' if active else 'disabled'} {found.username}{ended}")
+        if active:
+            click.echo(_("enabled %(user)s", user=found.username))
+        else:
+            click.echo(_("disabled %(user)s; their sessions have ended", user=found.username))
 
 
 @user.command("disable")
@@ -112,9 +115,20 @@ def set_access(
             session, CLI_ACTOR, found, role=role, organisations=organisations, sites=sites
         )
         if changed:
-            click.echo(f"{found.username} is now {found.role}; their sessions have ended")
+            click.echo(
+                _(
+                    "%(user)s is now %(role)s; their sessions have ended",
+                    user=found.username,
+                    role=found.role,
+                )
+            )
         else:
-            click.echo(f"{found.username} already had this role and these places: nothing changed")
+            click.echo(
+                _(
+                    "%(user)s already had this role and these places: nothing changed",
+                    user=found.username,
+                )
+            )
 
 
 @user.command("password")
@@ -126,10 +140,10 @@ def reset_password(ctx: Context, username: str, password_stdin: bool) -> None:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("New password"), hide_input=True, confirmation_prompt=True)
     with ctx.session() as session:
         found = users.set_password(session, CLI_ACTOR, users.find_user(session, username), password)
-        click.echo(f"new password for {found.username}; their sessions have ended")
+        click.echo(_("new password for %(user)s; their sessions have ended", user=found.username))
 
 
 @click.group("api-token")
@@ -156,11 +170,15 @@ def create_api_token(ctx: Context, username: str, name: str, days: int, read_onl
         token, secret = api_tokens.create_token(
             session, CLI_ACTOR, owner, name=name, days=days, read_only=read_only
         )
-        click.echo(
-            f"token {token.id} for {owner.username}, until {token.expires_at:%Y-%m-%d}"
-            f"{', read-only' if read_only else ''}; it is not shown again:",
-            err=True,
-        )
+        facts = {"id": token.id, "user": owner.username, "day": f"{token.expires_at:%Y-%m-%d}"}
+        if read_only:
+            told = _(
+                "token %(id)s for %(user)s, read-only, until %(day)s; it is not shown again:",
+                **facts,
+            )
+        else:
+            told = _("token %(id)s for %(user)s, until %(day)s; it is not shown again:", **facts)
+        click.echo(told, err=True)
         click.echo(secret)
 
 
@@ -172,12 +190,18 @@ def list_api_tokens(ctx: Context, username: str) -> None:
     with ctx.session() as session:
         owner = users.find_user(session, username)
         for token in api_tokens.tokens_of(session, CLI_ACTOR, owner):
-            used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
-            click.echo(
-                f"{token.id}\t{api_tokens.state(token)}\t{token.hint}…\t{token.name}\t"
-                f"until {token.expires_at:%Y-%m-%d}\tlast used {used}"
-                f"{chr(9) + 'read-only' if token.read_only else ''}"
-            )
+            used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else _("never")
+            columns = [
+                str(token.id),
+                api_tokens.state(token),
+                f"{token.hint}…",
+                token.name,
+                _("until %(day)s", day=f"{token.expires_at:%Y-%m-%d}"),
+                _("last used %(when)s", when=used),
+            ]
+            if token.read_only:
+                columns.append(_("read-only"))
+            click.echo("\t".join(columns))
 
 
 @api_token.command("revoke")
@@ -189,7 +213,14 @@ def revoke_api_token(ctx: Context, token_id: int) -> None:
         token = api_tokens.revoke_token(
             session, CLI_ACTOR, api_tokens.find_token(session, token_id)
         )
-        click.echo(f"revoked token {token.id} ({token.name}) of {token.user.username}")
+        click.echo(
+            _(
+                "revoked token %(id)s (%(name)s) of %(user)s",
+                id=token.id,
+                name=token.name,
+                user=token.user.username,
+            )
+        )
 
 
 groups = [user, api_token]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from controller.command_line import CLI_ACTOR, Context, pass_context
 from controller.commands import service as commands
 from controller.commands.models import Command
+from controller.i18n import _
 from controller.places import service as domain
 
 
@@ -39,7 +40,7 @@ def send_command(
     for item in args:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--arg")
+            raise click.BadParameter(_("%(item)r is not KEY=VALUE", item=item), param_hint="--arg")
         try:
             parsed[key] = json.loads(value)
         except json.JSONDecodeError:

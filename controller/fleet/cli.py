@@ -11,6 +11,7 @@ from agent.protocol import DeviceKind
 from controller.command_line import CLI_ACTOR, Context, pass_context
 from controller.fleet import enrolment
 from controller.fleet.models import Device
+from controller.i18n import _
 from controller.places import service as domain
 
 
@@ -51,11 +52,12 @@ def create_token(
         )
         expires = issued.record.expires_at
     click.echo(issued.token)
-    click.echo(f"valid once, until {expires:%Y-%m-%d %H:%M} UTC", err=True)
-
+    click.echo(_("valid once, until %(when)s UTC", when=f"{expires:%Y-%m-%d %H:%M}"), err=True)
     click.echo(
-        f"token id {issued.record.id} (to revoke it: borne controller token revoke "
-        f"{issued.record.id})",
+        _(
+            "token id %(id)s (to revoke it: borne controller token revoke %(id)s)",
+            id=issued.record.id,
+        ),
         err=True,
     )
 
@@ -67,7 +69,13 @@ def revoke_token(ctx: Context, token_id: int) -> None:
     """Withdraw an enrolment token nobody has used yet."""
     with ctx.session() as session:
         record = enrolment.revoke_token(session, CLI_ACTOR, token_id)
-        click.echo(f"token {record.id} for {record.site.name} revoked: it enrols nothing now")
+        click.echo(
+            _(
+                "token %(id)s for %(site)s revoked: it enrols nothing now",
+                id=record.id,
+                site=record.site.name,
+            )
+        )
 
 
 @click.group()
@@ -83,9 +91,9 @@ def retire_device(ctx: Context, device_id: str) -> None:
     with ctx.session() as session:
         found = session.get(Device, device_id)
         if found is None:
-            raise click.ClickException(f"no device {device_id}")
+            raise click.ClickException(_("no device %(id)s", id=device_id))
         enrolment.retire_device(session, CLI_ACTOR, found)
-        click.echo(f"{found.name} retired: its agent is refused from now on")
+        click.echo(_("%(name)s retired: its agent is refused from now on", name=found.name))
 
 
 @device.command("rotate-secret")
@@ -97,11 +105,14 @@ def rotate_secret(ctx: Context, device_id: str) -> None:
     with ctx.session() as session:
         found = session.get(Device, device_id)
         if found is None:
-            raise click.ClickException(f"no device {device_id}")
+            raise click.ClickException(_("no device %(id)s", id=device_id))
         enrolment.request_secret_rotation(session, CLI_ACTOR, found)
         click.echo(
-            f"{found.name}: new secret asked for; its agent takes it at its next heartbeat "
-            "(the device page and the audit log say when)"
+            _(
+                "%(name)s: new secret asked for; its agent takes it at its next heartbeat "
+                "(the device page and the audit log say when)",
+                name=found.name,
+            )
         )
 
 

@@ -7,14 +7,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from babel.dates import format_datetime
 from sqlalchemy import select
 
 from controller.command_line import CLI_ACTOR, Context, pass_context
 from controller.db import utcnow
+from controller.i18n import _, ngettext, terminal_language
 from controller.places import open_data
 from controller.places import service as domain
 from controller.places.models import Site
-from controller.places.opening_hours import SchedulePolicy
+from controller.places.opening_hours import ScheduledAction, SchedulePolicy
 from controller.places.schedule import site_plan
 
 
@@ -33,11 +35,22 @@ def import_places(ctx: Context, csv_file: Path) -> None:
             session, CLI_ACTOR, csv_file, timezone=ctx.settings.timezone
         )
     click.echo(
-        f"{result.organisations_created} organisations created, "
-        f"{result.sites_created} sites created, {result.sites_updated} updated"
+        _(
+            "organisations created: %(organisations)s; sites created: %(created)s, updated: "
+            "%(updated)s",
+            organisations=result.organisations_created,
+            created=result.sites_created,
+            updated=result.sites_updated,
+        )
     )
     if result.hotspots_told:
-        click.echo(f"{result.hotspots_told} hotspot(s) will be sent their site's new opening hours")
+        click.echo(
+            ngettext(
+                "%(num)d hotspot will be sent its site's new opening hours",
+                "%(num)d hotspots will be sent their site's new opening hours",
+                result.hotspots_told,
+            )
+        )
 
 
 @places.command("list")
@@ -86,7 +99,14 @@ def add_closure(
             ends_on.date(),
             reason,
         )
-        click.echo(f"{record.site.name} closed from {record.starts_on} to {record.ends_on}")
+        click.echo(
+            _(
+                "%(site)s closed from %(first)s to %(last)s",
+                site=record.site.name,
+                first=record.starts_on,
+                last=record.ends_on,
+            )
+        )
 
 
 @closure.command("list")
@@ -118,12 +138,17 @@ def show_schedule(ctx: Context, site: str, days: int) -> None:
         found = domain.find_site(session, site)
         start = utcnow()
         actions = site_plan(session, found, start, start + timedelta(days=days), policy)
-        click.echo(f"{found.name}: {found.opening_hours or 'no opening hours'}")
+        click.echo(f"{found.name}: {found.opening_hours or _('no opening hours')}")
+        words = {
+            ScheduledAction.WAKE: _("wake"),
+            ScheduledAction.SHUTDOWN: _("shutdown"),
+            ScheduledAction.MAINTENANCE: _("maintenance"),
+        }
         for action in actions:
-            click.echo(
-                f"{action.at.astimezone(zone):%a %Y-%m-%d %H:%M}\t{action.action.value}\t"
-                f"{action.reason}"
+            when = format_datetime(
+                action.at, "EEE yyyy-MM-dd HH:mm", tzinfo=zone, locale=terminal_language()
             )
+            click.echo(f"{when}\t{words[action.action]}\t{action.reason}")
 
 
 groups = [places, closure, schedule]

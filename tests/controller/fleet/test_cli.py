@@ -8,7 +8,7 @@ from tests.controller.testkit import DEMO_PLACES
 
 
 def test_import_places_then_make_a_token(run):
-    assert "15 sites created" in run("places", "import", str(DEMO_PLACES)).output
+    assert "sites created: 15" in run("places", "import", str(DEMO_PLACES)).output
     result = run("token", "create", "--site", "grenoble-mdh-teisseire", "--kind", "pc")
     assert result.exit_code == 0 and result.stdout.startswith("bet_")
 
