@@ -285,7 +285,14 @@ def build_agent(
         wol_port=settings.wol_port,
     )
     agent.services += roles.wire(
-        Wiring(settings=settings, remote=remote, events=spool, actions=actions, wake=agent.wake)
+        Wiring(
+            settings=settings,
+            remote=remote,
+            events=spool,
+            actions=actions,
+            wake=agent.wake,
+            metrics=agent.metrics,
+        )
     )
     agent.commands = CommandRunner(
         spool=spool,

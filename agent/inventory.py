@@ -1,9 +1,10 @@
-"""What the device is: vendor, model, serial, CPU, RAM, disks, OS, MAC addresses."""
+"""What the device is: vendor, model, serial, firmware date, CPU, RAM, disks, OS, MAC addresses."""
 
 from __future__ import annotations
 
 import platform
 import socket
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -13,6 +14,7 @@ from agent.protocol import Disk, Inventory
 
 _TEXT = 200  # protocol.Text's max_length
 _SHORT = 64
+FIRST_PC_YEAR = 1981  # an earlier firmware date is a placeholder, not the machine's age
 
 
 class InventoryCollector:
@@ -44,6 +46,7 @@ class InventoryCollector:
             disks=self._disks(),
             macs=self._macs(),
             agent_version=self._agent_version[:_SHORT],
+            firmware_date=firmware_date(self._dmi("bios_date")),
         )
 
     def _read(self, relative: str) -> str:
@@ -99,3 +102,17 @@ class InventoryCollector:
                 if address.family == psutil.AF_LINK and real:
                     macs.append(address.address[:_SHORT])
         return sorted(set(macs))[:64]
+
+
+def firmware_date(bios_date: str) -> str:
+    """DMI's ``bios_date`` (SMBIOS: ``MM/DD/YYYY``; ``MM/DD/YY`` before SMBIOS 2.3) as ISO
+    ``YYYY-MM-DD``; "" when it is empty or not a date (some firmwares write "00/00/0000" or
+    leave the vendor's placeholder)."""
+    for pattern in ("%m/%d/%Y", "%m/%d/%y"):
+        try:
+            day = datetime.strptime(bios_date.strip(), pattern).date()
+        except ValueError:
+            continue
+        if day.year >= FIRST_PC_YEAR:  # "%Y" also reads "04/01/14" as the year 14
+            return day.isoformat()
+    return ""

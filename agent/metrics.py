@@ -1,4 +1,4 @@
-"""A heartbeat's measurements, read with psutil."""
+"""A heartbeat's measurements, read with psutil, and what a role adds (a public PC's printers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import psutil
 
-from agent.protocol import DiskUsage, Metrics
+from agent.protocol import DiskUsage, Metrics, Printer
 
 # Filesystems that are not storage a technician cares about (snaps, overlays, RAM, pseudo-fs).
 IGNORED_FSTYPES = frozenset(
@@ -26,7 +26,14 @@ class MetricsCollector:
 
     def __init__(self, *, clock: Callable[[], float] = time.time):
         self._clock = clock
+        self._printers: Callable[[], list[Printer]] | None = None
         psutil.cpu_percent(interval=None)
+
+    def watch_printers(self, printers: Callable[[], list[Printer]]) -> None:
+        """Report what ``printers`` reads in each heartbeat: the role that prints calls this when
+        it is wired (:mod:`agent.pc.printers`); other devices report none. It must return
+        quickly and never raise: the heartbeat waits for it."""
+        self._printers = printers
 
     def collect(self) -> Metrics:
         memory = psutil.virtual_memory()
@@ -44,6 +51,7 @@ class MetricsCollector:
             net_bytes_sent=net_sent,
             net_bytes_recv=net_recv,
             users=sorted({u.name[:64] for u in psutil.users() if u.name})[:MAX_USERS],
+            printers=self._printers() if self._printers is not None else [],
         )
 
 
@@ -53,8 +61,6 @@ def real_partitions() -> list[psutil._common.sdiskpart]:  # type: ignore[name-de
     partitions = []
     for part in psutil.disk_partitions(all=False):
         if part.fstype in IGNORED_FSTYPES or part.device in seen:
-            continue
-        if part.device.startswith("/dev/loop"):
             continue
         seen.add(part.device)
         partitions.append(part)

@@ -116,6 +116,9 @@ class Inventory(_Strict):
     disks: Annotated[list[Disk], msgspec.Meta(max_length=64)] = []
     macs: Annotated[list[ShortText], msgspec.Meta(max_length=64)] = []
     agent_version: ShortText = ""
+    # The firmware's release date (DMI ``bios_date``), ISO ``YYYY-MM-DD``: the best hint of the
+    # machine's age a PC gives; "" when unknown (a VM, an ARM board) or unreadable.
+    firmware_date: Annotated[str, msgspec.Meta(pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""
 
 
 class DiskUsage(_Strict):
@@ -125,8 +128,31 @@ class DiskUsage(_Strict):
     percent: Percent
 
 
+class PrinterState(enum.StrEnum):
+    """IPP's ``printer-state`` (RFC 8011, 5.4.11): 3, 4 and 5."""
+
+    IDLE = "idle"
+    PRINTING = "printing"  # IPP "processing"
+    STOPPED = "stopped"
+
+
+MAX_PRINTERS = 32
+
+
+class Printer(_Strict):
+    """A print queue of the device's print server (CUPS), as IPP describes it."""
+
+    name: ShortText
+    state: PrinterState
+    # ``printer-state-reasons`` without "none": "media-jam-error", "toner-empty-warning",
+    # "offline-report" … (RFC 8011 5.4.12; the suffix says how bad).
+    reasons: Annotated[list[ShortText], msgspec.Meta(max_length=16)] = []
+    message: Text = ""  # ``printer-state-message``: the server's or a technician's words
+    accepting: bool = True  # ``printer-is-accepting-jobs``
+
+
 class Metrics(_Strict):
-    """A heartbeat's measurements (psutil)."""
+    """A heartbeat's measurements (psutil; a public PC's print queues)."""
 
     cpu_percent: Percent
     memory_total_bytes: NonNegInt
@@ -139,6 +165,7 @@ class Metrics(_Strict):
     net_bytes_sent: NonNegInt = 0
     net_bytes_recv: NonNegInt = 0
     users: Annotated[list[ShortText], msgspec.Meta(max_length=64)] = []
+    printers: Annotated[list[Printer], msgspec.Meta(max_length=MAX_PRINTERS)] = []
 
 
 class Heartbeat(_Strict, tag="heartbeat", tag_field="type"):
@@ -149,6 +176,17 @@ class Heartbeat(_Strict, tag="heartbeat", tag_field="type"):
     interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
     metrics: Metrics
     state: Annotated[dict[ShortText, Text], msgspec.Meta(max_length=32)] = {}
+
+
+# A heartbeat's ``state["service"]`` on public PCs and kiosks: whether a technician took the
+# device out of service (:attr:`UpdateConfigArgs.out_of_service`). Its presence also tells the
+# controller that the agent reads that setting.
+SERVICE_STATE_KEY = "service"
+
+
+class ServiceState(enum.StrEnum):
+    IN_SERVICE = "in_service"
+    OUT_OF_SERVICE = "out_of_service"
 
 
 class InventoryReport(_Strict, tag="inventory", tag_field="type"):
@@ -229,6 +267,10 @@ class UpdateConfigArgs(_Strict):
     # ones would refuse the whole command); an agent told nothing speaks French, Paris time.
     site_language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] | None = None
     site_timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    # A technician's switch: a public PC refuses the guest login and shows residents an "out of
+    # service" notice, a kiosk's page says so, until the switch is turned back. Sent only to
+    # agents whose heartbeats report ``service`` (older ones would refuse the whole command).
+    out_of_service: bool | None = None
 
 
 # The update_config settings that are the captive portal's, not the agent's: the hotspot's

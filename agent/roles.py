@@ -18,6 +18,7 @@ from agent.protocol import CommandName, DeviceKind, UpdateConfigArgs
 
 if TYPE_CHECKING:
     from agent.actions import Actions
+    from agent.metrics import MetricsCollector
     from agent.settings import AgentSettings
     from agent.spool import Spool
 
@@ -57,6 +58,9 @@ class Wiring:
     actions: Actions
     # Run the agent's loop now (an event was spooled that the controller should see at once).
     wake: Callable[[], None]
+    # The heartbeat's measurements, for a role that adds its own (a public PC's printers:
+    # ``metrics.watch_printers``); None where the agent gives none.
+    metrics: MetricsCollector | None = None
 
 
 class Role(Protocol):

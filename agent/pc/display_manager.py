@@ -4,7 +4,9 @@ After a reset ends every guest process, the display manager sees the session end
 fresh one in the fresh home. That needs:
 
 * **LightDM** (Debian's Xfce, MATE, LXQt desktops): in ``[Seat:*]``, ``autologin-user=<guest>`` and
-  ``autologin-user-timeout=0``. LightDM logs the account in again whenever its session ends.
+  ``autologin-user-timeout=1``. With a timeout, the greeter LightDM starts when a session ends
+  logs the account in again a second later; with ``0`` (the automatic login of the seat's
+  start only), Debian 12's LightDM 1.26 shows a user-name prompt after the first reset instead.
   ``borne agent pc setup`` writes ``/etc/lightdm/lightdm.conf.d/50-borne-guest.conf``.
 * **GDM** (GNOME): in ``[daemon]`` of ``/etc/gdm3/daemon.conf``, ``AutomaticLoginEnable=true`` and
   ``AutomaticLogin=<guest>`` for the first login, and, because GDM logs in automatically only once
@@ -30,6 +32,7 @@ LIGHTDM_DROP_IN = LIGHTDM_DIR / "lightdm.conf.d" / "50-borne-guest.conf"
 GDM_CONF = Path("etc/gdm3/daemon.conf")
 GDM_PRESESSION = Path("etc/gdm3/PreSession/Default")
 BEFORE_LOGIN = "agent pc before-login"
+AUTOLOGIN_TIMEOUT_MAX_S = 5  # longer, the next resident waits in front of a login box
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,12 @@ def check_autologin(guest: str, root: Path = Path("/")) -> AutologinCheck:
             problems.append(
                 f"LightDM: autologin-user is {seat.get('autologin-user')!r}, expected {guest!r}"
             )
-        if seat.get("autologin-user-timeout", "0") != "0":
-            problems.append("LightDM: autologin-user-timeout must be 0")
+        timeout = seat.get("autologin-user-timeout", "0").strip()
+        if not timeout.isdigit() or not 1 <= int(timeout) <= AUTOLOGIN_TIMEOUT_MAX_S:
+            problems.append(
+                "LightDM: autologin-user-timeout must be a few seconds (1): with 0 the guest is "
+                "not logged in again after a reset"
+            )
         if not seat.get("session-setup-script", "").endswith(BEFORE_LOGIN):
             problems.append(f"LightDM: session-setup-script must run borne {BEFORE_LOGIN}")
         return AutologinCheck("lightdm", problems)
@@ -90,7 +97,7 @@ def write_autologin(guest: str, borne: str, root: Path = Path("/")) -> Path | No
         target.write_text(
             "# Written by borne agent pc setup: the public session logs in on its own, and\n"
             "# only ever to a fresh home (LightDM passes the account as $USER).\n"
-            f"[Seat:*]\nautologin-user={guest}\nautologin-user-timeout=0\n"
+            f"[Seat:*]\nautologin-user={guest}\nautologin-user-timeout=1\n"
             f"session-setup-script={borne} {BEFORE_LOGIN}\n",
             encoding="utf-8",
         )

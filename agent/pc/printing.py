@@ -29,29 +29,18 @@ import http.client
 import logging
 import os
 import pwd
-import socket
-import struct
 from pathlib import Path
 
 from agent.actions import run_quiet
+from agent.pc import ipp
 from agent.pc.guest import FIRST_REGULAR_UID, GuestAccount
+from agent.pc.ipp import CUPS_SOCKET
 from agent.pc.report import Leftover, WipeReport
 
 log = logging.getLogger(__name__)
 
-CUPS_SOCKET = Path("/run/cups/cups.sock")
 IPP_TIMEOUT_S = 15
 LPSTAT_TIMEOUT_S = 15
-# RFC 8011 and CUPS' IPP extensions: the few codes this request needs.
-IPP_VERSION_2_0 = 0x0200
-IPP_OP_PURGE_JOBS = 0x0012
-TAG_OPERATION_ATTRIBUTES = 0x01
-TAG_END = 0x03
-TAG_BOOLEAN = 0x22
-TAG_NAME = 0x42
-TAG_URI = 0x45
-TAG_CHARSET = 0x47
-TAG_LANGUAGE = 0x48
 
 
 SILENT = "the print server does not answer: the guest's jobs may still be queued"
@@ -124,18 +113,16 @@ def _guest_jobs(guest: GuestAccount, server: Path, timeout_s: float) -> list[str
 
 def _purge_jobs_of(user: str, server: Path, timeout_s: float) -> None:
     """Send the Purge-Jobs request above; a refusal shows up in :func:`print_jobs_left`."""
-    body = (
-        struct.pack(">HHI", IPP_VERSION_2_0, IPP_OP_PURGE_JOBS, 1)
-        + bytes([TAG_OPERATION_ATTRIBUTES])
-        + _attribute(TAG_CHARSET, "attributes-charset", b"utf-8")
-        + _attribute(TAG_LANGUAGE, "attributes-natural-language", b"en")
-        + _attribute(TAG_URI, "printer-uri", b"ipp://localhost/printers/")
-        + _attribute(TAG_NAME, "requesting-user-name", user.encode())
-        + _attribute(TAG_BOOLEAN, "my-jobs", b"\x01")
-        + _attribute(TAG_BOOLEAN, "purge-jobs", b"\x01")
-        + bytes([TAG_END])
+    body = ipp.operation(
+        ipp.OP_PURGE_JOBS,
+        [
+            ipp.Attribute(ipp.TAG_URI, "printer-uri", [b"ipp://localhost/printers/"]),
+            ipp.Attribute(ipp.TAG_NAME, "requesting-user-name", [user.encode()]),
+            ipp.Attribute(ipp.TAG_BOOLEAN, "my-jobs", [b"\x01"]),
+            ipp.Attribute(ipp.TAG_BOOLEAN, "purge-jobs", [b"\x01"]),
+        ],
     )
-    connection = _LocalCups(server, timeout_s)
+    connection = ipp.LocalCups(server, timeout_s)
     try:
         connection.request(
             "POST",
@@ -152,32 +139,6 @@ def _purge_jobs_of(user: str, server: Path, timeout_s: float) -> None:
         raise PrintServerSilent(str(exc)) from exc
     finally:
         connection.close()
-
-
-def _attribute(tag: int, name: str, value: bytes) -> bytes:
-    encoded = name.encode("ascii")
-    return (
-        bytes([tag]) + struct.pack(">H", len(encoded)) + encoded + struct.pack(">H", len(value))
-    ) + value
-
-
-class _LocalCups(http.client.HTTPConnection):
-    """HTTP to cupsd over its Unix socket (the peer credentials are what authenticate root)."""
-
-    def __init__(self, path: Path, timeout_s: float) -> None:
-        super().__init__("localhost", timeout=timeout_s)
-        self.socket_path = path
-        self.timeout_s = timeout_s
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout_s)
-        try:
-            sock.connect(str(self.socket_path))
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def _check(guest: GuestAccount) -> None:

@@ -4,7 +4,8 @@ Wires :class:`~agent.pc.sessions.SessionTracker` (when a session ends) to
 :class:`~agent.pc.reset.GuestReset` (making the PC ready and wiping) and to the agent's spool
 (the anonymous session record and the wipe report, which reach the controller like every event).
 It is also the agent's :class:`~agent.actions.SessionReset`, so a mediator's "Reset now" ends the
-session the same way.
+session the same way, and it takes the PC out of service and back at a technician's switch
+(:meth:`PublicPc.set_out_of_service`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from agent import protocol
 from agent.actions import Outcome
-from agent.pc.login import GuestLogin
+from agent.pc.greeter import MemoryNotice, ServiceNotice
+from agent.pc.login import GuestLogin, LockKind
 from agent.pc.report import WipeReport
 from agent.pc.sessions import (
     DEFAULT_LANGUAGE,
@@ -46,6 +48,7 @@ TICK_S = 1.0
 RESET_MARK = "last-reset"
 RECENT_RESET_S = 15.0
 MAX_LEFTOVERS = 100
+OUT_OF_SERVICE = "out of service: a technician's switch on the controller"
 
 
 class EventSink(Protocol):
@@ -72,14 +75,18 @@ class PublicPc:
         max_session_s: int = 0,
         language: str = DEFAULT_LANGUAGE,
         time_zone: str = DEFAULT_TIME_ZONE,
+        notice: ServiceNotice | None = None,
         on_event: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``notice``: where residents read that the PC is out of service (the login screen,
+        :class:`~agent.pc.greeter.GreeterNotice`); in memory unless given."""
         self.resetter = resetter
         self.events = events
         self.state_dir = Path(state_dir)
         self.login = login
+        self.notice: ServiceNotice = notice or MemoryNotice()
         self.on_event = on_event
         self._now = now
         self._lock = threading.RLock()
@@ -123,8 +130,54 @@ class PublicPc:
         return Outcome(True, f"session ends at {ends.isoformat(timespec='seconds')} ({how})")
 
     def login_locked_reason(self) -> str | None:
-        """Why residents cannot log in (a wipe left something), or None."""
+        """Why residents cannot log in (a wipe left something, out of service), or None."""
         return self.login.locked_reason()
+
+    # -- a technician's switch: out of service and back --------------------------------------------
+
+    @property
+    def out_of_service(self) -> bool:
+        """The guest login is locked by the technician's switch (the state kept on disk, with
+        the account's expiry, by :mod:`agent.pc.login`)."""
+        return self.login.locked_reason(LockKind.OUT_OF_SERVICE) is not None
+
+    def set_out_of_service(self, out: bool) -> list[str]:
+        """Take the PC out of service (``out``) or return it to service; what was done, one
+        line each, for the command's output. Doing it again changes nothing.
+
+        Out of service: the notice goes up first (the login screen that follows reads it), then
+        the guest login locks with its own reason, which no reset lifts; a resident's running
+        session is ended as a mediator's reset ends it, so nothing of theirs is left. Back in
+        service: only that reason is lifted (a wipe's lock holds), and the notice comes down.
+        Either way the login screen is refreshed when no session is running.
+        """
+        with self._lock:
+            return self._take_out_of_service() if out else self._return_to_service()
+
+    def _take_out_of_service(self) -> list[str]:
+        already = self.out_of_service
+        done = [self.notice.show(self.tracker.language)]
+        if not already:
+            self.login.lock(OUT_OF_SERVICE, kind=LockKind.OUT_OF_SERVICE)
+            done.append("the guest login is locked")
+        if self.tracker.presence.session_key() is not None:
+            outcome = self.reset()
+            first_line = outcome.output.partition("\n")[0]
+            how = "reset" if outcome.ok else "reset, with problems"
+            done.append(f"the resident's session was {how}: {first_line}")
+        elif not already:
+            done.append(self.notice.refresh())
+        return [line for line in done if line]
+
+    def _return_to_service(self) -> list[str]:
+        if not self.out_of_service and not self.notice.shown():
+            return ["already in service"]
+        done = [self.notice.remove()]
+        self.login.unlock(kind=LockKind.OUT_OF_SERVICE)
+        still = self.login.locked_reason()
+        done.append(f"the guest login stays locked: {still}" if still else "guest login open")
+        done.append(self.notice.refresh())  # the guest is logged in again, or sees the greeter
+        return [line for line in done if line]
 
     # -- watching ---------------------------------------------------------------------------------
 

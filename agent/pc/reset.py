@@ -52,7 +52,7 @@ from agent.pc.account_traces import remove_account_traces
 from agent.pc.fresh_home import mark_fresh
 from agent.pc.guest import GuestAccount, GuestRefused, resolve_guest
 from agent.pc.home import SPARE_PREFIX, HomeError, SpareHome
-from agent.pc.login import GuestLogin
+from agent.pc.login import GuestLogin, LockKind
 from agent.pc.report import Leftover, WipeReport, printable_path
 from agent.pc.scan import AreaCheck, scan_live_areas, trash_leftovers
 from agent.pc.tmpfiles import TempAreas, move_guest_temp_files
@@ -384,9 +384,13 @@ class GuestReset:
     def _lock_or_unlock(self, report: WipeReport) -> None:
         if report.leftovers:
             self.login.lock(lock_reason(report.leftovers))
-        elif self.login.locked_reason() is not None:
-            self.login.unlock()
-            report.did("unlocked the guest login: this wipe was clean")
+        elif self.login.locked_reason(LockKind.WIPE) is not None:
+            # Only the wipe's reason: a technician's "out of service" holds until they lift it.
+            self.login.unlock(kind=LockKind.WIPE)
+            if self.login.locked_reason() is None:
+                report.did("unlocked the guest login: this wipe was clean")
+            else:
+                report.did("this wipe was clean; the guest login stays locked: out of service")
 
     def _save(self, report: WipeReport) -> None:
         """The last report beside the agent's state, for ``borne agent pc status``."""

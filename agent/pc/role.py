@@ -2,7 +2,8 @@
 
 :func:`build_public_pc` wires :class:`~agent.pc.public_pc.PublicPc` for real (or simulated, for
 the demo); :class:`PcRole` runs it beside the agent, answers the mediators' "Reset now", reports
-the session and the guest login in heartbeats and applies the site's session limits.
+the session, the guest login, whether the PC is in service and its printers in heartbeats, and
+applies the site's session limits and the technician's out-of-service switch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from typing import ClassVar
 
 from agent.actions import Actions
 from agent.pc.public_pc import EventSink, PublicPc
-from agent.protocol import CommandName, DeviceKind, UpdateConfigArgs
+from agent.protocol import (
+    SERVICE_STATE_KEY,
+    CommandName,
+    DeviceKind,
+    ServiceState,
+    UpdateConfigArgs,
+)
 from agent.roles import EVERY_DEVICE, SCREEN, RoleDefaults, Service, Wiring
 from agent.settings import ActionsMode, AgentSettings
 
@@ -59,37 +66,56 @@ class PcRole(RoleDefaults):
         if ends is not None:
             state["session_ends_at"] = ends.isoformat(timespec="seconds")
         state["language"] = tracker.language
+        # Always there: it also tells the controller that this agent reads out_of_service.
+        out = self.public_pc.out_of_service
+        state[SERVICE_STATE_KEY] = (
+            ServiceState.OUT_OF_SERVICE if out else ServiceState.IN_SERVICE
+        ).value
         return state
 
     def wire(self, wiring: Wiring) -> list[Service]:
+        simulated = wiring.settings.actions == ActionsMode.SIMULATED
         public_pc = build_public_pc(
             wiring.settings,
             wiring.events,
             wiring.actions,
             wake=wiring.wake,
-            simulated=wiring.settings.actions == ActionsMode.SIMULATED,
+            simulated=simulated,
         )
         wiring.actions.session = public_pc  # a mediator's "Reset now" ends the session
         self.public_pc = public_pc
+        if wiring.remote.out_of_service is not None:
+            _keep_service_state(public_pc, wiring.remote.out_of_service)
+        if wiring.metrics is not None and not simulated:
+            from agent.pc.printers import CupsPrinters
+
+            wiring.metrics.watch_printers(CupsPrinters())
         return [public_pc]
 
     def update_config(
         self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
     ) -> list[str]:
-        if all(getattr(update, name) is None for name in SESSION_LIMITS):
-            return []
-        if self.public_pc is not None:
-            self.public_pc.set_limits(
+        changed = [
+            f"{name} = {getattr(update, name)}"
+            for name in SESSION_LIMITS
+            if getattr(update, name) is not None
+        ]
+        public_pc = self.public_pc
+        if public_pc is None:
+            return changed
+        if changed:
+            public_pc.set_limits(
                 idle_timeout_s=update.idle_timeout_s,
                 max_session_s=update.max_session_s,
                 language=update.site_language,
                 time_zone=update.site_timezone,
             )
-        return [
-            f"{name} = {getattr(update, name)}"
-            for name in SESSION_LIMITS
-            if getattr(update, name) is not None
-        ]
+        if update.out_of_service is not None:
+            done = public_pc.set_out_of_service(update.out_of_service)
+            changed.append(f"out_of_service = {update.out_of_service} ({'; '.join(done)})")
+        elif update.site_language is not None and public_pc.out_of_service:
+            changed.append(public_pc.notice.show(update.site_language))  # the notice's language
+        return changed
 
 
 def build_public_pc(
@@ -107,6 +133,7 @@ def build_public_pc(
     agent.
     """
     from agent.pc.display_manager import check_autologin
+    from agent.pc.greeter import GreeterNotice, MemoryNotice, ServiceNotice
     from agent.pc.guest import GuestRefused, resolve_guest
     from agent.pc.login import GuestLogin, GuestLoginByName, MemoryLogin
     from agent.pc.public_pc import SimulatedGuestReset
@@ -118,6 +145,7 @@ def build_public_pc(
     if simulated:  # the demo: no account is touched, the reports look like real ones
         presence: Presence = NoPresence()
         login: GuestLogin = MemoryLogin()
+        notice: ServiceNotice = MemoryNotice()
         resetter = SimulatedGuestReset(on_report=_not_yet)
         warn: Callable[[str], None] = lambda text: None  # noqa: E731
     else:
@@ -132,6 +160,7 @@ def build_public_pc(
         # and locked for real.
         presence = GuestPresenceByName(settings.guest_user)
         login = GuestLoginByName(settings.guest_user, state_dir)
+        notice = GreeterNotice()
         resetter = GuestReset(
             guest_name=settings.guest_user,
             skeleton=settings.guest_skeleton,
@@ -155,9 +184,21 @@ def build_public_pc(
         time_zone=settings.site_timezone,
         on_event=wake,
         login=login,
+        notice=notice,
     )
     resetter.on_report = public_pc.report_wipe  # the reports go where the sessions go
     return public_pc
+
+
+def _keep_service_state(public_pc: PublicPc, out: bool) -> None:
+    """At start: the technician's switch as the controller last set it (``remote-settings.json``)
+    holds, though the agent stopped between saving it and applying it. Applied already, it
+    changes nothing (no reset, no restart of the display manager)."""
+    try:
+        for line in public_pc.set_out_of_service(out):
+            log.info("out_of_service = %s: %s", out, line)
+    except Exception:  # the agent runs on; its heartbeats say whether the PC is in service
+        log.exception("applying out_of_service = %s at start failed", out)
 
 
 def _not_yet(report: object) -> None:

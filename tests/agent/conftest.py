@@ -131,6 +131,19 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def cups() -> Iterator[Any]:
+    """A private cupsd (cups_testkit) with two queues writing to /dev/null: ``borne-test``,
+    which prints, and ``borne-stopped``, disabled, where jobs stay pending."""
+    from cups_testkit import private_cupsd
+
+    with private_cupsd() as server:
+        server.add_queue("borne-test")
+        server.add_queue("borne-stopped")
+        server.admin("cupsdisable", "borne-stopped")
+        yield server
+
+
+@pytest.fixture
 def guest() -> Iterator[Any]:
     """A real throwaway guest account (``useradd``), removed with its processes after the test."""
     from guest_testkit import throwaway_guest

@@ -95,6 +95,7 @@ def test_run_sends_inventory_and_heartbeats_then_stops_cleanly_on_sigterm(
             "session": "none",
             "guest_login": "open",
             "language": "fr",
+            "service": "in_service",
         }
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)

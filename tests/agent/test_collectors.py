@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import pytest
 
-from agent.inventory import InventoryCollector
+from agent.inventory import InventoryCollector, firmware_date
 from agent.metrics import MetricsCollector
 from agent.protocol import Inventory, Metrics
 
@@ -34,10 +35,12 @@ def test_inventory_of_this_machine_validates_against_the_protocol() -> None:
     assert "00:00:00:00:00:00" not in inventory.macs
 
 
-def _fake_root(root: Path, *, serial: str | None) -> Path:
+def _fake_root(root: Path, *, serial: str | None, bios_date: str | None = None) -> Path:
     dmi = root / "sys/class/dmi/id"
     dmi.mkdir(parents=True)
     (dmi / "sys_vendor").write_text("LENOVO\n")
+    if bios_date is not None:
+        (dmi / "bios_date").write_text(bios_date + "\n")
     (dmi / "product_name").write_text("10MQS0E500\n")
     if serial is not None:
         (dmi / "product_serial").write_text(serial + "\n")
@@ -74,3 +77,31 @@ def test_inventory_uses_the_configured_device_name_over_the_host_name():
     from agent.inventory import InventoryCollector
 
     assert InventoryCollector(name="mdh-teisseire-pc-1").collect().hostname == "mdh-teisseire-pc-1"
+
+
+def test_the_firmware_date_is_read_from_dmi_as_an_iso_date(tmp_path: Path) -> None:
+    inventory = InventoryCollector(root=_fake_root(tmp_path, serial=None, bios_date="05/12/2017"))
+    assert inventory.collect().firmware_date == "2017-05-12"
+
+
+def test_without_a_firmware_date_the_inventory_says_nothing(tmp_path: Path) -> None:
+    assert InventoryCollector(root=_fake_root(tmp_path, serial=None)).collect().firmware_date == ""
+
+
+@pytest.mark.parametrize(
+    ("bios_date", "iso"),
+    [
+        ("04/01/2014", "2014-04-01"),  # QEMU's SeaBIOS
+        ("4/1/2014", "2014-04-01"),
+        ("12/31/99", "1999-12-31"),  # before SMBIOS 2.3: two digits
+        ("04/01/14", "2014-04-01"),
+        ("00/00/0000", ""),  # firmwares that leave it blank their own way
+        ("To be filled by O.E.M.", ""),
+        ("02/30/2015", ""),
+        ("01/01/1970", ""),  # a placeholder, not a PC's age
+        ("2014-04-01", ""),  # not what DMI writes: not guessed
+        ("", ""),
+    ],
+)
+def test_firmware_dates_as_firmwares_write_them(bios_date: str, iso: str) -> None:
+    assert firmware_date(bios_date) == iso

@@ -35,6 +35,21 @@ def test_lightdm_drop_in_of_another_user_later_in_order_is_a_problem(tmp_path: P
     assert check.problems == ["LightDM: autologin-user is 'marie', expected 'borne-guest'"]
 
 
+def test_lightdm_without_a_timeout_would_not_log_the_guest_in_again(tmp_path: Path) -> None:
+    """Debian 12's LightDM logs in automatically again after a session ends only from a
+    greeter with a timeout; with 0 the next resident finds a user-name prompt."""
+    (tmp_path / "etc/lightdm").mkdir(parents=True)
+    written = write_autologin("borne-guest", BORNE, tmp_path)
+    assert "autologin-user-timeout=1\n" in written.read_text()
+    (tmp_path / "etc/lightdm/lightdm.conf.d/90-local.conf").write_text(
+        "[Seat:*]\nautologin-user-timeout=0\n"
+    )
+
+    check = check_autologin("borne-guest", tmp_path)
+
+    assert len(check.problems) == 1 and "not logged in again after a reset" in check.problems[0]
+
+
 def test_gdm_gets_automatic_and_timed_login_and_keeps_its_other_settings(tmp_path: Path) -> None:
     conf = tmp_path / "etc/gdm3/daemon.conf"
     conf.parent.mkdir(parents=True)

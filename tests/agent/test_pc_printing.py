@@ -1,94 +1,24 @@
 """Purging the guest's print jobs: a private cupsd started by the test, real jobs from a guest.
 
-The cupsd has its own configuration, spool and socket in a temporary directory (the system's
-CUPS configuration is untouched), the default CUPS job policy, and two queues writing to
-/dev/null: ``borne-test`` prints at once (the job completes and CUPS keeps its document), and
-``borne-stopped`` is disabled, so its jobs stay pending.
+The cupsd (``cups`` in conftest.py) has two queues writing to /dev/null: ``borne-test`` prints
+at once (the job completes and CUPS keeps its document), and ``borne-stopped`` is disabled, so
+its jobs stay pending.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from cups_testkit import PrintServer
 from guest_testkit import run_as, throwaway_guest
 
 from agent.pc.guest import GuestAccount
 from agent.pc.printing import SILENT, cancel_print_jobs, print_jobs_left
 from agent.pc.report import WipeReport
 from tests.polling import wait_for
-
-SYSTEM_CUPSD_CONF = Path("/etc/cups/cupsd.conf")
-
-
-@dataclass
-class PrintServer:
-    socket: Path
-    spool: Path
-
-    def lpstat(self, which: str = "all") -> str:
-        return subprocess.run(
-            ["lpstat", "-h", str(self.socket), "-W", which, "-o"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-    def spool_files(self, job: str) -> list[Path]:
-        number = int(job.rsplit("-", 1)[1])
-        return [p for p in self.spool.iterdir() if re.fullmatch(rf"[cd]0*{number}(-\d+)?", p.name)]
-
-
-def default_policy() -> str:
-    """The ``<Policy default>`` block of Debian's cupsd.conf: who may cancel whose jobs."""
-    text = SYSTEM_CUPSD_CONF.read_text()
-    return text[text.index("<Policy default>") : text.index("</Policy>") + len("</Policy>")]
-
-
-@pytest.fixture
-def cups() -> Iterator[PrintServer]:
-    # Not under tmp_path (0700): the guest must reach the socket, cupsd's lp user its files.
-    root = Path(tempfile.mkdtemp(prefix="borne-cups-"))
-    os.chmod(root, 0o755)  # noqa: S103 - see above
-    for name in ("spool", "spool/tmp", "cache", "state", "log"):
-        (root / name).mkdir()
-    sock = root / "cups.sock"
-    (root / "cups-files.conf").write_text(
-        f"ServerRoot {root}\nRequestRoot {root}/spool\nTempDir {root}/spool/tmp\n"
-        f"CacheDir {root}/cache\nStateDir {root}/state\nErrorLog {root}/log/error_log\n"
-        f"AccessLog {root}/log/access_log\nPageLog {root}/log/page_log\n"
-        "FileDevice Yes\nSystemGroup root\n"
-    )
-    (root / "cupsd.conf").write_text(
-        f"Listen {sock}\nLogLevel warn\nWebInterface No\nBrowsing No\n"
-        f"<Location />\n  Order allow,deny\n</Location>\n{default_policy()}\n"
-    )
-    cupsd = subprocess.Popen(
-        ["cupsd", "-f", "-c", str(root / "cupsd.conf"), "-s", str(root / "cups-files.conf")],
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(sock.is_socket, timeout=10)
-        for queue in ("borne-test", "borne-stopped"):
-            subprocess.run(
-                ["lpadmin", "-h", str(sock), "-p", queue, "-E", "-v", "file:///dev/null"],
-                check=True,
-                capture_output=True,
-            )
-        subprocess.run(["cupsdisable", "-h", str(sock), "borne-stopped"], check=True)
-        yield PrintServer(sock, root / "spool")
-    finally:
-        cupsd.terminate()
-        cupsd.wait(15)
-        shutil.rmtree(root)
 
 
 def print_as(account: GuestAccount, server: PrintServer, queue: str, *options: str) -> str:

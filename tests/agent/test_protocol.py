@@ -9,16 +9,23 @@ import msgspec
 import pytest
 
 from agent.protocol import (
+    COMMAND_ARGS,
+    SERVICE_STATE_KEY,
+    CommandName,
     EnrolRequest,
     EnrolResponse,
     ErrorBody,
     EventAck,
     EventBatch,
     Heartbeat,
+    Inventory,
     InventoryReport,
     PortalStats,
+    PrinterState,
+    ServiceState,
     SessionEnd,
     SessionRecord,
+    UpdateConfigArgs,
     WipeReport,
     from_builtins,
 )
@@ -82,6 +89,24 @@ V1_PC_AND_PORTAL_EVENTS = b"""{"events": [
    "session_lengths_s": [1800, 3600]}
 ]}"""
 
+# Monitoring (issue 12): the firmware's date in the inventory, the print queues in heartbeats,
+# and whether a technician took the device out of service.
+V1_MONITORING_EVENTS = b"""{"events": [
+  {"type": "inventory", "seq": 47, "at": "2025-03-02T08:00:00Z", "inventory": {
+    "hostname": "pc-bib-centre-03", "os_name": "Debian GNU/Linux", "os_version": "12 (bookworm)",
+    "kernel": "6.1.0-18-amd64", "cpu_model": "Intel(R) Core(TM) i3-6100", "cpu_count": 4,
+    "ram_bytes": 8254160896, "firmware_date": "2017-05-12"}},
+  {"type": "heartbeat", "seq": 48, "at": "2025-03-02T08:00:10Z", "interval_s": 10,
+   "metrics": {"cpu_percent": 3.0, "memory_total_bytes": 8254160896,
+               "memory_used_bytes": 2100000000, "memory_percent": 25.4, "uptime_s": 600,
+               "printers": [
+                 {"name": "accueil", "state": "stopped",
+                  "reasons": ["media-jam-error", "paused"], "message": "Paper jam in tray 2"},
+                 {"name": "salle-2", "state": "idle", "accepting": false},
+                 {"name": "etage", "state": "printing"}]},
+   "state": {"role": "pc", "service": "out_of_service", "guest_login": "locked"}}
+]}"""
+
 V1_EVENT_ACK = b'{"acked_seq": 43, "stored": 2, "duplicates": 1}'
 V1_ERROR = b'{"error": "invalid_event", "message": "events[0].seq: expected >= 1"}'
 
@@ -114,6 +139,41 @@ def test_pc_and_portal_events_decode() -> None:
     assert isinstance(wipe, WipeReport) and wipe.login_locked and wipe.leftovers[0].area == "home"
     assert wipe.ended_by is SessionEnd.COMMAND  # the default for reports of older agents
     assert isinstance(portal, PortalStats) and portal.connections_by_hour[0].connections == 12
+
+
+def test_monitoring_events_decode() -> None:
+    inventory, heartbeat = msgspec.json.decode(V1_MONITORING_EVENTS, type=EventBatch).events
+    assert isinstance(inventory, InventoryReport)
+    assert inventory.inventory.firmware_date == "2017-05-12"
+    assert isinstance(heartbeat, Heartbeat)
+    jammed, refusing, busy = heartbeat.metrics.printers
+    assert (jammed.state, jammed.reasons, jammed.accepting) == (
+        PrinterState.STOPPED,
+        ["media-jam-error", "paused"],
+        True,
+    )
+    assert (refusing.state, refusing.accepting, refusing.message) == ("idle", False, "")
+    assert busy.state is PrinterState.PRINTING
+    assert heartbeat.state[SERVICE_STATE_KEY] == ServiceState.OUT_OF_SERVICE
+    # Older agents' messages: no printers, no firmware date.
+    older = msgspec.json.decode(V1_EVENT_BATCH, type=EventBatch).events
+    assert isinstance(older[0], InventoryReport) and older[0].inventory.firmware_date == ""
+    assert isinstance(older[1], Heartbeat) and older[1].metrics.printers == []
+
+
+def test_out_of_service_is_an_update_config_setting() -> None:
+    args = msgspec.convert({"out_of_service": True}, COMMAND_ARGS[CommandName.UPDATE_CONFIG])
+    assert isinstance(args, UpdateConfigArgs) and args.out_of_service is True
+    assert UpdateConfigArgs().out_of_service is None  # not set: nothing changes
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"out_of_service": "yes"}, UpdateConfigArgs, strict=True)
+
+
+@pytest.mark.parametrize("date", ["05/12/2017", "2017-5-12", "yesterday"])
+def test_a_firmware_date_that_is_not_iso_is_refused(date: str) -> None:
+    inventory = msgspec.json.decode(V1_MONITORING_EVENTS)["events"][0]["inventory"]
+    with pytest.raises(msgspec.ValidationError, match="firmware_date"):
+        msgspec.convert({**inventory, "firmware_date": date}, Inventory)
 
 
 def test_v1_ack_and_error_decode() -> None:

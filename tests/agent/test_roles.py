@@ -89,7 +89,8 @@ def test_one_role_heartbeats_are_what_they_were(
         b'{"role":"hotspot","portal":"running","portal_clients":"2"}'
     )
     assert msgspec.json.encode(pc.spool_heartbeat().state) == (
-        b'{"role":"pc","session":"none","guest_login":"open","language":"fr"}'
+        b'{"role":"pc","session":"none","guest_login":"open","language":"fr",'
+        b'"service":"in_service"}'
     )
 
 
@@ -102,7 +103,12 @@ def test_a_kiosk_that_is_also_the_hotspot_reports_both_and_takes_both_commands(
 
     heartbeat = agent.spool_heartbeat()
 
-    assert heartbeat.state == {"role": "kiosk,hotspot", "portal": "running", "portal_clients": "5"}
+    assert heartbeat.state == {
+        "role": "kiosk,hotspot",
+        "service": "in_service",
+        "portal": "running",
+        "portal_clients": "5",
+    }
     assert agent.commands is not None
     handled = agent.commands.role.commands
     assert handled == role_for("kiosk").commands | role_for("hotspot").commands
