@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 PORTAL_AUDIO_PACKAGES := espeak-ng lame
 TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 procps \
   cups cups-client cups-bsd cron at firefox-esr e2fsprogs \
-  nftables dnsmasq-base curl openssl $(PORTAL_AUDIO_PACKAGES)
+  nftables dnsmasq-base curl openssl prometheus $(PORTAL_AUDIO_PACKAGES)
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
 
 .PHONY: install install-system install-test-services portal-audio demo test test-fast lint format vendor bench clean translations
@@ -32,6 +32,8 @@ install-system: ## Debian packages needed to build the venv (skipped when presen
 install-test-services: ## Debian packages the tests start and drive (skipped when present)
 	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); }
+	@# Debian starts the servers it installs where systemd runs; the tests start their own.
+	@-systemctl disable --now prometheus 2>/dev/null || true
 	@# The tests start private PostgreSQL servers of their own (tests/postgres.py).
 
 portal-audio: install ## record the portal's pages read aloud, every language (captive_portal/audio/)

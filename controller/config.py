@@ -6,7 +6,8 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from borne.settings import ImproperlyConfigured, load_settings
 
 ASYNC_MODES = ("gevent", "threading")
+SMTP_SECURITY = ("none", "starttls", "ssl")
+# The reconditioning thresholds, their unit and their largest sensible value: a figure beyond
+# is a unit mistaken (bytes for GiB, days for years), refused at start rather than flagging
+# every PC of the city.
+RECONDITIONING_LIMITS = (
+    ("reconditioning_min_memory_gib", "GiB", 1024),
+    ("reconditioning_min_disk_gib", "GiB", 100_000),
+    ("reconditioning_max_age_years", "years", 50),
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,11 @@ class ControllerSettings:
     # How often each process marks silent devices offline, expires commands and pushes the
     # commands other processes stored for the devices connected to it.
     housekeeping_interval_s: float = 2.0
+    # How often the alert rules are evaluated; their tolerances are minutes, so a minute is
+    # precise enough and costs five queries whatever the size of the fleet.
+    alert_rules_interval_s: float = 60.0
+    # How often each process sends the e-mails that are due (new tickets, solved ones).
+    mail_interval_s: float = 30.0
     # Wake PCs before opening, shut them down after closing, maintenance at night.
     schedules: bool = True
     timezone: str = "Europe/Paris"  # of the sites' opening hours
@@ -56,6 +71,19 @@ class ControllerSettings:
     # The address devices and people reach the controller at ("https://borne.example.org"):
     # what pages print in commands to run. Empty: the address the request came to.
     public_url: str = ""
+    # Staff e-mail (a new ticket to its team, a solved one to its reporter) goes through this
+    # SMTP server. Empty: mails wait in the outbox, and the log says so once.
+    smtp_host: str = ""
+    # 0: the usual port of smtp_security (25 for none, 587 for starttls, 465 for ssl).
+    smtp_port: int = 0
+    # "starttls" upgrades a plain connection and refuses a server that does not offer it; "ssl"
+    # is TLS from the first byte. Either checks the server's certificate and name.
+    smtp_security: str = "none"
+    # Sign in to the server with these; only over TLS, or to a server on this machine.
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    # The sender of these mails: "borne@ville.example" or "Borne <borne@ville.example>".
+    mail_from: str = "borne@localhost"
     # Failed sign-ins before attempts wait (30 s, doubling with each further failure), per
     # account and per address (a library's whole network may share one address).
     # /metrics: with a token, scrapers send "Authorization: Bearer <token>"; without one, only
@@ -63,6 +91,18 @@ class ControllerSettings:
     metrics_token: str = ""
     sign_in_failures_per_account: int = 5
     sign_in_failures_per_address: int = 20
+    # A public PC below these is flagged on its site's equipment page and listed for a
+    # reconditioning partner (maintenance/equipment.py); 0 turns a criterion off. Memory is
+    # counted as installed (a 4 GB PC reports about 3.7 GiB: the figure is rounded up) and 4 GiB
+    # is what Debian with a current browser needs for the forms and video calls residents come
+    # for. Disk is the filesystems' total: a disk sold as 64 GB shows about 58 GiB and holds
+    # the system, an office suite and years of updates, a 32 GB eMMC (about 29 GiB) fills up.
+    # Age is in whole years from the firmware date or first seen: past 8, makers' firmware
+    # updates have stopped and fans, disks and power supplies fail often enough that a public
+    # place should plan a replacement while the machine can still be reconditioned for a home.
+    reconditioning_min_memory_gib: int = 4
+    reconditioning_min_disk_gib: int = 50
+    reconditioning_max_age_years: int = 8
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -83,6 +123,18 @@ class ControllerSettings:
         ):
             if getattr(self, name) < 1:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")
+        for name in ("alert_rules_interval_s", "mail_interval_s"):
+            if not 0.1 <= getattr(self, name) <= 3600:
+                raise ImproperlyConfigured(
+                    f"setting {name} must be between 0.1 and 3600 seconds, "
+                    f"got {getattr(self, name)!r}"
+                )
+        for name, unit, most in RECONDITIONING_LIMITS:
+            value = getattr(self, name)
+            if not 0 <= value <= most:
+                raise ImproperlyConfigured(
+                    f"setting {name} must be between 0 (no limit) and {most} {unit}, got {value!r}"
+                )
         if self.sqlite_synchronous not in ("normal", "full"):
             raise ImproperlyConfigured(
                 "setting sqlite_synchronous must be normal or full, "
@@ -107,14 +159,59 @@ class ControllerSettings:
             raise ImproperlyConfigured(
                 f"setting public_url must start with https:// (or http://), got {self.public_url!r}"
             )
+        self._check_smtp()
         if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
             raise ImproperlyConfigured(
                 "setting database_url must be a sqlite:/// or postgresql+psycopg:// URL"
             )
 
+    def _check_smtp(self) -> None:
+        if self.smtp_security not in SMTP_SECURITY:
+            raise ImproperlyConfigured(
+                f"setting smtp_security must be one of {', '.join(SMTP_SECURITY)}, "
+                f"got {self.smtp_security!r}"
+            )
+        if not 0 <= self.smtp_port <= 65535:
+            raise ImproperlyConfigured(
+                f"setting smtp_port must be between 1 and 65535 (0: the usual one), "
+                f"got {self.smtp_port!r}"
+            )
+        host = self.smtp_host
+        if any(c.isspace() for c in host) or (":" in host and not _is_ip(host)):
+            raise ImproperlyConfigured(
+                f"setting smtp_host must be a host name or an address (the port goes in "
+                f"smtp_port), got {host!r}"
+            )
+        if self.smtp_password and not self.smtp_username:
+            raise ImproperlyConfigured("setting smtp_password is set but smtp_username is empty")
+        if self.smtp_username and self.smtp_security == "none" and not _is_loopback(host):
+            raise ImproperlyConfigured(
+                "setting smtp_username needs smtp_security starttls or ssl: the password would "
+                "cross the network in clear"
+            )
+        _name, address = parseaddr(self.mail_from)
+        user, _at, domain = address.rpartition("@")
+        if not (user and domain and address.isascii()) or any(c.isspace() for c in address):
+            raise ImproperlyConfigured(
+                "setting mail_from must be an e-mail address such as borne@ville.example or "
+                f"Borne <borne@ville.example>, got {self.mail_from!r}"
+            )
+
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'borne.sqlite3'}"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
 
 
 def load_controller_settings(

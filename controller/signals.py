@@ -26,6 +26,7 @@ device_enrolled = _signals.signal("device-enrolled")  # site_id, kind
 device_status_changed = _signals.signal("device-status-changed")  # old, new, site_id
 alert_raised = _signals.signal("alert-raised")  # alert_id, kind, message
 alert_resolved = _signals.signal("alert-resolved")  # alert_id, kind
+ticket_changed = _signals.signal("ticket-changed")  # sender: ticket id; site_id, event
 wipe_reported = _signals.signal("wipe-reported")  # site_id, clean, summary (a dict for pages)
 
 _PENDING = "borne.signals_after_commit"  # in session.info: {transaction: [(signal, sender, kw)]}

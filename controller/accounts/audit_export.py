@@ -8,15 +8,11 @@ import json
 from collections.abc import Iterable, Iterator
 
 from controller.audit import AuditLog
+from controller.spreadsheet import safe_cell
 
 COLUMNS = ("at", "actor", "action", "target_type", "target_id", "summary", "detail")
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection): device names
 # come from agents, so they are quoted with a leading apostrophe, as OWASP advises.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def csv_lines(entries: Iterable[AuditLog]) -> Iterator[str]:
@@ -35,11 +31,11 @@ def csv_lines(entries: Iterable[AuditLog]) -> Iterator[str]:
         yield line(
             [
                 entry.at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                _cell(entry.actor),
-                _cell(entry.action),
-                _cell(entry.target_type),
-                _cell(entry.target_id),
-                _cell(entry.summary),
+                safe_cell(entry.actor),
+                safe_cell(entry.action),
+                safe_cell(entry.target_type),
+                safe_cell(entry.target_id),
+                safe_cell(entry.summary),
                 json.dumps(entry.detail or {}, ensure_ascii=False, sort_keys=True),
             ]
         )

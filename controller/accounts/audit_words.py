@@ -16,6 +16,7 @@ WORDS = {
     "user.disable": _l("Account disabled"),
     "user.enable": _l("Account enabled"),
     "user.password": _l("Password changed"),
+    "user.email": _l("E-mail address changed"),
     "user.login": _l("Signed in"),
     "user.logout": _l("Signed out"),
     "user.login_failed": _l("Failed sign-in"),

@@ -45,6 +45,7 @@ def user() -> None:
 @click.argument("username")
 @role_and_places
 @click.option("--full-name", default="")
+@click.option("--email", default="", help="Where they are told of what concerns them.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_context
 def add_user(
@@ -54,6 +55,7 @@ def add_user(
     organisations: tuple[str, ...],
     sites: tuple[str, ...],
     full_name: str,
+    email: str,
     password_stdin: bool,
 ) -> None:
     """Create a staff account (asks for the password unless --password-stdin)."""
@@ -71,6 +73,7 @@ def add_user(
             full_name=full_name,
             organisations=organisations,
             sites=sites,
+            email=email,
         )
         click.echo(_("created %(role)s %(user)s", role=created.role, user=created.username))
 
@@ -129,6 +132,17 @@ def set_access(
                     user=found.username,
                 )
             )
+
+
+@user.command("email")
+@click.argument("username")
+@click.argument("email")
+@pass_context
+def set_email(ctx: Context, username: str, email: str) -> None:
+    """Set where a staff account is told of what concerns them ("" for nowhere)."""
+    with ctx.session() as session:
+        found = users.set_email(session, CLI_ACTOR, users.find_user(session, username), email)
+        click.echo(_("%(user)s: e-mail %(email)s", user=found.username, email=found.email or "-"))
 
 
 @user.command("password")

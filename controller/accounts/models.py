@@ -28,6 +28,9 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The pages' language chosen by the person ("fr", "en"); None: their browser's.
     language: Mapped[str | None] = mapped_column(String(8))
+    # Where the person is told of what concerns them (a ticket they reported is solved);
+    # empty: not by e-mail.
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     scopes: Mapped[list[UserScope]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )

@@ -75,6 +75,7 @@ def create_user(
     full_name: str = "",
     organisations: Iterable[str | int] = (),
     sites: Iterable[str | int] = (),
+    email: str = "",
 ) -> User:
     """Create a staff account. Organisations and sites are given by id, name or slug."""
     if not isinstance(actor, str):
@@ -95,6 +96,7 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         full_name=full_name.strip(),
+        email=checked_email(email),
     )
     for ref in organisations:
         user.scopes.append(UserScope(organisation_id=places.find_organisation(session, ref).id))
@@ -334,3 +336,23 @@ def scope_names(session: Session, users: list[User]) -> dict[int, list[str]]:
         ]
         for u in users
     }
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def checked_email(email: str) -> str:
+    """An e-mail address as people type it, or "" for none; a clear refusal otherwise."""
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL.match(email)):
+        raise DomainError(_("%(email)s is not an e-mail address", email=email))
+    return email
+
+
+def set_email(session: Session, actor: audit.Actor, user: User, email: str) -> User:
+    """Where ``user`` is told of what concerns them; "" stops the e-mails."""
+    if not isinstance(actor, str) and actor.id != user.id:
+        access.require(actor, Action.MANAGE_USERS)
+    user.email = checked_email(email)
+    audit.record(session, actor, "user.email", "user", user.id, user.username)
+    return user

@@ -55,6 +55,7 @@ OWNED_SETTINGS = {
     "site_language": _l("the site's page (session limits)"),
     "site_timezone": _l("the site's page (session limits)"),
     **dict.fromkeys(PORTAL_SETTINGS, _l("the hotspot's page (Wifi portal)")),
+    "out_of_service": _l("the device's page (out of service)"),
 }
 
 

@@ -24,12 +24,14 @@ CONCERNS = "borne.device_concerns"
 class Concern(enum.StrEnum):
     """What another domain knows of a device that staff must see in every list."""
 
+    OUT_OF_SERVICE = "out_of_service"  # maintenance: taken away from the public for a repair
     LOGIN_LOCKED = "login_locked"  # public PCs: a wipe left something, residents cannot log in
     OPEN_ALERT = "open_alert"  # maintenance: an alert nobody resolved yet
 
 
 # Told by a word and a pictogram, never by colour alone (WCAG 1.4.1); in order of urgency.
 CONCERN_WORDS = {
+    Concern.OUT_OF_SERVICE: (_l("Out of service"), "wrench"),
     Concern.LOGIN_LOCKED: (_l("Login locked"), "lock"),
     Concern.OPEN_ALERT: (_l("Open alert"), "circle-alert"),
 }

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 
 from controller.db import Database, utcnow
 from controller.fleet.models import Device
@@ -19,7 +19,9 @@ class FleetCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         devices = GaugeMetricFamily(
-            "borne_devices", "Devices by site, kind and status", labels=["site", "kind", "status"]
+            "borne_devices",
+            "Devices by site, kind and status (maintenance: out of service, whatever it says)",
+            labels=["site", "kind", "status"],
         )
         age = GaugeMetricFamily(
             "borne_device_heartbeat_age_seconds",
@@ -28,12 +30,17 @@ class FleetCollector(Collector):
         )
         now = utcnow()
         with self._database.session(writes=False) as session:
-            for slug, kind, status, count in session.execute(
-                select(Site.slug, Device.kind, Device.status, func.count())
+            status = case(
+                (Device.out_of_service_since.is_not(None), literal("maintenance")),
+                else_=Device.status,
+            )
+            for slug, kind, shown, count in session.execute(
+                select(Site.slug, Device.kind, status, func.count())
                 .join(Site)
-                .group_by(Site.slug, Device.kind, Device.status)
+                .where(Device.retired_at.is_(None))
+                .group_by(Site.slug, Device.kind, status)
             ):
-                devices.add_metric([slug, kind, status], count)
+                devices.add_metric([slug, kind, shown], count)
             for device_id, name, slug, kind, last_seen in session.execute(
                 select(Device.id, Device.name, Site.slug, Device.kind, Device.last_seen_at)
                 .join(Site)

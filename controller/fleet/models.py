@@ -50,6 +50,10 @@ class Device(Base):
     # that a device that crashed before saving it still gets in with the old one.
     secret_rotation_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pending_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    # Out of service for a repair (maintenance.out_of_service): a public PC refuses the guest
+    # login and says so, its alerts are silenced, availability counts it apart.
+    out_of_service_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    out_of_service_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     site: Mapped[Site] = relationship(back_populates="devices")
 

@@ -7,7 +7,9 @@ from flask import Flask
 
 from controller import audit
 from controller.api import add_api
+from controller.context import settings_of
 from controller.i18n import _l
+from controller.metrics import add_collector
 from controller.web.panels import Panel, add_panel, add_row_extra
 
 
@@ -18,9 +20,11 @@ def init_app(app: Flask) -> None:
     from controller.fleet.ingest import ingest_of
     from controller.hotspots import usage, web
     from controller.hotspots.api import hotspots_api
+    from controller.hotspots.metrics import PortalCollector
 
     app.register_blueprint(web.hotspots_web)
     add_api(app, hotspots_api)
+    add_collector(app, PortalCollector(app.extensions["borne.db"], settings_of(app).timezone))
     add_panel(app, "device", Panel("portal", "hotspots/_portal_panel.html", web.portal_panel, 60))
     add_row_extra(app, "site_devices", web.day_codes)
     ingest_of(app).handlers.add(PortalStats, usage.stats_event)

@@ -1,23 +1,25 @@
 """Alerts: what staff must look at, raised by monitoring and resolved when the cause goes away.
 
 One open alert per (device, kind) at most: a device that keeps failing the same way does not
-bury the list. Raising and resolving are announced with blinker signals once committed, so
-tickets and notifications plug in without this module knowing them.
+bury the list. A new alert opens a ticket for its device's team, or joins the device's ticket
+still open (:mod:`controller.maintenance.tickets`); when the last alert of a ticket resolves
+itself, the ticket says its cause is gone. Raising and resolving are also announced with
+blinker signals once committed, for the live pages.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Flask
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from controller import access, signals
 from controller.access import Action
 from controller.audit import Actor
-from controller.context import database_of
-from controller.db import utcnow
+from controller.config import ControllerSettings
+from controller.context import settings_of
 from controller.fleet.models import Device, DeviceStatus
 from controller.maintenance.models import Alert, AlertKind
 from controller.places import service as places
@@ -25,15 +27,26 @@ from controller.places.models import Site
 
 
 def raise_alert(
-    session: Session, device: Device, kind: AlertKind, message: str, now: datetime
+    session: Session,
+    device: Device,
+    kind: AlertKind,
+    message: str,
+    now: datetime,
+    *,
+    timezone: str | None = None,
 ) -> Alert:
-    """Open an alert for ``device``, or refresh the message of the one already open."""
+    """Open an alert for ``device`` and put it on a ticket, or refresh the message of the one
+    already open. ``timezone``: the sites' (setting ``timezone``), for the ticket's due times."""
+    from controller.maintenance import tickets
+
     alert = open_alert(session, device.id, kind)
     if alert is None:
         alert = Alert(kind=kind, device_id=device.id, site_id=device.site_id, message=message[:500])
         alert.raised_at = now
+        alert.device = device
         session.add(alert)
         session.flush()
+        tickets.ticket_for_alert(session, alert, timezone or sites_timezone(), now)
         signals.send_after_commit(
             session, signals.alert_raised, device.id, alert_id=alert.id, kind=kind, message=message
         )
@@ -45,15 +58,25 @@ def raise_alert(
 def resolve_alert(
     session: Session, device_id: str, kind: AlertKind, resolution: str, now: datetime
 ) -> Alert | None:
-    """Close the open alert of that kind, if any; returns it."""
+    """Close the open alert of that kind, if any, and tell its ticket; returns it."""
+    from controller.maintenance import tickets
+
     alert = open_alert(session, device_id, kind)
     if alert is not None:
         alert.resolved_at = now
         alert.resolution = resolution[:200]
+        tickets.alert_gone(session, alert, now)
         signals.send_after_commit(
             session, signals.alert_resolved, device_id, alert_id=alert.id, kind=kind
         )
     return alert
+
+
+def sites_timezone() -> str:
+    """The sites' time zone: the app's setting, or the default outside an app."""
+    if has_app_context():
+        return settings_of(current_app).timezone
+    return ControllerSettings.timezone
 
 
 def open_alert(session: Session, device_id: str, kind: AlertKind) -> Alert | None:
@@ -136,9 +159,3 @@ def offset_words(offset: timedelta) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
-
-
-def clock_check_job(app: Flask) -> None:
-    """The periodic job: check every online device's clock."""
-    with database_of(app).session() as session:
-        check_clocks(session, utcnow())

@@ -11,6 +11,7 @@ from controller.accounts.current import signed_in
 from controller.context import db_session
 from controller.fleet.models import Device
 from controller.i18n import _
+from controller.maintenance import rules
 from controller.maintenance import service as alerts
 from controller.maintenance.models import Alert, AlertKind
 from controller.web.panels import Refused
@@ -57,4 +58,94 @@ def alert_text(alert: Alert) -> str:
             device=alert.device.name,
             offset=alerts.offset_words(-offset),
         )
-    return alert.message
+    return _rule_text(alert) or alert.message
+
+
+def _rule_text(alert: Alert) -> str | None:
+    """The words of an alert raised by a rule (:mod:`controller.maintenance.rules`), with what
+    the device's latest heartbeat says where it helps; None for a kind without words here."""
+    device = alert.device.name
+    metrics = alert.device.metrics or {}
+    if alert.kind == AlertKind.OFFLINE:
+        return _(
+            "%(device)s does not answer while its site is open: check that it is switched on, "
+            "plugged in and connected to the network.",
+            device=device,
+        )
+    if alert.kind in (AlertKind.CPU_HIGH, AlertKind.MEMORY_HIGH):
+        key = "cpu_percent" if alert.kind == AlertKind.CPU_HIGH else "memory_percent"
+        value = metrics.get(key)
+        if not isinstance(value, int | float):
+            value = None
+        if alert.kind == AlertKind.CPU_HIGH:
+            if value is None:
+                return _(
+                    "The processor of %(device)s has been busy for a long while: a program may "
+                    "be stuck. Restarting the device usually frees it.",
+                    device=device,
+                )
+            return _(
+                "The processor of %(device)s has been busy for a long while (%(percent)d %% "
+                "at its last heartbeat): a program may be stuck. Restarting the device usually "
+                "frees it.",
+                device=device,
+                percent=round(value),
+            )
+        if value is None:
+            return _(
+                "The memory of %(device)s has been almost full for a long while: a program may "
+                "be stuck, or the device has too little memory.",
+                device=device,
+            )
+        return _(
+            "The memory of %(device)s has been almost full for a long while (%(percent)d %% "
+            "at its last heartbeat): a program may be stuck, or the device has too little "
+            "memory.",
+            device=device,
+            percent=round(value),
+        )
+    if alert.kind == AlertKind.DISK_FULL:
+        fullest = rules.fullest_disk(metrics)
+        if fullest is None:
+            return _(
+                "A disk of %(device)s is almost full: updates and downloads may fail. Free "
+                "some space.",
+                device=device,
+            )
+        return _(
+            "The disk %(mountpoint)s of %(device)s is %(percent)d %% full: updates and "
+            "downloads may fail. Free some space.",
+            device=device,
+            mountpoint=fullest[0],
+            percent=round(fullest[1]),
+        )
+    if alert.kind == AlertKind.PORTAL_DOWN:
+        return _(
+            "The wifi portal of %(device)s is not running: residents cannot get online. Check "
+            "the hotspot's borne-portal service.",
+            device=device,
+        )
+    if alert.kind == AlertKind.PRINTER_ERROR:
+        failing = rules.printers_in_error(metrics)
+        if not failing:
+            return _(
+                "A printer of %(device)s stopped: residents cannot print. Check the paper, the "
+                "toner and for a jam, then resume the printer.",
+                device=device,
+            )
+        return _(
+            "A printer of %(device)s stopped (%(printers)s): residents cannot print. Check the "
+            "paper, the toner and for a jam, then resume the printer.",
+            device=device,
+            printers=", ".join(rules.printer_words(p) for p in failing),
+        )
+    if alert.kind == AlertKind.AGENT_OUTDATED:
+        said = (alert.device.inventory or {}).get("agent_version")
+        return _(
+            "The agent of %(device)s is at version %(agent)s, older than the controller's "
+            "%(controller)s: it misses fixes and may not understand new commands. Upgrade it.",
+            device=device,
+            agent=said if isinstance(said, str) and said else "?",
+            controller=rules.own_version() or "?",
+        )
+    return None

@@ -586,3 +586,26 @@ def _without_fallback(expr: str) -> str:
         elif not in_comment and expr.startswith("||", i):
             return expr[:i].rstrip()
     return expr
+
+
+def open_intervals(
+    opening_hours: str,
+    start: datetime,
+    end: datetime,
+    *,
+    policy: SchedulePolicy,
+    closures: Sequence[Closure] = (),
+    holidays_closed: bool = True,
+) -> list[tuple[datetime, datetime]]:
+    """When the site is open to the public in ``[start, end)`` (aware): UTC ``[opens, closes)``
+    pairs in time order, cut at ``start`` and ``end``, adjacent ones joined.
+
+    Closures and public holidays close as for ``is_open``, and "unknown" hours count as closed.
+    An empty expression answers ``[]``, as ``is_open`` answers False: a caller that gives a site
+    without hours another meaning (round the clock, say) passes ``"24/7"`` instead.
+    """
+    _require_aware(start=start, end=end)
+    if end <= start or not opening_hours.strip():
+        return []
+    pieces = _effective_open(opening_hours, start, end, policy, closures, holidays_closed)
+    return [(a, b) for a, b, _ in pieces]

@@ -35,6 +35,7 @@ ICONS="monitor battery-charging wifi wifi-off circle-check circle-x circle-dashe
 map-pin clock building-2 key-round users scroll-text layout-dashboard log-out radio cpu
 memory-stick hard-drive server user-plus rotate-ccw lock lock-open message-square-text power
 refresh-cw sunrise download settings file-text send hourglass loader list-filter file-down
+wrench printer keyboard ticket circle-help
 shield-check"
 python3 - "$modules/lucide-static/icons" "$dest/lucide/sprite.svg" $ICONS <<'PY'
 import re

@@ -228,10 +228,16 @@ class StaffClient:
 
 @contextlib.contextmanager
 def agent_process(
-    controller: ControllerProcess, site: str, kind: str, state_dir: Path, settings: dict[str, str]
+    controller: ControllerProcess,
+    site: str,
+    kind: str,
+    state_dir: Path,
+    settings: dict[str, str],
+    wrapper: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """A real agent, enrolled with a fresh token then run as ``borne agent run`` with
     ``settings`` (``BORNE_AGENT_*`` variables) until the block ends; yields its device id.
+    ``wrapper``: a command that ends by exec'ing its arguments (a namespace to run it in).
 
     Its log is ``state_dir/agent.log``.
     """
@@ -244,7 +250,7 @@ def agent_process(
     device_id = json.loads((state_dir / "credentials.json").read_text())["device_id"]
     with (state_dir / "agent.log").open("wb") as log:
         agent = subprocess.Popen(
-            [BORNE, "agent", "run", "--state-dir", str(state_dir)],
+            [*wrapper, BORNE, "agent", "run", "--state-dir", str(state_dir)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.certificates import self_signed_certificate
+
 HOSTNAME = "portail.wifi.test"
 
 
@@ -26,32 +28,7 @@ def free_port() -> int:
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for the portal's name and 127.0.0.1."""
-    cert, key = directory / "portal-cert.pem", directory / "portal-key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            f"/CN={HOSTNAME}",
-            "-addext",
-            f"subjectAltName=DNS:{HOSTNAME},IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed_certificate(directory, HOSTNAME, "127.0.0.1", stem="portal")
 
 
 @dataclass

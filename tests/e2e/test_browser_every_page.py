@@ -79,8 +79,14 @@ def test_every_staff_page_is_french_fits_a_phone_and_passes_axe(live_controller,
     # on a desktop screen.
     phone = browser.new_context(viewport=PHONE, locale="fr-FR", bypass_csp=True).new_page()
     sign_in_french(phone, live_controller.url, username)
+    # A ticket, so that a ticket's page is among them.
+    phone.goto(f"{live_controller.url}/devices/{pc}/report?category=screen")
+    phone.get_by_role("button", name="Envoyer").click()
+    expect(phone.get_by_role("heading", level=1)).to_contain_text("pc-accueil")
+    ticket = urlsplit(phone.url).path
     seen: list[str] = []
-    queue = ["/", f"/devices/{pc}", f"/devices/{hotspot}"]  # each kind of device its page
+    # Each kind of device its page, and the ticket's.
+    queue = ["/", f"/devices/{pc}", f"/devices/{hotspot}", ticket]
     while queue and len(seen) < MOST_PAGES:
         path = queue.pop(0)
         seen.append(path)
