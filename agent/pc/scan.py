@@ -35,13 +35,23 @@ def mount_points_under(directory: Path, mountinfo: Path = MOUNTINFO) -> list[Pat
     return [point for point in points if point == directory or directory in point.parents]
 
 
+# What the display manager itself writes in the guest's home, outside any session: LightDM,
+# ending the last session, rewrites ~/.Xauthority (its X cookies, none of them the resident's
+# data) in the home that has just been swapped in, and writes it again at the next login. Seen
+# as a leftover, it locked the guest login after every reset on a default LightDM.
+DISPLAY_MANAGER_FILES = frozenset({Path(".Xauthority")})
+
+
 def home_leftovers(guest: GuestAccount, skeleton: Path) -> list[Leftover]:
-    """Whatever in the home is not exactly the skeleton: extra, changed, or mounted there."""
+    """Whatever in the home is not exactly the skeleton: extra, changed, or mounted there
+    (the display manager's own files aside, :data:`DISPLAY_MANAGER_FILES`)."""
     home = guest.home
     mounts = frozenset(mount_points_under(home))
     left = [Leftover("home", printable_path(str(p)), "something is mounted here") for p in mounts]
     expected = {relative: st for relative, st in tree_entries(skeleton)}
     for relative, st in tree_entries(home, skip=mounts):
+        if Path(relative) in DISPLAY_MANAGER_FILES and stat.S_ISREG(st.st_mode):
+            continue
         path = home / relative
         reason = _differs(skeleton / relative, expected.get(relative), path, st)
         if reason and path not in mounts:

@@ -87,6 +87,20 @@ def test_swap_without_a_spare_builds_one_on_the_spot(
     assert home_leftovers(guest, skeleton) == []
 
 
+def test_the_display_managers_cookie_file_is_not_a_leftover(
+    spare: SpareHome, guest: GuestAccount, skeleton: Path
+) -> None:
+    """LightDM rewrites ~/.Xauthority in the new home as the last session ends; anything else
+    the skeleton does not have still is a leftover."""
+    spare.swap(WipeReport())
+    (guest.home / ".Xauthority").write_bytes(b"\x01\x00cookie")
+    (guest.home / ".xsession-errors").write_text("the last session's log")
+
+    left = home_leftovers(guest, skeleton)
+
+    assert [Path(item.path).name for item in left] == [".xsession-errors"]
+
+
 def test_changed_skeleton_makes_the_spare_stale(
     spare: SpareHome, guest: GuestAccount, skeleton: Path
 ) -> None:
