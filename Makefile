@@ -14,8 +14,11 @@ TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 pro
   cups cups-client cups-bsd cron at firefox-esr e2fsprogs \
   nftables dnsmasq-base curl openssl prometheus $(PORTAL_AUDIO_PACKAGES)
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
+# Two pytest workers (the machine has two cores); tests that change the machine itself run on
+# one of them, one after the other (tests/conftest.py MACHINE_WIDE).
+TEST_WORKERS ?= 2
 
-.PHONY: install install-system install-test-services portal-audio demo test test-fast lint format vendor bench clean translations
+.PHONY: install install-system install-test-services portal-audio kiosk-audio demo test test-fast lint format vendor bench clean translations
 
 install: $(VENV)/.installed ## build .venv with the controller, the agent and the dev tools
 
@@ -41,11 +44,16 @@ portal-audio: install ## record the portal's pages read aloud, every language (c
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PORTAL_AUDIO_PACKAGES); }
 	$(BIN)/borne portal audio
 
-demo: install portal-audio ## run a controller and six simulated devices on http://127.0.0.1:8000
+kiosk-audio: install ## record the kiosk's touch page read aloud, every language (agent/kiosk/audio/)
+	@dpkg -s $(PORTAL_AUDIO_PACKAGES) >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PORTAL_AUDIO_PACKAGES); }
+	$(BIN)/python -m agent.kiosk.audio
+
+demo: install portal-audio kiosk-audio ## run a controller and six simulated devices on http://127.0.0.1:8000
 	$(BIN)/borne demo
 
 test: install install-test-services lint ## the whole suite: unit, PostgreSQL, end-to-end, browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: install ## unit and database tests only
 	$(BIN)/pytest -m "not e2e and not browser"

@@ -47,6 +47,7 @@ from agent.protocol import (
     ExtendSessionArgs,
     MaintenanceArgs,
     MessageArgs,
+    OpenLockerArgs,
     UpdateConfigArgs,
     WakeArgs,
     from_builtins,
@@ -78,6 +79,13 @@ class SessionExtension(Protocol):
     :class:`~agent.pc.public_pc.PublicPc`, wired as ``actions.session``)."""
 
     def extend_session(self, args: ExtendSessionArgs) -> Outcome: ...
+
+
+@runtime_checkable
+class LockerOpening(Protocol):
+    """A device with lockers staff may open from the controller (the ``kiosk`` role)."""
+
+    def open_locker(self, args: OpenLockerArgs) -> Outcome: ...
 
 
 class CommandRunner:
@@ -258,6 +266,13 @@ class CommandRunner:
                 if not isinstance(actions.session, SessionExtension):
                     return Outcome(False, "this device has no resident's session to extend")
                 return actions.session.extend_session(args)
+            case CommandName.OPEN_LOCKER:
+                assert isinstance(args, OpenLockerArgs)
+                # One agent may play several roles (a kiosk that is also the hotspot).
+                for role in getattr(self.role, "roles", (self.role,)):
+                    if isinstance(role, LockerOpening):
+                        return role.open_locker(args)
+                return Outcome(False, "this device has no lockers")
         return Outcome(False, f"{name} is not implemented by this agent")
 
     def _report(self, command: CommandMessage, outcome: Outcome, duration_ms: int) -> CommandResult:

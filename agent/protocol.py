@@ -209,6 +209,9 @@ class CommandName(enum.StrEnum):
     # a public PC: push the running session's end later (a mediator's "+15 min"). Older agents
     # cannot decode the name: they drop the command unclaimed and it expires.
     EXTEND_SESSION = "extend_session"
+    # a charging kiosk: open one locker for a member of staff (a forgotten phone, a jam),
+    # whatever it holds; audited on the controller with who and why, reported by the kiosk.
+    OPEN_LOCKER = "open_locker"
 
 
 class NoArgs(_Strict):
@@ -271,6 +274,25 @@ class UpdateConfigArgs(_Strict):
     # service" notice, a kiosk's page says so, until the switch is turned back. Sent only to
     # agents whose heartbeats report ``service`` (older ones would refuse the whole command).
     out_of_service: bool | None = None
+    # Charging kiosks, set per site: the longest a phone may charge (past it the locker stays
+    # shut and staff are alerted), where to ask for help (shown on the kiosk's screen), what
+    # happens to a phone still there at closing time, the site's opening hours (OpenStreetMap
+    # syntax, "" for always open: a phone left at closing is an alert) and the staff's PINs
+    # (username -> "pbkdf2_sha256$iterations$salt$hash", never the PIN itself).
+    kiosk_max_charge_min: Annotated[int, msgspec.Meta(ge=10, le=24 * 60)] | None = None
+    kiosk_help_text: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    kiosk_forgotten_text: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    kiosk_opening_hours: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    kiosk_staff_pins: (
+        Annotated[
+            dict[
+                Annotated[str, msgspec.Meta(max_length=80)],
+                Annotated[str, msgspec.Meta(max_length=200)],
+            ],
+            msgspec.Meta(max_length=200),
+        ]
+        | None
+    ) = None
 
 
 # The update_config settings that are the captive portal's, not the agent's: the hotspot's
@@ -295,6 +317,17 @@ class CollectLogsArgs(_Strict):
     since_hours: Annotated[int, msgspec.Meta(ge=1, le=168)] = 24
 
 
+LockerNumber = Annotated[int, msgspec.Meta(ge=1, le=64)]
+
+
+class OpenLockerArgs(_Strict):
+    """Open locker ``locker`` for ``staff`` (a username), who gave ``reason``."""
+
+    locker: LockerNumber
+    staff: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 COMMAND_ARGS: dict[CommandName, type[_Strict]] = {
     CommandName.RESET_SESSION: NoArgs,
     CommandName.LOCK_SCREEN: NoArgs,
@@ -307,6 +340,7 @@ COMMAND_ARGS: dict[CommandName, type[_Strict]] = {
     CommandName.UPDATE_CONFIG: UpdateConfigArgs,
     CommandName.COLLECT_LOGS: CollectLogsArgs,
     CommandName.EXTEND_SESSION: ExtendSessionArgs,
+    CommandName.OPEN_LOCKER: OpenLockerArgs,
 }
 
 COMMAND_EVENT = "command"
@@ -411,7 +445,100 @@ class PortalStats(_Strict, tag="portal_stats", tag_field="type"):
     session_lengths_s: Annotated[list[Count], msgspec.Meta(max_length=2000)] = []
 
 
-AgentEvent = Heartbeat | InventoryReport | CommandResult | SessionRecord | WipeReport | PortalStats
+class LockerState(enum.StrEnum):
+    FREE = "free"  # empty, door shut, may be chosen
+    DEPOSIT = "deposit"  # opened for a resident to put a phone in; no code yet
+    OCCUPIED = "occupied"  # a phone inside, door shut, a code opens it
+    OVERTIME = "overtime"  # occupied past the site's longest charge: only staff open it
+    OUT_OF_ORDER = "out_of_order"  # its door or lock misbehaves: nobody is offered it
+
+
+class DoorState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    UNKNOWN = "unknown"  # the driver does not answer
+
+
+class Locker(_Strict):
+    """One locker as the controller may know it: never a code, never who."""
+
+    number: LockerNumber
+    state: LockerState
+    door: DoorState
+    since: Moment  # when it entered ``state``
+
+
+class LockersReport(_Strict, tag="lockers", tag_field="type"):
+    """A kiosk's lockers, sent when one changes and with every heartbeat's period at most."""
+
+    seq: Seq
+    at: Moment
+    lockers: Annotated[list[Locker], msgspec.Meta(max_length=64)]
+    driver_ok: bool = True
+    driver_message: Text = ""
+
+
+class ChargingEnd(enum.StrEnum):
+    CODE = "code"  # the resident typed the code
+    STAFF = "staff"  # a member of staff opened it with their PIN, at the kiosk
+    REMOTE = "remote"  # a member of staff opened it from the controller
+    ABANDONED = "abandoned"  # the resident chose a locker and closed it empty
+
+
+class ChargingSession(_Strict, tag="charging_session", tag_field="type"):
+    """One phone charged: anonymous, when and how it ended."""
+
+    seq: Seq
+    at: Moment
+    locker: LockerNumber
+    started_at: Moment
+    ended_at: Moment
+    ended_by: ChargingEnd
+
+
+class LockerIncidentKind(enum.StrEnum):
+    OVERTIME = "overtime"  # charged past the site's longest time
+    FORGOTTEN = "forgotten"  # a phone still there at closing time
+    DOOR_OPEN = "door_open"  # a door found open when it should be shut
+    DOOR_SHUT_EMPTY = "door_shut_empty"  # shut on a locker that should be open (not deposited)
+    DRIVER_DOWN = "driver_down"  # the lock board or GPIO does not answer
+    KEYPAD_PAUSED = "keypad_paused"  # too many wrong codes
+
+
+class LockerIncident(_Strict, tag="locker_incident", tag_field="type"):
+    """Something staff must look at on a kiosk, or its end (``resolved``)."""
+
+    seq: Seq
+    at: Moment
+    kind: LockerIncidentKind
+    locker: LockerNumber | None = None
+    resolved: bool = False
+    message: Text = ""
+
+
+class StaffOpening(_Strict, tag="locker_opened", tag_field="type"):
+    """A member of staff opened a locker (at the kiosk with their PIN, or remotely)."""
+
+    seq: Seq
+    at: Moment
+    locker: LockerNumber
+    staff: Annotated[str, msgspec.Meta(max_length=80)]
+    reason: Text
+    remote: bool = False
+
+
+AgentEvent = (
+    Heartbeat
+    | InventoryReport
+    | CommandResult
+    | SessionRecord
+    | WipeReport
+    | PortalStats
+    | LockersReport
+    | ChargingSession
+    | LockerIncident
+    | StaffOpening
+)
 
 
 class EventBatch(_Strict):

@@ -108,6 +108,29 @@ class AgentSettings:
     # charging kiosk that is also the wifi hotspot: ["kiosk", "hotspot"], or
     # BORNE_AGENT_ROLES=kiosk,hotspot); empty means that one role. See roles_of().
     roles: tuple[str, ...] = ()
+    # Charging kiosks (agent.kiosk): the locker driver — "modbus" (a serial lock board), "gpio"
+    # (locks wired to GPIO lines) or "simulated"; empty means simulated on a simulated device
+    # (actions = "simulated", the demo) and is refused on a real kiosk.
+    kiosk_driver: str = ""
+    kiosk_lockers: int = 8
+    # modbus: the board's serial port, unit id and speed, and where its lock coils and door
+    # inputs start (agent/kiosk/drivers/modbus.py has the register map).
+    kiosk_serial_port: str = ""
+    kiosk_modbus_unit: int = 1
+    kiosk_modbus_baud: int = 9600
+    kiosk_modbus_first_coil: int = 0
+    kiosk_modbus_first_input: int = 0
+    # gpio: the chip's device file, one lock line and one door line per locker (in order), and
+    # whether the relays are driven by a low line and a shut door pulls its line low.
+    kiosk_gpio_chip: str = ""
+    kiosk_gpio_lock_lines: tuple[int, ...] = ()
+    kiosk_gpio_door_lines: tuple[int, ...] = ()
+    kiosk_gpio_lock_active_low: bool = False
+    kiosk_gpio_door_active_low: bool = False
+    # The touch page, on 127.0.0.1 only (Chromium in kiosk mode shows it).
+    kiosk_port: int = 8010
+    # A receipt printer's device file taking plain text / ESC-POS (/dev/usb/lp0); empty: none.
+    kiosk_receipt_printer: str = ""
 
     def __post_init__(self) -> None:
         if self.actions not in {m.value for m in ActionsMode}:
@@ -184,6 +207,86 @@ class AgentSettings:
                 )
             if self.roles.count(name) > 1:
                 raise ImproperlyConfigured(f"setting roles names {name!r} twice")
+        self._check_kiosk()
+
+    def _check_kiosk(self) -> None:
+        """The kiosk_* settings; those of a driver only when it is the one chosen."""
+        drivers = ("simulated", "modbus", "gpio")
+        for name in ("kiosk_gpio_lock_lines", "kiosk_gpio_door_lines"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))  # a list given in code
+        if self.kiosk_driver not in ("", *drivers):
+            raise ImproperlyConfigured(
+                f"setting kiosk_driver must be one of {', '.join(drivers)}, "
+                f"got {self.kiosk_driver!r}"
+            )
+        if not 1 <= self.kiosk_lockers <= 64:
+            raise ImproperlyConfigured(
+                f"setting kiosk_lockers must be between 1 and 64, got {self.kiosk_lockers!r}"
+            )
+        if not 1 <= self.kiosk_port <= 65535:
+            raise ImproperlyConfigured(
+                f"setting kiosk_port must be between 1 and 65535, got {self.kiosk_port!r}"
+            )
+        if self.kiosk_receipt_printer and not self.kiosk_receipt_printer.startswith("/"):
+            raise ImproperlyConfigured(
+                f"setting kiosk_receipt_printer must be a device file such as /dev/usb/lp0, "
+                f"or empty for none, got {self.kiosk_receipt_printer!r}"
+            )
+        if self.kiosk_driver == "modbus":
+            self._check_kiosk_modbus()
+        if self.kiosk_driver == "gpio":
+            self._check_kiosk_gpio()
+
+    def _check_kiosk_modbus(self) -> None:
+        if not self.kiosk_serial_port:
+            raise ImproperlyConfigured(
+                "setting kiosk_serial_port is required with kiosk_driver = modbus: the lock "
+                "board's serial port, such as /dev/ttyUSB0"
+            )
+        if not 1 <= self.kiosk_modbus_unit <= 247:
+            raise ImproperlyConfigured(
+                f"setting kiosk_modbus_unit must be the board's unit id, 1 to 247, "
+                f"got {self.kiosk_modbus_unit!r}"
+            )
+        bauds = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+        if self.kiosk_modbus_baud not in bauds:
+            raise ImproperlyConfigured(
+                f"setting kiosk_modbus_baud must be one of {', '.join(map(str, bauds))}, "
+                f"got {self.kiosk_modbus_baud!r}"
+            )
+        for name in ("kiosk_modbus_first_coil", "kiosk_modbus_first_input"):
+            if not 0 <= getattr(self, name) <= 65536 - self.kiosk_lockers:
+                raise ImproperlyConfigured(
+                    f"setting {name} must be a Modbus address from 0 that leaves room for "
+                    f"{self.kiosk_lockers} lockers (kiosk_lockers), got {getattr(self, name)!r}"
+                )
+
+    def _check_kiosk_gpio(self) -> None:
+        if not self.kiosk_gpio_chip:
+            raise ImproperlyConfigured(
+                "setting kiosk_gpio_chip is required with kiosk_driver = gpio: the chip's "
+                "device file, such as /dev/gpiochip0 (gpiodetect lists them)"
+            )
+        seen: set[int] = set()
+        for name in ("kiosk_gpio_lock_lines", "kiosk_gpio_door_lines"):
+            lines: tuple[int, ...] = getattr(self, name)
+            if len(lines) != self.kiosk_lockers:
+                raise ImproperlyConfigured(
+                    f"setting {name} must list one line per locker ({self.kiosk_lockers}, "
+                    f"kiosk_lockers), got {list(lines)}"
+                )
+            for line in lines:
+                if line < 0:
+                    raise ImproperlyConfigured(
+                        f"setting {name}: {line} is not a line offset (0 or more, as gpioinfo "
+                        f"numbers them)"
+                    )
+                if line in seen:
+                    raise ImproperlyConfigured(
+                        f"setting {name}: line {line} is used twice (each lock and each door "
+                        f"has its own line)"
+                    )
+                seen.add(line)
 
     def roles_of(self, kind: DeviceKind) -> tuple[DeviceKind, ...]:
         """The roles the device runs: ``roles``, or the one of ``kind``, the kind it was enrolled

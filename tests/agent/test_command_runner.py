@@ -116,13 +116,14 @@ def test_command_without_time_zone_is_refused_as_malformed(spool: Spool) -> None
 @pytest.mark.parametrize(
     ("kind", "refused"),
     [
-        (DeviceKind.PC, set()),
+        (DeviceKind.PC, {CommandName.OPEN_LOCKER}),
         (DeviceKind.KIOSK, {CommandName.RESET_SESSION, CommandName.EXTEND_SESSION}),
         (
             DeviceKind.HOTSPOT,
             {
                 CommandName.RESET_SESSION,
                 CommandName.EXTEND_SESSION,
+                CommandName.OPEN_LOCKER,
                 CommandName.LOCK_SCREEN,
                 CommandName.UNLOCK_SCREEN,
                 CommandName.SHOW_MESSAGE,
