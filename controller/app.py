@@ -17,6 +17,7 @@ from controller import (
     commands,
     fleet,
     hotspots,
+    lockers,
     maintenance,
     metrics,
     places,
@@ -37,7 +38,7 @@ from controller.web.pages import init_pages
 
 # Every domain of the controller, once. Their tables share one metadata (one Alembic history),
 # and ``borne controller`` gathers their command-line groups from here.
-DOMAINS = (places, accounts, fleet, commands, maintenance, public_pcs, hotspots)
+DOMAINS = (places, accounts, fleet, commands, maintenance, public_pcs, hotspots, lockers)
 
 
 def load_models() -> None:

@@ -29,6 +29,27 @@ BACKENDS = ["sqlite", "postgresql"]
 os.environ["LANGUAGE"] = "en"
 
 
+# Tests that change the machine itself — real accounts and the files of their uids, cupsd,
+# network namespaces and nftables, mount namespaces — run one after the other on one worker
+# (make test runs two, pytest-xdist's --dist loadgroup); every other test has its own
+# ports, directories and databases and runs beside them.
+MACHINE_WIDE = (
+    "tests/agent/test_pc_",
+    "tests/captive_portal/",
+    "tests/e2e/test_pc_reset.py",
+    "tests/e2e/test_portal_lab.py",
+    "tests/e2e/test_maintenance_flow.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    for item in items:
+        where = item.path.relative_to(root).as_posix()
+        if where.startswith(MACHINE_WIDE):
+            item.add_marker(pytest.mark.xdist_group("machine"))
+
+
 @pytest.fixture(scope="session")
 def postgres_base_url() -> Iterator[str]:
     with postgres_server() as url:

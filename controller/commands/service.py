@@ -103,6 +103,13 @@ SPECS: dict[CommandName, CommandSpec] = {
     CommandName.EXTEND_SESSION: CommandSpec(
         _l("More time"), frozenset({DeviceKind.PC}), timedelta(minutes=2)
     ),
+    # Sent by controller.lockers with the locker, the staff member and their reason (audited).
+    # Short-lived: someone waits at the kiosk for it, not an hour later. Admins and technicians
+    # only (not in access.MEDIATOR_COMMANDS): a mediator opens a locker at the kiosk with their
+    # PIN, in front of whoever takes the phone.
+    CommandName.OPEN_LOCKER: CommandSpec(
+        _l("Open a locker"), frozenset({DeviceKind.KIOSK}), timedelta(minutes=5)
+    ),
 }
 
 

@@ -47,6 +47,7 @@ COMMAND_ICONS = {
     CommandName.UPDATE_CONFIG: "settings",
     CommandName.COLLECT_LOGS: "file-text",
     CommandName.EXTEND_SESSION: "clock",
+    CommandName.OPEN_LOCKER: "lock-open",  # the lockers' panel has its form (locker, reason)
 }
 # A command's state as people read it; "running" is a sent command its device has claimed.
 # app.js keeps the same pictograms for live updates, and gets the words from the page

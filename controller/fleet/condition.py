@@ -27,6 +27,7 @@ class Concern(enum.StrEnum):
     OUT_OF_SERVICE = "out_of_service"  # maintenance: taken away from the public for a repair
     LOGIN_LOCKED = "login_locked"  # public PCs: a wipe left something, residents cannot log in
     OPEN_ALERT = "open_alert"  # maintenance: an alert nobody resolved yet
+    LOCKER_TROUBLE = "locker_trouble"  # lockers: a phone past its time, or a locker out of order
 
 
 # Told by a word and a pictogram, never by colour alone (WCAG 1.4.1); in order of urgency.
@@ -34,6 +35,7 @@ CONCERN_WORDS = {
     Concern.OUT_OF_SERVICE: (_l("Out of service"), "wrench"),
     Concern.LOGIN_LOCKED: (_l("Login locked"), "lock"),
     Concern.OPEN_ALERT: (_l("Open alert"), "circle-alert"),
+    Concern.LOCKER_TROUBLE: (_l("Locker needs staff"), "battery-charging"),
 }
 
 # Of these devices, the ids of those the concern applies to: one read-only query or two, made

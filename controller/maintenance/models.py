@@ -51,6 +51,14 @@ class AlertKind(enum.StrEnum):
     CLOCK_OFF = "clock_off"
     # The agent is older than the controller: it misses fixes and may not understand commands.
     AGENT_OUTDATED = "agent_outdated"
+    # Charging kiosks, as the kiosk reports them (controller.lockers): a phone past the site's
+    # longest charge, a phone still there at closing time, a door that is not as it should be,
+    # a lock board that does not answer, a keypad paused after too many wrong codes.
+    LOCKER_OVERTIME = "locker_overtime"
+    LOCKER_FORGOTTEN = "locker_forgotten"
+    LOCKER_DOOR = "locker_door"
+    LOCKER_DRIVER = "locker_driver"
+    KEYPAD_PAUSED = "keypad_paused"
 
 
 class Alert(Base):

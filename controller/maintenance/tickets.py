@@ -96,6 +96,9 @@ ALERT_PRIORITIES = {
     AlertKind.PORTAL_DOWN: TicketPriority.URGENT,  # no wifi for anyone
     AlertKind.OFFLINE: TicketPriority.HIGH,
     AlertKind.DISK_FULL: TicketPriority.HIGH,
+    AlertKind.LOCKER_OVERTIME: TicketPriority.HIGH,  # a resident's phone, shut in
+    AlertKind.LOCKER_FORGOTTEN: TicketPriority.HIGH,
+    AlertKind.LOCKER_DRIVER: TicketPriority.URGENT,  # no locker opens: phones shut in
 }
 DESCRIPTION_MAX = 2000
 COMMENT_MAX = 2000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask import Blueprint
 from controller.accounts.current import signed_in
 from controller.context import db_session
 from controller.fleet.models import Device
-from controller.i18n import _
+from controller.i18n import _, ngettext
 from controller.maintenance import rules
 from controller.maintenance import service as alerts
 from controller.maintenance.models import Alert, AlertKind
@@ -58,7 +59,7 @@ def alert_text(alert: Alert) -> str:
             device=alert.device.name,
             offset=alerts.offset_words(-offset),
         )
-    return _rule_text(alert) or alert.message
+    return _rule_text(alert) or _locker_text(alert) or alert.message
 
 
 def _rule_text(alert: Alert) -> str | None:
@@ -147,5 +148,64 @@ def _rule_text(alert: Alert) -> str | None:
             device=device,
             agent=said if isinstance(said, str) and said else "?",
             controller=rules.own_version() or "?",
+        )
+    return None
+
+
+# The lockers a charging kiosk's alert is about, as controller/lockers/service.py starts its
+# message: "Locker 3: …", "Lockers 3, 5: …".
+_LOCKERS = re.compile(r"^Lockers? ([0-9]+(?:, [0-9]+)*):")
+
+
+def _locker_text(alert: Alert) -> str | None:
+    """The words of a charging kiosk's alert, with the lockers it is about; None for another
+    kind, or a message without its lockers (the stored message is shown then)."""
+    device = alert.device.name
+    if alert.kind == AlertKind.LOCKER_DRIVER:
+        return _(
+            "The lock board of %(device)s does not answer: no locker opens, at the kiosk or from "
+            "here. Check its cable and its power, then restart the kiosk.",
+            device=device,
+        )
+    if alert.kind == AlertKind.KEYPAD_PAUSED:
+        return _(
+            "The keypad of %(device)s is paused after wrong codes on several lockers: someone "
+            "may be trying codes. It starts again by itself.",
+            device=device,
+        )
+    found = _LOCKERS.match(alert.message)
+    if found is None:
+        return None
+    numbers = found.group(1)
+    count = numbers.count(",") + 1
+    if alert.kind == AlertKind.LOCKER_OVERTIME:
+        return ngettext(
+            "Locker %(numbers)s of %(device)s holds a phone past the site's longest charging "
+            "time: it stays shut until a member of staff opens it.",
+            "Lockers %(numbers)s of %(device)s hold phones past the site's longest charging "
+            "time: they stay shut until a member of staff opens them.",
+            count,
+            numbers=numbers,
+            device=device,
+        )
+    if alert.kind == AlertKind.LOCKER_FORGOTTEN:
+        return ngettext(
+            "A phone is still in locker %(numbers)s of %(device)s at closing time: follow the "
+            "site's procedure for forgotten phones.",
+            "Phones are still in lockers %(numbers)s of %(device)s at closing time: follow the "
+            "site's procedure for forgotten phones.",
+            count,
+            numbers=numbers,
+            device=device,
+        )
+    if alert.kind == AlertKind.LOCKER_DOOR:
+        return ngettext(
+            "The door of locker %(numbers)s of %(device)s is not as it should be (open when it "
+            "should be shut, or shut on a locker waiting for a phone): check it.",
+            "The doors of lockers %(numbers)s of %(device)s are not as they should be (open "
+            "when they should be shut, or shut on a locker waiting for a phone): check them.",
+            count,
+            numbers=numbers,
+            device=device,
         )
     return None

@@ -20,6 +20,7 @@ from tests.factories import make_device, make_organisation, make_site, make_user
 
 ARGS = {
     CommandName.SHOW_MESSAGE: {"text": "The library closes in 15 minutes."},
+    CommandName.OPEN_LOCKER: {"locker": 1, "staff": "mia", "reason": "a phone past its time"},
 }
 
 
@@ -27,7 +28,10 @@ MAC = "52:54:00:12:34:56"
 
 
 def kind_for(name: CommandName) -> DeviceKind:
-    return DeviceKind.PC if DeviceKind.PC in commands.SPECS[name].kinds else DeviceKind.HOTSPOT
+    kinds = commands.SPECS[name].kinds
+    return next(
+        kind for kind in (DeviceKind.PC, DeviceKind.KIOSK, DeviceKind.HOTSPOT) if kind in kinds
+    )
 
 
 def target(db, site, name: CommandName):
