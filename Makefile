@@ -14,9 +14,6 @@ TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 pro
   cups cups-client cups-bsd cron at firefox-esr e2fsprogs \
   nftables dnsmasq-base curl openssl prometheus $(PORTAL_AUDIO_PACKAGES)
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
-# Two pytest workers (the machine has two cores); tests that change the machine itself run on
-# one of them, one after the other (tests/conftest.py MACHINE_WIDE).
-TEST_WORKERS ?= 2
 
 .PHONY: install install-system install-test-services portal-audio kiosk-audio demo test test-fast lint format vendor bench clean translations
 
@@ -53,7 +50,10 @@ demo: install portal-audio kiosk-audio ## run a controller and six simulated dev
 	$(BIN)/borne demo
 
 test: install install-test-services lint ## the whole suite: unit, PostgreSQL, end-to-end, browser
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	@# First, one at a time, the tests that change the machine itself and those that drive
+	@# Chromium; then the others, on two workers (they have their own ports and databases).
+	$(BIN)/pytest -m "machine or browser"
+	$(BIN)/pytest -n 2 -m "not machine and not browser"
 
 test-fast: install ## unit and database tests only
 	$(BIN)/pytest -m "not e2e and not browser"

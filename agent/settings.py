@@ -113,6 +113,9 @@ class AgentSettings:
     # (actions = "simulated", the demo) and is refused on a real kiosk.
     kiosk_driver: str = ""
     kiosk_lockers: int = 8
+    # simulated: a hand shuts each door this many seconds after it opened (0: never; the demo
+    # sets it, so that a newcomer at a browser can charge and take back a phone).
+    kiosk_simulated_hand_s: float = 0.0
     # modbus: the board's serial port, unit id and speed, and where its lock coils and door
     # inputs start (agent/kiosk/drivers/modbus.py has the register map).
     kiosk_serial_port: str = ""
@@ -222,6 +225,11 @@ class AgentSettings:
         if not 1 <= self.kiosk_lockers <= 64:
             raise ImproperlyConfigured(
                 f"setting kiosk_lockers must be between 1 and 64, got {self.kiosk_lockers!r}"
+            )
+        if not 0 <= self.kiosk_simulated_hand_s <= 3600:
+            raise ImproperlyConfigured(
+                "setting kiosk_simulated_hand_s must be between 0 (no hand) and 3600 seconds, "
+                f"got {self.kiosk_simulated_hand_s!r}"
             )
         if not 1 <= self.kiosk_port <= 65535:
             raise ImproperlyConfigured(

@@ -65,13 +65,20 @@ HOTSPOTS = [device for device in DEVICES if device.kind == "hotspot"]
     help="The first hotspot's portal; the next one's is the port after.",
 )
 @click.option(
+    "--kiosk-port",
+    type=int,
+    default=8090,
+    show_default=True,
+    help="The charging kiosk's touch page (eight simulated lockers).",
+)
+@click.option(
     "--heartbeat",
     type=int,
     default=5,
     show_default=True,
     help="Seconds between the simulated devices' heartbeats.",
 )
-def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
+def demo(demo_dir: Path, port: int, portal_port: int, kiosk_port: int, heartbeat: int) -> None:
     """Run a controller and six simulated devices; Ctrl-C stops everything."""
     demo_dir = demo_dir.resolve()
     if demo_dir.exists():
@@ -94,10 +101,12 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
 
-    for wanted in (port, *_portal_ports(portal_port).values()):
+    for wanted in (port, kiosk_port, *_portal_ports(portal_port).values()):
         refusal = port_refusal("127.0.0.1", wanted)
         if refusal:
-            raise click.ClickException(refusal.replace("(--port)", "(--port, --portal-port)"))
+            raise click.ClickException(
+                refusal.replace("(--port)", "(--port, --portal-port, --kiosk-port)")
+            )
     try:
         click.echo("Preparing the database (SQLite, Alembic migrations) and demo data…")
         admin_password, mediator_password, tokens = _prepare(env, demo_dir)
@@ -144,6 +153,10 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
                 "BORNE_AGENT_HEARTBEAT_INTERVAL_S": str(heartbeat),
                 "BORNE_AGENT_DEVICE_NAME": device.name,
                 "BORNE_AGENT_PORTAL_STATE_DIR": str(demo_dir / "portals" / device.name),
+                # The kiosk: its touch page, and a hand that shuts each locker's door 5 s
+                # after it sprang open (the simulated bank has no real door to push).
+                "BORNE_AGENT_KIOSK_PORT": str(kiosk_port),
+                "BORNE_AGENT_KIOSK_SIMULATED_HAND_S": "5",
             }
             subprocess.run(
                 [
@@ -173,7 +186,7 @@ def demo(demo_dir: Path, port: int, portal_port: int, heartbeat: int) -> None:
                 )
             )
 
-        _print_welcome(url, admin_password, mediator_password, demo_dir, portals)
+        _print_welcome(url, admin_password, mediator_password, demo_dir, portals, kiosk_port)
         signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C when asked to
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -273,7 +286,12 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 def _print_welcome(
-    url: str, admin_password: str, mediator_password: str, demo_dir: Path, portals: dict[str, int]
+    url: str,
+    admin_password: str,
+    mediator_password: str,
+    demo_dir: Path,
+    portals: dict[str, int],
+    kiosk_port: int,
 ) -> None:
     portal_lines = "\n".join(
         f"  {name}: http://127.0.0.1:{port}/" for name, port in portals.items()
@@ -282,6 +300,7 @@ def _print_welcome(
 borne demo is running: {url}
 The wifi portals as a resident sees them:
 {portal_lines}
+The charging kiosk's screen (eight simulated lockers): http://127.0.0.1:{kiosk_port}/
 
   Sign in as city IT:      admin / {admin_password}
   or as a mediator:        mediateur / {mediator_password}   (sees MDH Teisseire only)
@@ -299,6 +318,9 @@ What to try:
     counts the connection (no address is ever sent);
   - on that page, set the portal to "code": within seconds that portal (and no other)
     asks for the code of the day, which the page shows;
+  - the kiosk: "Charge my phone", a locker opens (a hand shuts it 5 s later), the
+    code; "Take my phone back" with it; on the kiosk's page (as admin) its lockers, live,
+    and "Open a locker" for staff;
   - the API:        curl {url}/api/v1/openapi.json
   - the metrics:    curl {url}/metrics
   - the audit log:  Audit, signed in as admin.

@@ -30,9 +30,9 @@ os.environ["LANGUAGE"] = "en"
 
 
 # Tests that change the machine itself — real accounts and the files of their uids, cupsd,
-# network namespaces and nftables, mount namespaces — run one after the other on one worker
-# (make test runs two, pytest-xdist's --dist loadgroup); every other test has its own
-# ports, directories and databases and runs beside them.
+# network namespaces and nftables, mount namespaces — are marked "machine": make test runs them
+# one after the other (with the browser tests), then every other test on two workers, since
+# each has its own ports, directories and databases.
 MACHINE_WIDE = (
     "tests/agent/test_pc_",
     "tests/captive_portal/",
@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         where = item.path.relative_to(root).as_posix()
         if where.startswith(MACHINE_WIDE):
-            item.add_marker(pytest.mark.xdist_group("machine"))
+            item.add_marker(pytest.mark.machine)
 
 
 @pytest.fixture(scope="session")

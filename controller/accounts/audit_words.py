@@ -17,6 +17,8 @@ WORDS = {
     "user.enable": _l("Account enabled"),
     "user.password": _l("Password changed"),
     "user.email": _l("E-mail address changed"),
+    "user.kiosk_pin": _l("Kiosk PIN set"),
+    "user.kiosk_pin_removed": _l("Kiosk PIN removed"),
     "user.login": _l("Signed in"),
     "user.logout": _l("Signed out"),
     "user.login_failed": _l("Failed sign-in"),

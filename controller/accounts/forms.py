@@ -14,7 +14,7 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from controller.access import Role
@@ -70,6 +70,41 @@ class PasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField(_l("Change my password"))
+
+
+class KioskPinForm(FlaskForm):
+    """One's own kiosk PIN, typed twice; the domain checks the password, the digits and how
+    easy they are to guess."""
+
+    pin = PasswordField(
+        _l("New kiosk PIN"),
+        validators=[DataRequired(), Length(max=100)],
+        description=_l(
+            "4 to 8 digits. Not one digit repeated (0000) nor digits in a row (1234, 9876)."
+        ),
+        render_kw={"autocomplete": "off", "inputmode": "numeric", "maxlength": 8},
+    )
+    pin_again = PasswordField(
+        _l("The same PIN again"),
+        validators=[
+            DataRequired(),
+            EqualTo("pin", message=_l("The two PINs differ: type the same one twice.")),
+        ],
+        render_kw={"autocomplete": "off", "inputmode": "numeric", "maxlength": 8},
+    )
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(), Length(max=1000)],
+        description=_l("So that nobody gives themselves a PIN on a page you left open."),
+        render_kw={"autocomplete": "current-password"},
+    )
+    submit = SubmitField(_l("Save my kiosk PIN"))
+
+
+class RemoveKioskPinForm(FlaskForm):
+    """The button that removes one's kiosk PIN (its CSRF token only)."""
+
+    submit = SubmitField(_l("Remove my kiosk PIN"))
 
 
 TOKEN_DAYS = [

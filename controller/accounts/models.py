@@ -31,6 +31,10 @@ class User(Base):
     # Where the person is told of what concerns them (a ticket they reported is solved);
     # empty: not by e-mail.
     email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # What opens a charging kiosk's lockers for this person at the kiosk (accounts/kiosk_pin.py):
+    # "pbkdf2_sha256$iterations$salt_hex$hash_hex", sent as it is to the kiosks of the places
+    # they cover, never the PIN itself; None: no PIN.
+    kiosk_pin_hash: Mapped[str | None] = mapped_column(String(200))
     scopes: Mapped[list[UserScope]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )

@@ -16,6 +16,7 @@ from controller.access import Action, Role, role_word
 from controller.accounts.models import User, UserScope
 from controller.errors import Conflict, DomainError, NotFound
 from controller.i18n import LANGUAGES, _
+from controller.lockers import settings as kiosks
 from controller.offload import offload
 from controller.places import service as places
 from controller.places.models import Organisation, Site
@@ -199,6 +200,8 @@ def set_active(session: Session, actor: audit.Actor, user: User, active: bool) -
         user.id,
         f"{'enabled' if active else 'disabled'} {user.username}",
     )
+    if user.kiosk_pin_hash is not None:  # their PIN leaves the kiosks of their places, or returns
+        kiosks.send_staff_pins(session, places.visible_site_ids(session, user))
     return user
 
 
@@ -261,6 +264,10 @@ def set_role_and_scopes(
         return False
     if role is not Role.ADMIN:
         _keep_an_admin(session, actor, user)
+    # A kiosk PIN goes to the kiosks of the places its owner covers: those they leave lose it.
+    covered_before = (
+        places.visible_site_ids(session, user) if user.kiosk_pin_hash is not None else set()
+    )
     before = user.role
     user.role = role
     user.scopes = [UserScope(organisation_id=o, site_id=s) for o, s in sorted(wanted, key=str)]
@@ -279,6 +286,8 @@ def set_role_and_scopes(
         scopes=sorted(wanted, key=str),
         scopes_before=sorted(current, key=str),
     )
+    if user.kiosk_pin_hash is not None:
+        kiosks.send_staff_pins(session, covered_before | places.visible_site_ids(session, user))
     return True
 
 

@@ -27,7 +27,7 @@ from wtforms import SelectChoice
 
 from controller import access, audit
 from controller.access import Action, role_word
-from controller.accounts import api_tokens, audit_export, audit_search
+from controller.accounts import api_tokens, audit_export, audit_search, kiosk_pin
 from controller.accounts import service as users
 from controller.accounts.current import signed_in
 from controller.accounts.forms import (
@@ -35,20 +35,23 @@ from controller.accounts.forms import (
     ActiveForm,
     ApiTokenForm,
     AuditFilterForm,
+    KioskPinForm,
     LanguageForm,
     LoginForm,
     LogoutForm,
     PasswordForm,
+    RemoveKioskPinForm,
     ResetPasswordForm,
     RevokeApiTokenForm,
     UserForm,
 )
 from controller.accounts.models import User
 from controller.accounts.throttle import SignInThrottle
+from controller.commands.delivery import send_now
 from controller.context import database_of, db_session, settings_of
 from controller.db import utcnow
 from controller.errors import DomainError
-from controller.i18n import _, _l
+from controller.i18n import _, _l, ngettext
 from controller.web.pages import Page, safe_next
 
 accounts = Blueprint("accounts", __name__, template_folder="templates")
@@ -151,9 +154,77 @@ def own_password() -> Page:
             flash(_("Your password is changed; your other sessions have ended."), "success")
             return redirect(url_for("fleet.index"))
     status = 400 if request.method == "POST" else 200
+    return _account_page(form=form, error=error), status
+
+
+def _account_page(
+    *,
+    form: PasswordForm | None = None,
+    error: str | None = None,
+    pin_form: KioskPinForm | None = None,
+    pin_error: str | None = None,
+) -> str:
+    """My account: the pages' language, one's password, one's kiosk PIN."""
+    me = signed_in()
     return render_template(
-        "accounts/password.html", form=form, error=error, language_form=_language_form()
-    ), status
+        "accounts/password.html",
+        form=form or PasswordForm(formdata=None),
+        error=error,
+        language_form=_language_form(),
+        may_hold_pin=kiosk_pin.may_hold_pin(me),
+        has_pin=me.kiosk_pin_hash is not None,
+        pin_form=pin_form or KioskPinForm(formdata=None),
+        pin_error=pin_error,
+        remove_pin_form=RemoveKioskPinForm(formdata=None),
+    )
+
+
+@accounts.post("/account/kiosk-pin")
+@login_required
+def own_kiosk_pin() -> Page:
+    """Set one's kiosk PIN (the password asked again); the kiosks of one's places get it at
+    once."""
+    form = KioskPinForm()
+    if not form.validate_on_submit():
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return _account_page(pin_form=form, pin_error=problems), 400
+    session = db_session()
+    me = signed_in()
+    try:
+        issued = kiosk_pin.set_pin(
+            session, me, form.pin.data or "", password=form.password.data or ""
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _account_page(pin_form=form, pin_error=exc.message), exc.status
+    session.commit()
+    send_now(issued)
+    flash(
+        ngettext(
+            "Your kiosk PIN is saved and sent to %(num)d kiosk of your places. Type it there "
+            "with your username.",
+            "Your kiosk PIN is saved and sent to %(num)d kiosks of your places. Type it there "
+            "with your username.",
+            len(issued),
+        ),
+        "success",
+    )
+    return redirect(url_for("accounts.own_password", _anchor="kiosk-pin"))
+
+
+@accounts.post("/account/kiosk-pin/remove")
+@login_required
+def remove_own_kiosk_pin() -> Response:
+    """Remove one's kiosk PIN, here and from the kiosks of one's places."""
+    if not RemoveKioskPinForm().validate_on_submit():
+        raise DomainError(_("this form was too old; reload the page and try again"))
+    session = db_session()
+    me = signed_in()
+    issued = kiosk_pin.remove_pin(session, me, me)
+    session.commit()
+    send_now(issued)
+    flash(_("Your kiosk PIN is removed: it opens no locker any more."), "success")
+    return redirect(url_for("accounts.own_password", _anchor="kiosk-pin"))
 
 
 def _language_form() -> LanguageForm:

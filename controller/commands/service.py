@@ -42,8 +42,9 @@ from controller.places.models import Site
 RESULT_GRACE = timedelta(hours=1)  # a claimed command may take this long past expiry to report
 ALL_KINDS = frozenset(DeviceKind)
 # Arguments for the device's eyes only: whoever knows the portal's secret knows every future
-# code of the day. Pages, the API and the audit log show them as HIDDEN.
-SECRET_ARGS = frozenset({"portal_code_secret"})
+# code of the day, and a short PIN's hash gives the PIN back to anyone who tries them all.
+# Pages, the API and the audit log show them as HIDDEN.
+SECRET_ARGS = frozenset({"portal_code_secret", "kiosk_staff_pins"})
 HIDDEN = "(hidden)"
 # update_config settings the controller keeps a record of: only the module that keeps it sends
 # them (``owned_settings=True``). Sent as a plain command they would make the device and the
@@ -56,6 +57,11 @@ OWNED_SETTINGS = {
     "site_timezone": _l("the site's page (session limits)"),
     **dict.fromkeys(PORTAL_SETTINGS, _l("the hotspot's page (Wifi portal)")),
     "out_of_service": _l("the device's page (out of service)"),
+    "kiosk_max_charge_min": _l("the site's page (charging kiosks)"),
+    "kiosk_help_text": _l("the site's page (charging kiosks)"),
+    "kiosk_forgotten_text": _l("the site's page (charging kiosks)"),
+    "kiosk_opening_hours": _l("the site's opening hours"),
+    "kiosk_staff_pins": _l("each member of staff's own page (My account, kiosk PIN)"),
 }
 
 

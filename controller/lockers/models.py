@@ -99,3 +99,22 @@ class OpenIncident(Base):
     locker: Mapped[int] = mapped_column(Integer, primary_key=True)  # WHOLE_KIOSK: none
     message: Mapped[str] = mapped_column(String(200), default="")
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)  # by the kiosk's clock
+
+
+class KioskSettings(Base):
+    """The rules a site's charging kiosks follow, as staff set them on the site's page: the
+    longest a phone may charge, where to ask for help, what happens to a phone left at closing.
+
+    A site without a row has the defaults (controller/lockers/settings.py): most sites have no
+    kiosk, and one enrolled there starts with the defaults and the site's hours all the same.
+    """
+
+    __tablename__ = "kiosk_settings"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    max_charge_min: Mapped[int] = mapped_column(Integer)
+    help_text: Mapped[str] = mapped_column(String(300), default="")  # "": the kiosk's own words
+    forgotten_text: Mapped[str] = mapped_column(String(300), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,25 +1,30 @@
 """The lockers on the staff pages: a kiosk's lockers (state, door, since when — never a code) with
-the form that opens one from here, and the lockers free at each kiosk of a site."""
+the form that opens one from here, the lockers free at each kiosk of a site, and the rules of a
+site's kiosks with the form that sets them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, url_for
 from flask_babel import format_datetime
 from flask_login import login_required
 
 from agent.protocol import DoorState, LockerState
+from controller import access
+from controller.access import Action
 from controller.accounts.current import signed_in
 from controller.commands.delivery import send_now
-from controller.context import db_session
+from controller.context import db_session, settings_of
 from controller.db import utcnow
 from controller.fleet import service as fleet
 from controller.fleet.models import Device
-from controller.i18n import _, _l
+from controller.i18n import _, _l, ngettext
 from controller.lockers import service as lockers
-from controller.lockers.forms import OpenLockerForm
+from controller.lockers import settings as kiosk_settings
+from controller.lockers.forms import KioskSettingsForm, OpenLockerForm
+from controller.places import service as places
 from controller.places.models import Site
 from controller.web.pages import Page
 from controller.web.panels import Refused, save_form, show_refusal
@@ -106,3 +111,70 @@ def open_locker(device_id: str) -> Page | Response:
         "success",
     )
     return redirect(url_for("fleet.device", device_id=found.id, _anchor="lockers"))
+
+
+def kiosk_settings_panel(found: Site, refused: Refused | None) -> dict[str, Any] | None:
+    """The rules of the site's charging kiosks, who opens their lockers with a PIN, and the form
+    that sets the rules: for those who may manage the place (nothing for the others, but the
+    reason their change was refused)."""
+    me = signed_in()
+    if not (access.can(me, Action.MANAGE_PLACES) and access.covers_site(me, found)):
+        return {"site": found, "settings_error": refused.message} if refused else None
+    session = db_session()
+    rules = kiosk_settings.site_rules(session, me, found)
+    return {
+        "site": found,
+        "kiosks": len(kiosk_settings.kiosks_at(session, [found.id])),
+        "pin_holders": list(kiosk_settings.staff_pins(session, found)),
+        "settings_form": refused.form
+        if refused
+        else KioskSettingsForm(
+            formdata=None,
+            max_charge_min=rules.max_charge_min,
+            help_text=rules.help_text,
+            forgotten_text=rules.forgotten_text,
+        ),
+        "settings_error": refused.message if refused else None,
+    }
+
+
+@lockers_web.post("/sites/<int:site_id>/kiosk-settings")
+@login_required
+def set_kiosk_settings(site_id: int) -> Page | Response:
+    """Save the rules of a site's kiosks and send them: the domain checks who and what."""
+    session = db_session()
+    me = signed_in()
+    found = places.get_site(session, me, site_id)
+    form = KioskSettingsForm()
+    outcome = save_form(
+        "kiosk-settings",
+        form,
+        lambda: kiosk_settings.set_rules(
+            session,
+            me,
+            found,
+            max_charge_min=form.max_charge_min.data or 0,
+            help_text=form.help_text.data or "",
+            forgotten_text=form.forgotten_text.data or "",
+            timezone=settings_of(current_app).timezone,
+        ),
+        invalid=_("Give the longest charge as a number of minutes, from 10 to 1,440."),
+    )
+    if isinstance(outcome, Refused):
+        return show_refusal("site", found, outcome)
+    send_now(outcome)
+    if outcome:
+        said = ngettext(
+            "Rules of the charging kiosks saved and sent to the %(num)d kiosk of %(site)s.",
+            "Rules of the charging kiosks saved and sent to the %(num)d kiosks of %(site)s.",
+            len(outcome),
+            site=found.name,
+        )
+    else:
+        said = _(
+            "Rules of the charging kiosks of %(site)s saved: a kiosk enrolled here starts with "
+            "them.",
+            site=found.name,
+        )
+    flash(said, "success")
+    return redirect(url_for("places.site", site_id=found.id) + "#kiosk-settings")

@@ -14,6 +14,7 @@ from controller import audit
 from controller.errors import DomainError
 from controller.hotspots import service as hotspots
 from controller.i18n import _
+from controller.lockers import settings as lockers
 from controller.places.models import Organisation, Site
 from controller.places.opening_hours import validate_opening_hours
 
@@ -81,6 +82,11 @@ def import_places(
     for site in hours_changed:
         told = hotspots.site_hours_changed(session, actor, site, timezone)
         result.hotspots_told += len(told)
+    if hours_changed:
+        # Charging kiosks keep their site's opening hours too (a phone left at closing time).
+        lockers.send_settings(
+            session, actor, [s.id for s in hours_changed], timezone=timezone, pushed=False
+        )
     return result
 
 

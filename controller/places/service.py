@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from controller import access, audit
+from controller import access, audit, signals
 from controller.access import Action, StaffMember
 from controller.errors import DomainError, NotFound
 from controller.i18n import _
@@ -106,7 +106,9 @@ def add_closure(
 
 def set_opening_hours(session: Session, actor: audit.Actor, site: Site, expression: str) -> bool:
     """Give ``site`` new opening hours (OpenStreetMap syntax; empty: none given). The schedule
-    of its PCs follows from the next planning. Whether anything changed."""
+    of its PCs follows from the next planning; the devices that keep the hours themselves (a
+    kiosk's closing time) hear ``signals.site_hours_changed`` once it is committed. Whether
+    anything changed."""
     if not isinstance(actor, str):
         access.require(actor, Action.MANAGE_PLACES, site)
     expression = " ".join(expression.split())
@@ -124,6 +126,9 @@ def set_opening_hours(session: Session, actor: audit.Actor, site: Site, expressi
         f"opening hours of {site.name}: {expression or 'none'}",
         before=before,
         after=expression,
+    )
+    signals.send_after_commit(
+        session, signals.site_hours_changed, str(site.id), site_id=site.id, hours=expression
     )
     return True
 

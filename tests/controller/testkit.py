@@ -63,7 +63,8 @@ def count(where: Session | Path, model) -> int:
 
 
 def audit_actions(db, user: User) -> list[str]:
-    return list(db.scalars(select(AuditLog.action).where(AuditLog.actor_id == user.id)))
+    query = select(AuditLog.action).where(AuditLog.actor_id == user.id).order_by(AuditLog.id)
+    return list(db.scalars(query))
 
 
 def send(client, path: str, command: str, *, json_: bool = False, **fields):

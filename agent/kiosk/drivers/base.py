@@ -90,6 +90,7 @@ class KioskDriverSettings:
 
     driver: DriverKind = DriverKind.SIMULATED
     lockers: int = 8
+    simulated_hand_s: float = 0.0  # simulated: a hand shuts an open door after this long
     # modbus: the serial line, the board's unit id and speed, its register map (see modbus.py).
     serial_port: str = ""
     modbus_unit: int = 1
@@ -128,6 +129,7 @@ class KioskDriverSettings:
         return cls(
             driver=driver,
             lockers=settings.kiosk_lockers,
+            simulated_hand_s=settings.kiosk_simulated_hand_s,
             serial_port=settings.kiosk_serial_port,
             modbus_unit=settings.kiosk_modbus_unit,
             modbus_baud=settings.kiosk_modbus_baud,
@@ -151,7 +153,7 @@ def make_driver(settings: KioskDriverSettings) -> LockerDriver:
     if kind is DriverKind.SIMULATED:
         from agent.kiosk.drivers.simulated import SimulatedBank
 
-        return SimulatedBank(settings.lockers)
+        return SimulatedBank(settings.lockers, hand_after_s=settings.simulated_hand_s)
     if kind is DriverKind.MODBUS:
         if not settings.serial_port:
             raise ImproperlyConfigured(

@@ -8,7 +8,9 @@ It behaves like the hardware the bank must cope with, not like the bank hopes it
 * a latched door does not open when pulled (:meth:`SimulatedBank.pull_open` returns False), an
   unlatched one does;
 * :attr:`SimulatedBank.failing` is a board that stopped answering: every driver call raises
-  :class:`~agent.kiosk.drivers.base.DriverError`, while hands still shut and pull doors.
+  :class:`~agent.kiosk.drivers.base.DriverError`, while hands still shut and pull doors;
+* ``hand_after_s`` (the demo): a hand shuts each door that long after it sprang open, so that a
+  newcomer at a browser sees the whole flow.
 
 There is no sensor for a phone, so there is nothing here to put one in or take it out.
 """
@@ -16,6 +18,7 @@ There is no sensor for a phone, so there is nothing here to put one in or take i
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from agent.kiosk.drivers.base import DriverError, check_locker
@@ -26,15 +29,17 @@ from agent.protocol import DoorState
 class _Locker:
     locked: bool = True
     closed: bool = True
+    opened_at: float = 0.0  # time.monotonic() when it last sprang open
 
 
 class SimulatedBank:
     """``count`` lockers, every one locked and shut at the start."""
 
-    def __init__(self, count: int = 8) -> None:
+    def __init__(self, count: int = 8, *, hand_after_s: float = 0.0) -> None:
         if not 1 <= count <= 64:
             raise ValueError(f"a bank has 1 to 64 lockers, not {count}")
         self.count = count
+        self.hand_after_s = hand_after_s
         # The board does not answer: every driver call raises DriverError.
         self.failing = False
         self._lockers = [_Locker() for _ in range(count)]
@@ -49,6 +54,7 @@ class SimulatedBank:
             locker = self._answering(number)
             locker.locked = False
             locker.closed = False  # the spring pushes the door open
+            locker.opened_at = time.monotonic()
 
     def lock(self, number: int) -> None:
         with self._mutex:
@@ -56,7 +62,11 @@ class SimulatedBank:
 
     def door(self, number: int) -> DoorState:
         with self._mutex:
-            return DoorState.CLOSED if self._answering(number).closed else DoorState.OPEN
+            locker = self._answering(number)
+            waited = time.monotonic() - locker.opened_at
+            if self.hand_after_s and not locker.closed and waited >= self.hand_after_s:
+                locker.closed = True  # the demo's hand
+            return DoorState.CLOSED if locker.closed else DoorState.OPEN
 
     def close(self) -> None:
         with self._mutex:

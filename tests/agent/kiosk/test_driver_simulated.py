@@ -6,6 +6,7 @@ import pytest
 
 from agent.kiosk.drivers import DriverError, SimulatedBank
 from agent.protocol import DoorState
+from tests.polling import wait_for
 
 
 def test_every_locker_starts_locked_and_shut() -> None:
@@ -109,3 +110,13 @@ def test_a_closed_driver_answers_nothing() -> None:
 def test_a_bank_has_1_to_64_lockers(count: int) -> None:
     with pytest.raises(ValueError, match="1 to 64"):
         SimulatedBank(count=count)
+
+
+def test_the_demos_hand_shuts_a_door_a_while_after_it_sprang_open() -> None:
+    bank = SimulatedBank(2, hand_after_s=0.05)
+    bank.unlock(1)
+    assert bank.door(1) is DoorState.OPEN
+
+    wait_for(lambda: bank.door(1) is DoorState.CLOSED, timeout=5, what="the hand")
+
+    assert bank.door(2) is DoorState.CLOSED and SimulatedBank(1).hand_after_s == 0
