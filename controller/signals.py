@@ -28,6 +28,7 @@ alert_raised = _signals.signal("alert-raised")  # alert_id, kind, message
 alert_resolved = _signals.signal("alert-resolved")  # alert_id, kind
 ticket_changed = _signals.signal("ticket-changed")  # sender: ticket id; site_id, event
 wipe_reported = _signals.signal("wipe-reported")  # site_id, clean, summary (a dict for pages)
+device_moved = _signals.signal("device-moved")  # sender: device id; site_id (new), kind
 site_hours_changed = _signals.signal("site-hours-changed")  # sender: site id; site_id, hours
 
 _PENDING = "borne.signals_after_commit"  # in session.info: {transaction: [(signal, sender, kw)]}

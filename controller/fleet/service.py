@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, undefer
 
 from agent.protocol import DeviceKind
-from controller import access, audit
+from controller import access, audit, signals
 from controller.access import Action, StaffMember
 from controller.errors import Conflict, DomainError, NotFound
 from controller.fleet.condition import Concern, ConcernFinder, DeviceCondition, device_conditions
@@ -244,5 +244,10 @@ def move_device(session: Session, actor: audit.Actor, device: Device, site: Site
             f"{device.name} moved from {before.name} to {site.name}",
             from_site_id=before.id,
             to_site_id=site.id,
+        )
+        # What the device keeps of its site (a kiosk's rules and staff PINs) comes from the
+        # domains that own it, told once the move is committed.
+        signals.send_after_commit(
+            session, signals.device_moved, device.id, site_id=site.id, kind=str(device.kind)
         )
     return device

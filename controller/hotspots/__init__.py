@@ -3,14 +3,35 @@ closed; hours; connection length) and its usage, aggregates only."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
-from controller import audit
+from controller import audit, signals
 from controller.api import add_api
-from controller.context import settings_of
+from controller.context import database_of, settings_of
 from controller.i18n import _l
 from controller.metrics import add_collector
 from controller.web.panels import Panel, add_panel, add_row_extra
+
+
+def tell_hotspots_new_hours(sender: str, *, site_id: int, **_ignored: object) -> None:
+    """Send a site's hotspots that close outside its hours the new opening hours
+    (``signals.site_hours_changed``, heard once the change on the hours page is committed), and
+    push them at once. The command line's places import tells them itself."""
+    if not has_app_context():
+        return
+    from controller.commands.delivery import push_commands
+    from controller.hotspots import service
+    from controller.places.models import Site
+    from controller.realtime import hub_of
+
+    with database_of(current_app).session() as session:
+        site = session.get(Site, site_id)
+        if site is None:
+            return
+        issued = service.site_hours_changed(
+            session, "system", site, settings_of(current_app).timezone
+        )
+    push_commands(hub_of(current_app), issued)
 
 
 def init_app(app: Flask) -> None:
@@ -29,3 +50,4 @@ def init_app(app: Flask) -> None:
     add_row_extra(app, "site_devices", web.day_codes)
     ingest_of(app).handlers.add(PortalStats, usage.stats_event)
     audit.describe_actions(app, {"hotspot.portal": _l("Wifi portal settings changed")})
+    signals.site_hours_changed.connect(tell_hotspots_new_hours)

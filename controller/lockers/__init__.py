@@ -8,6 +8,7 @@ from functools import partial
 
 from flask import Flask, current_app, has_app_context
 
+from agent.protocol import DeviceKind
 from controller import audit, signals
 from controller.api import add_api
 from controller.i18n import _l
@@ -44,6 +45,13 @@ def tell_kiosks_new_hours(sender: str, *, site_id: int, **_ignored: object) -> N
             pushed=True,
         )
     push_commands(hub_of(current_app), issued)
+
+
+def tell_moved_kiosk(sender: str, *, site_id: int, kind: str, **_ignored: object) -> None:
+    """A kiosk moved to another site (``signals.device_moved``, heard once committed) gets that
+    site's rules, hours and staff PINs at once."""
+    if kind == DeviceKind.KIOSK:
+        tell_kiosks_new_hours(sender, site_id=site_id)
 
 
 def init_app(app: Flask) -> None:
@@ -86,4 +94,5 @@ def init_app(app: Flask) -> None:
         app, partial(kiosk_settings.at_enrolment, timezone=settings_of(app).timezone)
     )
     signals.site_hours_changed.connect(tell_kiosks_new_hours)
+    signals.device_moved.connect(tell_moved_kiosk)
     audit.describe_actions(app, AUDIT_WORDS)

@@ -22,7 +22,7 @@ from controller.hotspots import service as hotspot_portal
 from controller.hotspots.models import HotspotPortal
 from controller.places import open_data
 from controller.places.models import Site
-from tests.controller.testkit import TIMEZONE
+from tests.controller.testkit import TIMEZONE, csrf_token, sign_in
 from tests.factories import enrol_request, make_device, make_hotspot, make_site, make_user
 
 # 23:30 UTC is already the next day in Paris: the code must follow the controller's zone.
@@ -319,3 +319,26 @@ def test_an_enrolled_hotspot_keeps_its_own_settings_until_staff_save(db, app):
     assert answer.remote_settings is None
     assert db.get(HotspotPortal, answer.device_id) is None
     assert db.scalars(select(Command)).all() == []
+
+
+def test_hours_changed_on_the_hours_page_reach_the_hotspots_that_follow_them(client, db):
+    site = make_site(db, opening_hours="Mo-Fr 09:00-17:00")
+    following = make_hotspot(db, site, mode=PortalModeName.CODE)
+    hotspot_portal.portal_config(db, following).follow_site_hours = True
+    make_hotspot(db, site, mode=PortalModeName.CLICK)  # open at all hours: not told
+    sign_in(client, make_user(db, Role.ADMIN))
+
+    answer = client.post(
+        f"/sites/{site.id}/hours",
+        data={
+            "opening_hours": "Tu-Sa 10:00-19:00",
+            "submit": "y",
+            "csrf_token": csrf_token(client, f"/sites/{site.id}/hours"),
+        },
+    )
+
+    assert answer.status_code == 302
+    [told] = db.scalars(select(Command).where(Command.device_id == following.id)).all()
+    assert told.requested_by == "system"
+    assert told.args["portal_opening_hours"] == "Tu-Sa 10:00-19:00"
+    assert told.args["portal_mode"] == "code"

@@ -411,3 +411,22 @@ def test_a_kiosk_setting_cannot_be_sent_as_a_raw_command(app, db, place, args):
     assert answer.status_code == 422
     assert answer.get_json()["error"] == "owned_setting"
     assert command_count(db) == 0
+
+
+def test_a_kiosk_moved_to_another_site_gets_that_sites_rules_and_pins(client, db, place):
+    site, other, pins = place
+    kiosk = make_device(db, site, kind=DeviceKind.KIOSK, status=DeviceStatus.ONLINE)
+    sign_in(client, make_user(db, Role.ADMIN))
+    page = f"/devices/{kiosk.id}"
+
+    moved = client.post(
+        f"{page}/site", data={"site": other.id, "csrf_token": csrf_token(client, page)}
+    )
+
+    assert moved.status_code == 302
+    (command,) = commands_of(db, kiosk)
+    args = dict(command.args)
+    assert_pins_open_for(
+        args.pop("kiosk_staff_pins"), pins, {"admin-anna", "tech-theo", "med-other"}
+    )
+    assert args["kiosk_opening_hours"] == other.opening_hours
