@@ -490,6 +490,7 @@ def show_code(ticket: str) -> tuple[str, int] | str:
         printed=shown.printed,
         listen=_listen("code"),
         switch=False,
+        script=True,  # asks after a minute untouched, then hides the code
     )
 
 

@@ -178,6 +178,40 @@ def test_a_resident_leaves_a_phone_and_takes_it_back(kiosk: LiveKiosk, browser: 
     context.close()
 
 
+def test_a_code_left_on_screen_is_hidden_after_a_warning(kiosk: LiveKiosk, browser: Any) -> None:
+    """A resident who walks away must not leave the code to the next person: after a minute
+    untouched the page asks, and a tap keeps the code; unanswered, it is gone 30 s later."""
+    context = browser.new_context(viewport=SIZES["kiosk"], locale="fr", bypass_csp=True)
+    page = context.new_page()
+    page.clock.install()
+    page.goto(f"{kiosk.url}/fr/")
+    page.get_by_role("button", name=re.compile("^Recharger mon téléphone")).click()
+    kiosk.lockers.shut(locker_shown(page))
+    page.get_by_role("button", name="Terminé").click()
+    code = page.locator(".code")
+    expect(code).to_be_visible()
+    asked = page.get_by_role("alertdialog", name="Êtes-vous toujours là ?")
+    expect(asked).to_be_hidden()
+
+    page.clock.run_for("01:01")
+    expect(asked).to_be_visible()
+    assert axe_violations(page) == []
+    asked.get_by_role(
+        "button", name="Oui, garder mon code à l\N{RIGHT SINGLE QUOTATION MARK}écran"
+    ).click()
+    expect(asked).to_be_hidden()
+    page.clock.run_for("00:59")
+    expect(code).to_be_visible()
+
+    page.clock.run_for("00:02")
+    expect(asked).to_be_visible()
+    page.clock.run_for("00:31")
+
+    expect(page).to_have_url(f"{kiosk.url}/fr/")
+    expect(page.locator(".code")).to_have_count(0)
+    context.close()
+
+
 def test_the_flow_works_without_javascript(kiosk: LiveKiosk, browser: Any) -> None:
     context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="ar")
     page = context.new_page()
