@@ -17,22 +17,20 @@ downloaded until the resident taps play (``preload="none"``).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import click
 
 from captive_portal.i18n import LANGUAGES, Catalogues, Language
+from captive_portal.read_aloud import MEDIA_TYPE as MEDIA_TYPE
+from captive_portal.read_aloud import SUFFIX, ReadAloud
 from captive_portal.settings import DEFAULT_AUDIO_DIR
 
-MEDIA_TYPE = "audio/mpeg"
-SUFFIX = ".mp3"
 # The sentences of each page, in the page's order, as its template says them. "code" is the
 # splash page in code mode: its headline and its help differ.
 PAGES: Mapping[str, tuple[str, ...]] = {
@@ -74,26 +72,14 @@ VOICES: Mapping[str, str] = {
 }
 WORDS_PER_MINUTE = 140  # espeak-ng's default is 175: slower is easier to follow
 BITRATE_KBIT = 24  # plenty for a synthetic voice at espeak-ng's 22.05 kHz
-_END_OF_SENTENCE = frozenset(".?!:؟")
+READ_ALOUD = ReadAloud(PAGES)
+recording_name = READ_ALOUD.recording_name
+page_script = READ_ALOUD.page_script
+find_recordings = READ_ALOUD.find_recordings
 
 
 class AudioToolMissing(RuntimeError):
     """espeak-ng or lame is not installed."""
-
-
-def recording_name(page: str, code: str) -> str:
-    """``splash.fr.mp3``: the file of ``page`` in the language ``code``."""
-    return f"{page}.{code}{SUFFIX}"
-
-
-def page_script(page: str, gettext: Callable[..., str]) -> str:
-    """What the recording of ``page`` says, one sentence a line, headlines ended by a full
-    stop so the voice pauses after them."""
-    lines = []
-    for message in PAGES[page]:
-        text = gettext(message).strip()
-        lines.append(text if text[-1] in _END_OF_SENTENCE else f"{text}.")
-    return "\n".join(lines)
 
 
 def speak(text: str, voice: str, target: Path) -> None:
@@ -125,32 +111,8 @@ def record_pages(
     languages: Iterable[Language] = LANGUAGES,
     pages: Iterable[str] = PAGES,
 ) -> list[Path]:
-    """Record every page in every language into ``out``; returns the files written.
-
-    The recordings are made side by side, one process pair per core: the encoder takes most of
-    the time (a quarter of a second for the splash page at -q 5, twice that at its default).
-    """
-    jobs = []
-    wanted = list(pages)
-    for language in languages:
-        gettext = catalogues.gettext_for(language.code)
-        for page in wanted:
-            target = out / recording_name(page, language.code)
-            jobs.append((page_script(page, gettext), VOICES[language.code], target))
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(lambda job: speak(*job), jobs))  # list(): the first failure is raised
-    return [target for _text, _voice, target in jobs]
-
-
-def find_recordings(directory: Path) -> dict[tuple[str, str], str]:
-    """The recordings present in ``directory``: (page, language code) -> file name."""
-    found = {}
-    for page in PAGES:
-        for language in LANGUAGES:
-            name = recording_name(page, language.code)
-            if (directory / name).is_file():
-                found[page, language.code] = name
-    return found
+    """Record every page in every language into ``out``; returns the files written."""
+    return READ_ALOUD.record(out, catalogues, languages, pages)
 
 
 @click.command()

@@ -13,19 +13,17 @@ Run ``python -m agent.kiosk.audio [--out DIR]`` (the Makefile's ``kiosk-audio`` 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import click
 
 from captive_portal.i18n import LANGUAGES, Catalogues, Language
+from captive_portal.read_aloud import MEDIA_TYPE as MEDIA_TYPE
+from captive_portal.read_aloud import ReadAloud
 
-MEDIA_TYPE = "audio/mpeg"
-SUFFIX = ".mp3"
 DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent / "audio"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 # The sentences of each step, in the page's order, as its template says them.
@@ -57,22 +55,10 @@ PAGES: Mapping[str, tuple[str, ...]] = {
         "Thank you, see you soon.",
     ),
 }
-_END_OF_SENTENCE = frozenset(".?!:؟")
-
-
-def recording_name(page: str, code: str) -> str:
-    """``home.fr.mp3``: the file of ``page`` in the language ``code``."""
-    return f"{page}.{code}{SUFFIX}"
-
-
-def page_script(page: str, gettext: Callable[..., str]) -> str:
-    """What the recording of ``page`` says, one sentence a line, headlines ended by a full
-    stop so the voice pauses after them."""
-    lines = []
-    for message in PAGES[page]:
-        text = gettext(message).strip()
-        lines.append(text if text[-1] in _END_OF_SENTENCE else f"{text}.")
-    return "\n".join(lines)
+READ_ALOUD = ReadAloud(PAGES)
+recording_name = READ_ALOUD.recording_name
+page_script = READ_ALOUD.page_script
+find_recordings = READ_ALOUD.find_recordings
 
 
 def record_pages(
@@ -82,30 +68,8 @@ def record_pages(
     pages: Iterable[str] = PAGES,
 ) -> list[Path]:
     """Record every page in every language into ``out`` with the portal's voices; returns the
-    files written. Side by side, one espeak-ng and lame pair per core."""
-    from captive_portal.audio import VOICES, speak  # the tools' side: only when recording
-
-    jobs = []
-    wanted = list(pages)
-    for language in languages:
-        gettext = catalogues.gettext_for(language.code)
-        for page in wanted:
-            target = out / recording_name(page, language.code)
-            jobs.append((page_script(page, gettext), VOICES[language.code], target))
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(lambda job: speak(*job), jobs))  # list(): the first failure is raised
-    return [target for _text, _voice, target in jobs]
-
-
-def find_recordings(directory: Path) -> dict[tuple[str, str], str]:
-    """The recordings present in ``directory``: (page, language code) -> file name."""
-    found = {}
-    for page in PAGES:
-        for language in LANGUAGES:
-            name = recording_name(page, language.code)
-            if (directory / name).is_file():
-                found[page, language.code] = name
-    return found
+    files written."""
+    return READ_ALOUD.record(out, catalogues, languages, pages)
 
 
 @click.command()

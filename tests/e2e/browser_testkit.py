@@ -7,8 +7,10 @@ test module skips itself with ``pytest.importorskip("playwright")``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -44,3 +46,31 @@ def axe_violations(page: Page, within: str | None = None) -> list[dict[str, obje
         [within, WCAG_21_AA],
     )
     return list(result)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless; Playwright downloads no browser of its own.
+
+    The flags keep it off the network: on this closed machine its background connections
+    (updates, sync, QUIC) would only be refused, many at a time.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser_testkit import CHROMIUM
+from tests.e2e.browser_testkit import chromium
 from tests.e2e.controller_process import DEMO_PLACES, ControllerProcess
 
 
@@ -26,25 +26,5 @@ def live_controller(tmp_path: Path) -> Iterator[ControllerProcess]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless; Playwright downloads no browser of its own.
-
-    The flags keep it off the network: on this closed machine its background connections
-    (updates, sync, QUIC) would only be refused, many at a time.
-    """
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched

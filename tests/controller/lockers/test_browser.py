@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser_testkit import ARTIFACTS, CHROMIUM, PASSWORD, axe_violations
+from tests.e2e.browser_testkit import ARTIFACTS, CHROMIUM, PASSWORD, axe_violations, chromium
 from tests.e2e.controller_process import DEMO_PLACES, ControllerProcess, heartbeat
 
 pytest.importorskip("playwright")
@@ -42,24 +42,8 @@ def controller(tmp_path: Path) -> Iterator[ControllerProcess]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, kept off the network."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def lockers_event(seq: int) -> dict[str, Any]:
