@@ -19,32 +19,51 @@ from borne.settings import ImproperlyConfigured
 NEXT_OPENING_HORIZON = timedelta(days=366)
 
 
+class UnknownTimezone(ValueError):
+    """Not a time zone ``zoneinfo`` knows."""
+
+
+class UnreadableHours(ValueError):
+    """Not OpenStreetMap ``opening_hours`` syntax; the message is the parser's."""
+
+
+def read_hours(
+    expression: str, timezone: str, country: str
+) -> tuple[ZoneInfo, str, OpeningHours | None]:
+    """The time zone, the expression as evaluated and its hours (None when empty: always
+    open), read the one way the portal and the kiosk read a site's hours; each caller words the
+    errors for its own readers."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UnknownTimezone(timezone) from exc
+    expression = expression.strip()
+    if not expression:
+        return zone, expression, None
+    try:
+        hours = OpeningHours(
+            expression, timezone=zone, country=country, auto_country=False, auto_timezone=False
+        )
+    except Exception as exc:  # opening_hours.ParserError is missing from its stubs
+        raise UnreadableHours(str(exc)) from exc
+    return zone, expression, hours
+
+
 class OpeningSchedule:
     """A site's opening hours; an empty expression means always open."""
 
     def __init__(self, expression: str, timezone: str, country: str) -> None:
         try:
-            self.zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+            self.zone, self.expression, self._hours = read_hours(expression, timezone, country)
+        except UnknownTimezone as exc:
             raise ImproperlyConfigured(
                 f"setting timezone must be a name such as 'Europe/Paris', got {timezone!r}"
             ) from exc
-        self.expression = expression.strip()
-        self._hours: OpeningHours | None = None
-        if self.expression:
-            try:
-                self._hours = OpeningHours(
-                    self.expression,
-                    timezone=self.zone,
-                    country=country,
-                    auto_country=False,
-                    auto_timezone=False,
-                )
-            except Exception as exc:  # opening_hours.ParserError is missing from its stubs
-                raise ImproperlyConfigured(
-                    f"setting opening_hours {expression!r} is not OpenStreetMap syntax "
-                    f"(for example 'Tu-Sa 10:00-18:00; PH off'): {exc}"
-                ) from exc
+        except UnreadableHours as exc:
+            raise ImproperlyConfigured(
+                f"setting opening_hours {expression!r} is not OpenStreetMap syntax "
+                f"(for example 'Tu-Sa 10:00-18:00; PH off'): {exc}"
+            ) from exc
 
     def is_open(self, at: datetime) -> bool:
         if self._hours is None:

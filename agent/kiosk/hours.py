@@ -1,20 +1,21 @@
 """When the site last closed, from its OpenStreetMap opening hours: a phone deposited before
 that moment and still in its locker was forgotten.
 
-opening-hours-py (the Rust ``opening-hours`` crate) evaluates the expression, as the portal's
-:mod:`captive_portal.hours` does (the agent imports neither the portal's settings nor the
-controller). Same reading of the expression: in the site's time zone, with the public holidays of
-its country, "unknown" hours (``Mo 10:00-12:00 unknown``) closed — nobody is there to hand a
-phone back. An empty expression is a site that never closes: no phone is ever forgotten there
-(the longest charge, ``kiosk_max_charge_min``, still alerts staff).
+The expression is read as the portal reads it (:func:`captive_portal.hours.read_hours`, light:
+the agent imports neither the portal's settings nor the controller) and evaluated by
+opening-hours-py: in the site's time zone, with the public holidays of its country, "unknown"
+hours (``Mo 10:00-12:00 unknown``) closed — nobody is there to hand a phone back. An empty
+expression is a site that never closes: no phone is ever forgotten there (the longest charge,
+``kiosk_max_charge_min``, still alerts staff).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from opening_hours import OpeningHours, State
+from opening_hours import State
+
+from captive_portal.hours import UnknownTimezone, UnreadableHours, read_hours
 
 # How far back the last closing is looked for. A site closed for longer (a summer closure) has
 # no "closing time" to compare with; its phones are past the longest charge long before.
@@ -27,27 +28,16 @@ class SiteHours:
 
     def __init__(self, expression: str, timezone: str, country: str = "FR") -> None:
         try:
-            self.zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+            self.zone, self.expression, self._hours = read_hours(expression, timezone, country)
+        except UnknownTimezone as exc:
             raise ValueError(
                 f"site_timezone must be a time zone such as Europe/Paris, got {timezone!r}"
             ) from exc
-        self.expression = expression.strip()
-        self._hours: OpeningHours | None = None
-        if self.expression:
-            try:
-                self._hours = OpeningHours(
-                    self.expression,
-                    timezone=self.zone,
-                    country=country,
-                    auto_country=False,
-                    auto_timezone=False,
-                )
-            except Exception as exc:  # opening_hours.ParserError is missing from its stubs
-                raise ValueError(
-                    f"kiosk_opening_hours {expression!r} is not OpenStreetMap syntax "
-                    f"(for example 'Tu-Sa 10:00-18:00; PH off'): {exc}"
-                ) from exc
+        except UnreadableHours as exc:
+            raise ValueError(
+                f"kiosk_opening_hours {expression!r} is not OpenStreetMap syntax "
+                f"(for example 'Tu-Sa 10:00-18:00; PH off'): {exc}"
+            ) from exc
         # (valid from, answer, valid until): the answer holds until the hours next change.
         self._cached: tuple[datetime, datetime | None, datetime | None] | None = None
 
