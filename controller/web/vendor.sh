@@ -22,13 +22,20 @@ fi
 modules="$work/node_modules"
 
 rm -rf "$dest"
-mkdir -p "$dest/pico" "$dest/socket.io" "$dest/lucide"
+mkdir -p "$dest/pico" "$dest/socket.io" "$dest/lucide" "$dest/chart.js" "$dest/leaflet"
 
 cp "$modules/@picocss/pico/css/pico.min.css" "$dest/pico/"
 cp "$modules/@picocss/pico/LICENSE.md" "$dest/pico/LICENSE.md"
 cp "$modules/socket.io-client/dist/socket.io.min.js" "$dest/socket.io/"
 cp "$modules/socket.io-client/LICENSE" "$dest/socket.io/LICENSE"
 cp "$modules/lucide-static/LICENSE" "$dest/lucide/LICENSE"
+# The managers' charts (statistics): one UMD file, no build step.
+cp "$modules/chart.js/dist/chart.umd.min.js" "$dest/chart.js/"
+cp "$modules/chart.js/LICENSE.md" "$dest/chart.js/LICENSE.md"
+# The public map of places; its tile server is a setting, the list works without any tiles.
+cp "$modules/leaflet/dist/leaflet.js" "$modules/leaflet/dist/leaflet.css" "$dest/leaflet/"
+cp -r "$modules/leaflet/dist/images" "$dest/leaflet/images"
+cp "$modules/leaflet/LICENSE" "$dest/leaflet/LICENSE"
 
 # Only the pictograms the pages use, as one small SVG sprite (<svg><use href="…#monitor">).
 ICONS="monitor battery-charging wifi wifi-off circle-check circle-x circle-dashed circle-alert
@@ -36,7 +43,7 @@ map-pin clock building-2 key-round users scroll-text layout-dashboard log-out ra
 memory-stick hard-drive server user-plus rotate-ccw lock lock-open message-square-text power
 refresh-cw sunrise download settings file-text send hourglass loader list-filter file-down
 wrench printer keyboard ticket circle-help
-shield-check"
+shield-check chart-column map accessibility locate-fixed globe phone calendar-clock"
 python3 - "$modules/lucide-static/icons" "$dest/lucide/sprite.svg" $ICONS <<'PY'
 import re
 import sys
@@ -62,7 +69,7 @@ PY
 # What was vendored, from each package's own package.json: name, version, licence.
 {
     echo "# Vendored by controller/web/vendor.sh from the npm registry; do not edit by hand."
-    for package in @picocss/pico socket.io-client lucide-static; do
+    for package in @picocss/pico socket.io-client lucide-static chart.js leaflet; do
         node -e 'const p = require(process.argv[1]); console.log(`${p.name}\t${p.version}\t${p.license}`)' \
             "$modules/$package/package.json"
     done
