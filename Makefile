@@ -8,11 +8,14 @@ BIN := $(VENV)/bin
 # Debian packages the tests drive for real: PostgreSQL and Redis servers, a browser, tools;
 # for public PCs a print server, cron and at, Firefox (a real profile to wipe), chattr;
 # for the portal nftables, dnsmasq, curl and openssl in network namespaces, and the voice and
-# encoder of its pages read aloud (PORTAL_AUDIO_PACKAGES).
+# encoder of its pages read aloud (PORTAL_AUDIO_PACKAGES); for deployment an SSH server to
+# bootstrap and run Ansible against, and nginx in front of two controllers; WeasyPrint (Debian's)
+# for the managers' monthly PDF report.
 PORTAL_AUDIO_PACKAGES := espeak-ng lame
 TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 procps \
   cups cups-client cups-bsd cron at firefox-esr e2fsprogs \
-  nftables dnsmasq-base curl openssl prometheus $(PORTAL_AUDIO_PACKAGES)
+  nftables dnsmasq-base curl openssl prometheus openssh-server nginx weasyprint \
+  $(PORTAL_AUDIO_PACKAGES)
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
 
 .PHONY: install install-system install-test-services portal-audio kiosk-audio demo test test-fast lint format vendor bench clean translations
@@ -33,7 +36,7 @@ install-test-services: ## Debian packages the tests start and drive (skipped whe
 	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); }
 	@# Debian starts the servers it installs where systemd runs; the tests start their own.
-	@-systemctl disable --now prometheus 2>/dev/null || true
+	@-systemctl disable --now prometheus ssh nginx 2>/dev/null || true
 	@# The tests start private PostgreSQL servers of their own (tests/postgres.py).
 
 portal-audio: install ## record the portal's pages read aloud, every language (captive_portal/audio/)
