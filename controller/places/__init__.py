@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
             "places.import": _l("Places imported"),
             "site.closure": _l("Closure added"),
             "site.hours": _l("Opening hours changed"),
+            "site.open_data": _l("Open-data fields changed"),
         },
     )
     audit.name_targets(app, "site", site_names)

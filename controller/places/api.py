@@ -9,6 +9,7 @@ from controller.accounts.current import signed_in
 from controller.api.io import documented, json_response
 from controller.context import db_session
 from controller.fleet import service as fleet
+from controller.places.open_data_fields import missing_for_export
 
 places_api = Blueprint("places", __name__)
 
@@ -30,6 +31,10 @@ class SiteOut(msgspec.Struct):
     longitude: float | None
     opening_hours: str
     devices: dict[str, int]
+    pivot: str = ""  # SIRET or RNA number, for the national open data
+    # The national schema's required fields the site lacks (``code_postal``, ``pivot``…): while
+    # any is listed, the open-data export leaves the site out.
+    open_data_missing: list[str] = []
 
 
 @places_api.get("/organisations")
@@ -59,6 +64,8 @@ def list_sites() -> Response:
                 longitude=s.site.longitude,
                 opening_hours=s.site.opening_hours,
                 devices={status.value: n for status, n in s.counts.items()},
+                pivot=s.site.pivot,
+                open_data_missing=[str(m) for m in missing_for_export(s.site)],
             )
             for s in fleet.list_sites(db_session(), signed_in())
         ]

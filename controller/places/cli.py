@@ -27,13 +27,26 @@ def places() -> None:
 
 @places.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--organisation",
+    default="",
+    help="Organisation of the places that name none (a file of the national schema has no "
+    "organisation column; its structure_parente is used where given).",
+)
 @pass_context
-def import_places(ctx: Context, csv_file: Path) -> None:
-    """Create or update organisations and sites from a CSV of places."""
+def import_places(ctx: Context, csv_file: Path, organisation: str) -> None:
+    """Create or update organisations and sites from a CSV of places: borne's demo format or
+    the national schema of digital-mediation places (standard-mediation-num)."""
     with ctx.session() as session:
         result = open_data.import_places(
-            session, CLI_ACTOR, csv_file, timezone=ctx.settings.timezone
+            session,
+            CLI_ACTOR,
+            csv_file,
+            timezone=ctx.settings.timezone,
+            organisation=organisation,
         )
+    for warning in result.warnings:
+        click.echo(_("warning: %(warning)s", warning=warning), err=True)
     click.echo(
         _(
             "organisations created: %(organisations)s; sites created: %(created)s, updated: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 
 from sqlalchemy import Select, or_, select
@@ -12,6 +13,7 @@ from controller.access import Action, StaffMember
 from controller.errors import DomainError, NotFound
 from controller.i18n import _
 from controller.places.models import Organisation, Site, SiteClosure
+from controller.places.open_data_fields import OpenDataFields, check_fields
 from controller.places.opening_hours import validate_opening_hours
 
 
@@ -143,3 +145,35 @@ def list_closures(
     if upcoming_from is not None:
         query = query.where(SiteClosure.ends_on >= upcoming_from)
     return list(session.scalars(query))
+
+
+def set_open_data(
+    session: Session, actor: audit.Actor, site: Site, typed: OpenDataFields, *, today: date
+) -> list[str]:
+    """Give ``site`` its fields of the national open-data schema, checked and tidied
+    (:class:`~controller.places.open_data_fields.InvalidFields` names each one refused).
+
+    Saving is an admin's word that the data is current: the update date the export publishes
+    (``date_maj``) becomes ``today`` (the city's) even when no field changed. The names of the
+    fields that changed."""
+    if not isinstance(actor, str):
+        access.require(actor, Action.MANAGE_PLACES, site)
+    tidy = check_fields(typed)
+    before = OpenDataFields.of(site)
+    changed = [f.name for f in fields(tidy) if getattr(tidy, f.name) != getattr(before, f.name)]
+    if not changed and site.data_updated_on == today:
+        return []
+    for name in changed:
+        setattr(site, name, getattr(tidy, name))
+    site.data_updated_on = today
+    audit.record(
+        session,
+        actor,
+        "site.open_data",
+        "site",
+        site.id,
+        f"open data of {site.name}: " + (", ".join(changed) or "confirmed as current"),
+        before={name: getattr(before, name) for name in changed},
+        after={name: getattr(tidy, name) for name in changed},
+    )
+    return changed

@@ -1,12 +1,23 @@
-"""The places' pages: a site's page (its facts, then every domain's panels), its schedule panel
-and the form that closes it for some days."""
+"""The places' pages: a site's page (its facts, then every domain's panels), its schedule panel,
+the form that closes it for some days, and its open-data fields: their edit page (admins) and the
+list of the public places that the open-data export leaves out, and why."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_date
 from flask_login import login_required
 from sqlalchemy import select
@@ -21,14 +32,22 @@ from controller.errors import DomainError
 from controller.i18n import _
 from controller.places import schedule
 from controller.places import service as places
-from controller.places.forms import ClosureForm
+from controller.places.forms import ClosureForm, OpenDataForm
 from controller.places.hours import may_edit_hours, week_of
 from controller.places.models import Site
+from controller.places.open_data_fields import (
+    FIELD_WORDS,
+    InvalidFields,
+    missing_for_export,
+    required_words,
+)
 from controller.places.opening_hours import SchedulePolicy
 from controller.web.pages import Page
 from controller.web.panels import Refused, render_panels, save_form, show_refusal
 
 places_web = Blueprint("places", __name__, template_folder="templates")
+
+EXPORT_BLUEPRINT = "open_data_export"  # the public_places domain's, when it is installed
 
 
 @places_web.get("/sites/<int:site_id>")
@@ -49,6 +68,80 @@ def render_site_page(found: Site, refused: Refused | None = None) -> str:
         panels=render_panels("site", found, refused),
         week=week,
         may_edit_hours=may_edit_hours(found),
+        may_edit_open_data=may_edit_hours(found),  # the same rule: who manages the place
+        open_data_missing=required_words(missing_for_export(found)),
+        open_data_export_url=_export_url(),
+        field_words=FIELD_WORDS,
+    )
+
+
+def _export_url() -> str | None:
+    """Where the published CSV is, if this controller publishes it."""
+    if EXPORT_BLUEPRINT not in current_app.blueprints:
+        return None
+    return url_for(f"{EXPORT_BLUEPRINT}.places_csv")
+
+
+@places_web.route("/sites/<int:site_id>/open-data", methods=["GET", "POST"])
+@login_required
+def edit_open_data(site_id: int) -> Page | Response:
+    session = db_session()
+    me = signed_in()
+    found = places.get_site(session, me, site_id)
+    access.require(me, Action.MANAGE_PLACES, found)
+    form = OpenDataForm(obj=found)
+    error = None
+    if form.validate_on_submit():
+        zone = ZoneInfo(settings_of(current_app).timezone)
+        try:
+            changed = places.set_open_data(
+                session, me, found, form.typed(), today=datetime.now(zone).date()
+            )
+        except InvalidFields as exc:
+            session.rollback()
+            for name, problem in exc.problems.items():
+                getattr(form, name).errors = [problem]
+            error = _("Some fields are refused: see why under each of them. Nothing was saved.")
+        else:
+            session.commit()
+            flash(
+                _("Open-data fields of %(site)s saved.", site=found.name)
+                if changed
+                else _("Nothing changed: the data is now dated today."),
+                "success",
+            )
+            return redirect(url_for("places.site", site_id=found.id) + "#open-data")
+    elif request.method == "POST":
+        # An expired form says so; a field over its length says why under it.
+        error = " ".join(form.csrf_token.errors) or _(
+            "Some fields are refused: see why under each of them. Nothing was saved."
+        )
+    page = render_template("places/open_data.html", site=found, form=form, error=error)
+    return page, (400 if error else 200)
+
+
+@places_web.get("/sites/open-data")
+@login_required
+def open_data_status() -> Page:
+    """The public places the staff member covers that the open-data export leaves out."""
+    me = signed_in()
+    sites = db_session().scalars(
+        places.visible_sites_query(me).where(Site.public.is_(True)).order_by(Site.name)
+    )
+    left_out = []
+    published = 0
+    for site in sites:
+        missing = missing_for_export(site)
+        if missing:
+            left_out.append((site, required_words(missing)))
+        else:
+            published += 1
+    return render_template(
+        "places/open_data_status.html",
+        left_out=left_out,
+        published=published,
+        export_url=_export_url(),
+        may_edit=access.can(me, Action.MANAGE_PLACES),
     )
 
 

@@ -18,7 +18,8 @@ def places_with(tmp_path, line: int, old: str, new: str) -> str:
 
 def test_bad_csv_line_is_reported_and_nothing_is_imported(run, tmp_path):
     result = run("places", "import", places_with(tmp_path, 4, "45.1765", "north"))
-    assert result.exit_code == 1 and "line 4: latitude 'north' is not a number" in result.output
+    assert result.exit_code == 1
+    assert "line 4, column latitude: 'north' is not a number" in result.output
     assert count(tmp_path, Site) == 0
 
 
@@ -59,6 +60,27 @@ def test_a_closure_ending_before_it_starts_is_refused(run):
 
 
 def test_places_with_bad_opening_hours_are_refused(run, tmp_path):
-    bad = places_with(tmp_path, 3, '"Tu-Sa 10:00-18:00"', '"mardi-samedi 10h-18h"')
+    bad = places_with(tmp_path, 3, "Tu-Sa 10:00-18:00", "mardi-samedi 10h-18h")
     result = run("places", "import", bad)
-    assert result.exit_code == 1 and "line 3" in result.output and "OpenStreetMap" in result.output
+    assert result.exit_code == 1 and "line 3, column horaires" in result.output
+    assert "OpenStreetMap" in result.output
+
+
+def test_the_demo_places_import_with_a_warning_for_what_the_schema_has_no_word_for(run):
+    result = run("places", "import", str(DEMO_PLACES))
+    assert result.exit_code == 0 and "sites created: 15" in result.output
+    assert "warning: services: 'Wifi' dropped on 13 lines" in result.output
+
+
+def test_a_national_file_imports_with_the_organisation_given(run, tmp_path):
+    national = tmp_path / "lieux.csv"
+    national.write_text(
+        "id,pivot,nom,commune,code_postal,adresse,services,date_maj\n"
+        "epn-1,43493312300029,EPN du centre,Reims,51100,1 rue X,Aide aux démarches "
+        "administratives,2024-04-02\n",
+        encoding="utf-8",
+    )
+    refused = run("places", "import", str(national))
+    assert refused.exit_code == 1 and "line 2, column organisation: empty" in refused.output
+    result = run("places", "import", str(national), "--organisation", "Ville de Reims")
+    assert result.exit_code == 0 and "sites created: 1" in result.output
