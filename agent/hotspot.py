@@ -26,11 +26,19 @@ import msgspec
 
 from agent import protocol
 from agent.periodic import Periodic
-from agent.protocol import PORTAL_SETTINGS, AgentEvent, CommandName, DeviceKind, UpdateConfigArgs
+from agent.protocol import (
+    PORTAL_READS_NEARBY,
+    PORTAL_SETTINGS,
+    AgentEvent,
+    CommandName,
+    DeviceKind,
+    UpdateConfigArgs,
+)
 from agent.roles import EVERY_DEVICE, Service, Wiring
 from captive_portal.managed import (
     DamagedManagedSettings,
     ManagedSettings,
+    NearbyPlace,
     read_managed_settings,
     write_managed_settings,
 )
@@ -59,7 +67,8 @@ class HotspotRole:
         self.portal_state_dir: Path | None = None
 
     def state(self) -> dict[str, str]:
-        return self.watch.state() if self.watch is not None else {}
+        # PORTAL_READS_NEARBY: the controller may send this agent the nearby public places.
+        return {**(self.watch.state() if self.watch is not None else {}), PORTAL_READS_NEARBY: "1"}
 
     def wire(self, wiring: Wiring) -> list[Service]:
         settings = wiring.settings
@@ -119,6 +128,8 @@ def portal_changes(previous: UpdateConfigArgs, update: UpdateConfigArgs) -> list
             continue
         if name == "portal_code_secret":
             changes.append("portal_code_secret changed (earlier tickets no longer open)")
+        elif name == "portal_nearby_places":
+            changes.append(f"portal_nearby_places: {len(value)} places")
         else:
             shown = value.value if isinstance(value, enum.Enum) else value
             changes.append(f"{name} = {shown!r}")
@@ -134,6 +145,12 @@ def hand_over_portal_settings(portal_state_dir: Path, remote: UpdateConfigArgs) 
         timezone=remote.portal_timezone,
         session_s=remote.portal_session_s,
         code_secret=remote.portal_code_secret,
+        nearby_places=(
+            None
+            if (places := remote.portal_nearby_places) is None
+            else tuple(NearbyPlace(**msgspec.structs.asdict(p)) for p in places)
+        ),
+        places_url=remote.portal_places_url,
     )
     if managed == ManagedSettings():
         return False  # not managed from the controller: the portal's own file rules

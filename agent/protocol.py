@@ -244,6 +244,21 @@ class PortalModeName(enum.StrEnum):
     CLOSED = "closed"
 
 
+class NearbyPlace(_Strict):
+    """A public place near a hotspot, for its portal's "closed" page: the portal says offline
+    whether it is open now or when it opens, from its OpenStreetMap hours."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    address: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    opening_hours: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "24/7"
+    distance_m: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+
+
+# A hotspot whose heartbeats carry this state key hands ``portal_nearby_places`` and
+# ``portal_places_url`` to its portal; an older one would refuse the whole ``update_config``.
+PORTAL_READS_NEARBY = "portal_nearby"
+
+
 class UpdateConfigArgs(_Strict):
     """Settings the controller may change remotely; the agent keeps them across restarts."""
 
@@ -265,6 +280,10 @@ class UpdateConfigArgs(_Strict):
     # Grows with each change on the controller: a delayed command carrying older portal
     # settings (queued, then delivered after a newer one) must not undo the newer ones.
     portal_revision: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # The public places nearest the hotspot and the controller's page of them, for the portal's
+    # "closed" page (sent only to hotspots whose state has PORTAL_READS_NEARBY).
+    portal_nearby_places: Annotated[list[NearbyPlace], msgspec.Meta(max_length=10)] | None = None
+    portal_places_url: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     # Public PCs: the site's language and time zone, for what the PC tells residents (the
     # end-of-session warnings). Sent only to agents whose heartbeats report ``language`` (older
     # ones would refuse the whole command); an agent told nothing speaks French, Paris time.

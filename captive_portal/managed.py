@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 MANAGED_FILE = "managed-settings.json"
 
 
+class NearbyPlace(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A public place near the hotspot, listed on the "closed" page (:mod:`captive_portal.nearby`),
+    as the controller sends it (``agent.protocol.NearbyPlace``)."""
+
+    name: str
+    address: str = ""
+    opening_hours: str = "24/7"  # OpenStreetMap syntax
+    distance_m: int = 0
+
+
 class ManagedSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The managed fields, named as in :class:`~captive_portal.settings.PortalSettings`;
     ``None`` leaves the TOML file's value."""
@@ -44,6 +54,8 @@ class ManagedSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     timezone: str | None = None
     session_s: int | None = None
     code_secret: str | None = None
+    nearby_places: tuple[NearbyPlace, ...] | None = None
+    places_url: str | None = None
 
     def overrides(self) -> dict[str, object]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not None}

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from borne.settings import ImproperlyConfigured, load_settings
+from captive_portal.managed import NearbyPlace
 
 ENV_PREFIX = "BORNE_PORTAL_"
 DEFAULT_STATE_DIR = Path("/var/lib/borne-portal")
@@ -79,6 +82,10 @@ class PortalSettings:
     opening_hours: str = ""
     timezone: str = "Europe/Paris"
     default_language: str = "fr"
+    # The "closed" page lists those of these places that are open now or open next (sent by
+    # the controller: the nearest public places), and links to the controller's list of places.
+    nearby_places: tuple[NearbyPlace, ...] = ()
+    places_url: str = ""
     # -- access --------------------------------------------------------------------------------
     enforcement: str = Enforcement.NFT.value
     nft_table: str = "borne_portal"
@@ -152,6 +159,22 @@ class PortalSettings:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")
         if self.mode == PortalMode.CODE and not self.code_secret:
             raise ImproperlyConfigured('setting code_secret is required when mode is "code"')
+        self._check_nearby_places()
+
+    def _check_nearby_places(self) -> None:
+        """Places from a TOML file come as tables: made :class:`NearbyPlace` here."""
+        try:
+            places = tuple(msgspec.convert(p, NearbyPlace) for p in self.nearby_places)
+        except msgspec.ValidationError as exc:
+            raise ImproperlyConfigured(
+                f"setting nearby_places: each place needs a name, and may have an address, "
+                f"opening_hours (OpenStreetMap syntax) and distance_m: {exc}"
+            ) from None
+        object.__setattr__(self, "nearby_places", places)  # frozen: set once, while made
+        if self.places_url and not self.places_url.startswith(("https://", "http://")):
+            raise ImproperlyConfigured(
+                f"setting places_url must start with https:// (or http://), got {self.places_url!r}"
+            )
 
     @property
     def gateway_address(self) -> str:

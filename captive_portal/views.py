@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import (
     Flask,
     Response,
@@ -31,7 +32,7 @@ from flask import (
 )
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
-from captive_portal import audio, i18n
+from captive_portal import audio, i18n, nearby
 from captive_portal.access import ClientAddress
 from captive_portal.admission import Admission, ConnectOutcome
 from captive_portal.captive_api import MEDIA_TYPE, captive_status
@@ -309,7 +310,46 @@ def _closed_page() -> str:
             "day": i18n.format_day(local, code),
             "time": i18n.format_clock(local, code),
         }
-    return _page("closed.html", listen=_listen("closed"), **when)
+    return _page(
+        "closed.html",
+        listen=_listen("closed"),
+        nearby=_nearby_places(),
+        places_url=admission.settings.places_url,
+        **when,
+    )
+
+
+def _nearby_places() -> list[dict[str, Any]]:
+    """The nearby public places open now or next, in the resident's words."""
+    admission = portal().admission
+    settings = admission.settings
+    now = admission.clock()
+    code = g.language.code
+    shown = []
+    for state in nearby.open_or_next(
+        settings.nearby_places, now, settings.timezone, settings.country_code
+    ):
+        moment = state.until or state.opens
+        local = admission.schedule.local(moment) if moment is not None else None
+        shown.append(
+            {
+                "name": state.place.name,
+                "address": state.place.address,
+                "open": state.open,
+                "day": i18n.format_day(local, code) if local is not None else "",
+                "time": i18n.format_clock(local, code) if local is not None else "",
+                "today": local is not None and local.date() == admission.schedule.local(now).date(),
+                "km": state.place.distance_m >= 1000,
+                "distance": _distance(state.place.distance_m, code),
+            }
+        )
+    return shown
+
+
+def _distance(metres: int, code: str) -> str:
+    """``350`` (metres) or ``1.2`` (kilometres, from 1000 m), as the language writes numbers."""
+    value: float = round(metres / 1000, 1) if metres >= 1000 else round(metres, -1)
+    return format_decimal(value, locale=code.replace("-", "_"))
 
 
 def _page(template: str, **context: Any) -> str:

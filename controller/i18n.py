@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from babel.support import NullTranslations, Translations
-from flask import Flask, has_app_context, has_request_context, request
-from flask_babel import Babel, LazyString, format_datetime, get_locale
+from flask import Flask, g, has_app_context, has_request_context, request
+from flask_babel import Babel, LazyString, format_datetime, get_locale, refresh
 from flask_babel import gettext as _page_gettext
 from flask_babel import ngettext as _page_ngettext
 
@@ -32,11 +32,21 @@ LANGUAGES = {"fr": "Français", "en": "English"}  # the first is the default
 DEFAULT_LANGUAGE = next(iter(LANGUAGES))
 HERE = Path(__file__).resolve().parent
 LANGUAGE_OF_ACCOUNT = "borne.language_of_account"
+PAGE_LANGUAGE = "borne_page_language"  # on ``g``: a residents' page chose its own language
 
 # Where the command line finds its reader's language, in GNU gettext's order of precedence.
 TERMINAL_LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
-__all__ = ["LANGUAGES", "_", "_l", "format_datetime", "init_i18n", "language", "ngettext"]
+__all__ = [
+    "LANGUAGES",
+    "_",
+    "_l",
+    "format_datetime",
+    "init_i18n",
+    "language",
+    "ngettext",
+    "use_page_language",
+]
 
 
 # For domains: _("…") for a message shown now, _l("…") for one defined at import time (a form's
@@ -113,10 +123,22 @@ def init_i18n(app: Flask, settings: ControllerSettings, packages: list[str]) -> 
     app.context_processor(_language_context)
 
 
+def use_page_language(locale: str) -> None:
+    """Speak ``locale`` ("ar", "fa_AF") for the rest of this request, whatever the reader's
+    account or browser says: residents' pages (the public places) choose among the portal's
+    languages themselves, and bring their own catalogues for the ones staff pages lack."""
+    setattr(g, PAGE_LANGUAGE, locale)
+    refresh()  # anything translated before now was in the other language
+
+
 def _reader_language() -> str:
-    """The account's saved language, else the browser's choice, else French."""
+    """The page's own choice (:func:`use_page_language`), else the account's saved language,
+    else the browser's choice, else French."""
     if not has_request_context():
         return DEFAULT_LANGUAGE
+    chosen = g.get(PAGE_LANGUAGE)
+    if chosen:
+        return str(chosen)
     from flask import current_app
 
     of_account = current_app.extensions.get(LANGUAGE_OF_ACCOUNT)

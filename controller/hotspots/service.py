@@ -31,6 +31,7 @@ from controller.fleet.models import Device
 from controller.hotspots.models import HotspotPortal
 from controller.i18n import _
 from controller.places.models import Site
+from controller.public_places.service import portal_nearby_args
 
 SESSION_MIN = (15, 1440)  # minutes a connection lasts before the resident connects again
 
@@ -171,7 +172,8 @@ def _send(
         actor,
         CommandName.UPDATE_CONFIG,
         device_ids=[config.device_id],
-        args=portal_args(config, site, timezone),
+        # With the public places nearest the site, for the portal's "closed" page.
+        args={**portal_args(config, site, timezone), **portal_nearby_args(session, config, site)},
         pushed=pushed,
         owned_settings=True,
     )

@@ -86,7 +86,7 @@ def test_one_role_heartbeats_are_what_they_were(
     pc = built(DeviceKind.PC, state_dir=tmp_path / "pc")
 
     assert msgspec.json.encode(hotspot.spool_heartbeat().state) == (
-        b'{"role":"hotspot","portal":"running","portal_clients":"2"}'
+        b'{"role":"hotspot","portal":"running","portal_clients":"2","portal_nearby":"1"}'
     )
     assert msgspec.json.encode(pc.spool_heartbeat().state) == (
         b'{"role":"pc","session":"none","guest_login":"open","language":"fr",'
@@ -108,6 +108,7 @@ def test_a_kiosk_that_is_also_the_hotspot_reports_both_and_takes_both_commands(
         "service": "in_service",
         "portal": "running",
         "portal_clients": "5",
+        "portal_nearby": "1",  # it hands the portal the nearby places
     }
     assert agent.commands is not None
     handled = agent.commands.role.commands

@@ -297,6 +297,7 @@ def test_a_kiosk_that_is_also_the_hotspot_runs_both_roles_on_one_agent(
             "role": "kiosk,hotspot",
             "service": "in_service",
             "portal": "not running",
+            "portal_nearby": "1",  # it hands the portal the nearby places
         }
         [session] = spooled(agent, ChargingSession)
         assert session.locker == number
