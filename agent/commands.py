@@ -88,6 +88,11 @@ class LockerOpening(Protocol):
     def open_locker(self, args: OpenLockerArgs) -> Outcome: ...
 
 
+class SettingsNotApplied(Exception):
+    """An ``update_config`` the device could not apply; it kept its previous settings (the
+    message says so, for the controller's page of the rollout)."""
+
+
 class CommandRunner:
     """Queues received commands and runs them one at a time on its own thread.
 
@@ -257,7 +262,10 @@ class CommandRunner:
                 return actions.packages.upgrade(reboot_if_needed=args.reboot_if_needed)
             case CommandName.UPDATE_CONFIG:
                 assert isinstance(args, UpdateConfigArgs)
-                return Outcome(True, self.apply_config(args))
+                try:
+                    return Outcome(True, self.apply_config(args))
+                except SettingsNotApplied as exc:
+                    return Outcome(False, str(exc))
             case CommandName.COLLECT_LOGS:
                 assert isinstance(args, CollectLogsArgs)
                 return actions.logs.collect(args.since_hours)

@@ -18,16 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.actions import RecentLog, actions_for
-from agent.commands import CommandRunner
+from agent.commands import CommandRunner, SettingsNotApplied
 from agent.credentials import Credentials, ensure_state_dir, replace_secret
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
+from agent.private_files import write_private_json
 from agent.protocol import COMMAND_EVENT, Heartbeat, InventoryReport, UpdateConfigArgs
 from agent.roles import Role, Service, Wiring, roles_for
 from agent.settings import (
     AgentSettings,
     load_remote_settings,
     merge_remote_settings,
+    remote_settings_path,
     save_remote_settings,
     with_remote_settings,
 )
@@ -276,7 +278,15 @@ def build_agent(
         previous = load_remote_settings(state_dir)
         update, refused = roles.screen_update(update, previous=previous)
         in_force = save_remote_settings(state_dir, update)  # first: it survives a restart
-        return "; ".join([agent.apply_remote_settings(update, previous, in_force), *refused])
+        try:
+            applied = agent.apply_remote_settings(update, previous, in_force)
+        except Exception as exc:
+            keep_previous_settings(state_dir, agent, previous, failed=in_force)
+            raise SettingsNotApplied(
+                f"could not apply these settings ({type(exc).__name__}: {exc}); "
+                "the previous ones are kept"
+            ) from exc
+        return "; ".join([applied, *refused])
 
     actions = actions_for(
         settings.actions,
@@ -352,6 +362,19 @@ def run(settings: AgentSettings, credentials: Credentials) -> int:
         stop_redacting()
     log.info("agent stopped")
     return 0
+
+
+def keep_previous_settings(
+    state_dir: Path, agent: Agent, previous: UpdateConfigArgs, *, failed: UpdateConfigArgs
+) -> None:
+    """Put back the remote settings in force before an ``update_config`` that could not be
+    applied: on disk first (a restart must not bring the failed ones back), then live again,
+    so the device runs as it did and the controller is told it failed."""
+    write_private_json(remote_settings_path(state_dir), previous)
+    try:
+        agent.apply_remote_settings(previous, failed, previous)
+    except Exception:  # the previous ones applied before: say so, the file is right anyway
+        log.exception("the previous settings could not be applied again")
 
 
 def _spool(roles: Role, path: Path, *, max_events: int) -> Spool:

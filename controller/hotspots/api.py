@@ -8,6 +8,7 @@ import msgspec
 from flask import Blueprint, Response, current_app
 
 from agent.protocol import PortalModeName
+from controller import access
 from controller.accounts.current import signed_in
 from controller.accounts.models import User
 from controller.api.io import documented, json_response, parse_body
@@ -15,9 +16,13 @@ from controller.commands.delivery import send_now
 from controller.commands.models import CommandState
 from controller.context import db_session, settings_of
 from controller.db import utcnow
+from controller.errors import PermissionDenied
 from controller.fleet import service as fleet
 from controller.fleet.models import Device
+from controller.hotspots import address_plan
 from controller.hotspots import service as hotspot_portal
+from controller.hotspots.models import HotspotSubnet
+from controller.i18n import _
 
 hotspots_api = Blueprint("hotspots", __name__)
 
@@ -109,3 +114,108 @@ def put_portal(device_id: str) -> Response:
     session.commit()
     send_now(issued)
     return json_response(_portal_out(user, device, [c.id for c in issued]))
+
+
+class SubnetIn(msgspec.Struct, forbid_unknown_fields=True):
+    subnet: Annotated[str, msgspec.Meta(min_length=1, max_length=43, examples=["10.64.4.0/22"])]
+
+
+class SubnetOut(msgspec.Struct):
+    device_id: str
+    device_name: str
+    site: str
+    subnet: str  # the hotspot's client network, "10.64.4.0/22"
+    chosen: bool  # chosen by a person (else allocated by the controller)
+    # What the hotspot's portal settings take from it (captive_portal/settings.py keys).
+    client_subnet: str
+    listen_address: str
+
+
+class AddressPlanOut(msgspec.Struct):
+    supernet: str  # the range hotspots' client networks are cut from (setting hotspot_supernet)
+    prefixlen: int  # the size each is given unless a person chose another
+    hotspots: list[SubnetOut]
+
+
+def _city_plan() -> address_plan.AddressPlan:
+    settings = settings_of(current_app)
+    return address_plan.AddressPlan.from_settings(
+        settings.hotspot_supernet, settings.hotspot_subnet_prefixlen
+    )
+
+
+def _subnet_out(device: Device, row: HotspotSubnet) -> SubnetOut:
+    network = address_plan.portal_network(row.subnet)
+    return SubnetOut(
+        device.id,
+        device.name,
+        device.site.name,
+        row.subnet,
+        row.chosen,
+        network["client_subnet"],
+        network["listen_address"],
+    )
+
+
+@hotspots_api.get("/hotspots/address-plan")
+@documented(
+    "The city's address plan: every hotspot's client network, in address order",
+    response=AddressPlanOut,
+    auth="staff",
+    errors={403: "not city IT"},
+)
+def get_address_plan() -> Response:
+    user = signed_in()
+    if not access.is_city_wide(user):
+        raise PermissionDenied(_("only city IT (an administrator) reads the address plan"))
+    plan = _city_plan()
+    rows = [
+        SubnetOut(
+            p.device_id,
+            p.device_name,
+            p.site_name,
+            p.subnet,
+            p.chosen,
+            **address_plan.portal_network(p.subnet),
+        )
+        for p in address_plan.plan_table(db_session())
+    ]
+    return json_response(AddressPlanOut(str(plan.supernet), plan.prefixlen, rows))
+
+
+@hotspots_api.get("/devices/<device_id>/subnet")
+@documented(
+    "A hotspot's client network (given from the address plan at once if it has none yet)",
+    response=SubnetOut,
+    auth="staff",
+    errors={400: "not a hotspot", 403: "outside your places", 404: "no such device"},
+)
+def get_subnet(device_id: str) -> Response:
+    session = db_session()
+    device = fleet.get_device(session, signed_in(), device_id)
+    row = address_plan.allocate(session, device, _city_plan())
+    session.commit()
+    return json_response(_subnet_out(device, row))
+
+
+@hotspots_api.put("/devices/<device_id>/subnet")
+@documented(
+    "Give a hotspot the client network city IT chose, checked against the whole plan",
+    body=SubnetIn,
+    response=SubnetOut,
+    auth="staff",
+    errors={
+        400: "not a network, outside the range, too small, or not a hotspot",
+        403: "not city IT",
+        404: "no such device",
+        409: "overlaps another hotspot's client network",
+    },
+)
+def put_subnet(device_id: str) -> Response:
+    body = parse_body(SubnetIn)
+    session = db_session()
+    user = signed_in()
+    device = fleet.get_device(session, user, device_id)
+    row = address_plan.choose(session, user, device, body.subnet, _city_plan())
+    session.commit()
+    return json_response(_subnet_out(device, row))

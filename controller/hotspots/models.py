@@ -83,3 +83,21 @@ class HotspotPortal(Base):
     command_id: Mapped[str | None] = mapped_column(ForeignKey("commands.id", ondelete="SET NULL"))
     command: Mapped[Command | None] = relationship()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class HotspotSubnet(Base):
+    """A hotspot's client network in the city's address plan (controller/hotspots/address_plan.py):
+    cut from the ``hotspot_supernet`` setting, overlapping no other hotspot's, so that two
+    hotspots on one backbone never hand out the same addresses."""
+
+    __tablename__ = "hotspot_subnets"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "10.64.4.0/22"; unique catches two processes allocating the same free subnet at once.
+    subnet: Mapped[str] = mapped_column(String(18), unique=True)
+    # False: allocated by the controller; True: chosen by a person (kept when the plan's
+    # defaults change).
+    chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -17,6 +17,7 @@ from controller.context import db_session, settings_of
 from controller.db import utcnow
 from controller.fleet import service as fleet
 from controller.fleet.models import Device
+from controller.hotspots import address_plan
 from controller.hotspots import service as hotspot_portal
 from controller.hotspots import usage as portal_usage
 from controller.hotspots.forms import PORTAL_MODES, PortalForm
@@ -53,6 +54,7 @@ def portal_panel(found: Device, refused: Refused | None) -> dict[str, Any] | Non
         ),
         "portal_error": refused.message if refused else None,
         "portal_day": portal_usage.latest_day(session, me, found),
+        "client_network": address_plan.subnet_of(session, found),
     }
 
 

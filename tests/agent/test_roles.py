@@ -221,3 +221,37 @@ def test_the_daemon_knows_no_role_by_name() -> None:
 
     role_modules = ("agent.hotspot", "agent.kiosk", "agent.pc")
     assert [m for m in imported for r in role_modules if m == r or m.startswith(r + ".")] == []
+
+
+class KioskThatRefusesLongCharges(KioskWithLockers):
+    """A role whose hardware cannot take one of the values it is sent."""
+
+    def update_config(
+        self, update: UpdateConfigArgs, *, previous: UpdateConfigArgs, in_force: UpdateConfigArgs
+    ) -> list[str]:
+        if (in_force.kiosk_max_charge_min or 0) > 600:
+            raise OSError("the lock board's timer holds at most 600 minutes")
+        return super().update_config(update, previous=previous, in_force=in_force)
+
+
+def test_settings_that_cannot_be_applied_leave_the_previous_ones_in_force_and_say_so(
+    built: Callable[..., Agent], monkeypatch: pytest.MonkeyPatch, state_dir: Path
+) -> None:
+    role = KioskThatRefusesLongCharges()
+    monkeypatch.setitem(ROLES, DeviceKind.KIOSK, lambda: role)
+    agent = built(DeviceKind.KIOSK)
+    assert agent.commands is not None
+    agent.commands.apply_config(UpdateConfigArgs(heartbeat_interval_s=5, kiosk_max_charge_min=120))
+
+    outcome = agent.commands._dispatch(
+        CommandName.UPDATE_CONFIG,
+        UpdateConfigArgs(heartbeat_interval_s=30, kiosk_max_charge_min=900),
+    )
+
+    assert not outcome.ok
+    assert "600 minutes" in outcome.output and "previous ones are kept" in outcome.output
+    assert json.loads((state_dir / "remote-settings.json").read_text()) == {
+        "heartbeat_interval_s": 5,
+        "kiosk_max_charge_min": 120,
+    }
+    assert agent.heartbeat_interval_s == 5  # live again, not only on disk

@@ -1,0 +1,59 @@
+"""Configuration in layers: a device's settings = defaults ← organisation ← site ← device, each
+change a version shown as a difference before it is applied, rolled out at once, in waves or at
+a set time, followed device by device, and rolled back."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from controller import audit
+from controller.api import add_api
+from controller.i18n import _l
+
+log = logging.getLogger(__name__)
+
+AUDIT_WORDS = {
+    "config.layer": _l("Settings of a layer changed"),
+    "config.rollout": _l("Settings rolled out"),
+    "config.rollout_halted": _l("Rollout halted by a failure"),
+    "config.rollout_resumed": _l("Halted rollout resumed"),
+}
+
+
+def rollouts_job(app: Flask) -> None:
+    """The periodic job: send what is due, open or halt second waves, close finished rollouts.
+
+    Every process runs it; targets are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL) or
+    SQLite's single writer, so a device is sent a version once."""
+    from controller.commands.delivery import push_commands
+    from controller.configuration import rollouts
+    from controller.context import database_of
+    from controller.realtime import hub_of
+
+    with database_of(app).session() as session:
+        issued = rollouts.advance(session)
+    if issued:
+        log.info("rollouts: %d device(s) sent their settings", len(issued))
+        push_commands(hub_of(app), issued)
+
+
+def init_app(app: Flask) -> None:
+    # Imported when the app is built, not with the package: the command line and the
+    # migrations use the models and services without the pages and the API.
+    from controller.configuration import layers, web
+    from controller.configuration.api import configuration_api
+    from controller.context import settings_of
+    from controller.fleet.enrolment import add_starting_settings
+    from controller.jobs import add_job
+    from controller.web.panels import Panel, add_panel
+
+    add_api(app, configuration_api)
+    app.register_blueprint(web.configuration_web)
+    add_panel(
+        app, "device", Panel("settings", "configuration/_device_panel.html", web.device_panel, 70)
+    )
+    add_starting_settings(app, layers.starting_settings)
+    add_job(app, "rollouts", settings_of(app).rollout_interval_s, rollouts_job)
+    audit.describe_actions(app, AUDIT_WORDS)
