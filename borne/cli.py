@@ -16,7 +16,13 @@ PARTS = {
     "controller": ("controller.cli:controller", "Run and administer the controller."),
     "demo": ("borne.demo:demo", "Run the whole system locally with simulated devices."),
     "portal": ("captive_portal.cli:portal", "Run the wifi captive portal; configure it; lab."),
+    "provision": (
+        "provisioning.cli:provision",
+        "Bring PCs into service over SSH: one host, or a CSV of them.",
+    ),
 }
+# The extra that brings a part's libraries, when it is not the controller's.
+EXTRAS = {"provision": "provision"}
 
 
 class LazyGroup(click.Group):
@@ -33,7 +39,7 @@ class LazyGroup(click.Group):
         except ImportError as exc:
             raise click.ClickException(
                 f"'borne {cmd_name}' needs parts that are not installed here ({exc.name}); "
-                "install them with: pip install 'borne[controller]'"
+                f"install them with: pip install 'borne[{EXTRAS.get(cmd_name, 'controller')}]'"
             ) from exc
         command: click.Command = getattr(module, attribute)
         return command
