@@ -58,7 +58,6 @@ ACCOMPANIED_SERVICES = frozenset(
 )
 ACCOMPANIED_MODES = frozenset({"Accompagnement individuel", "Dans un atelier collectif"})
 FREE_ACCESS_SERVICE = "Accès internet et matériel informatique"
-WIFI_SERVICE = "Wifi"
 
 
 class Offer(StrEnum):
@@ -331,10 +330,10 @@ def _places(
                 offers=offers_of(site, kinds.get(site.id, set())),
                 hours=hours_now(site.opening_hours, now, policy, closures.get(site.id, ())),
                 # The open-data fields, read defensively: sites gain them with migration 0014.
-                accessibility_url=str(getattr(site, "accessibility_url", "") or ""),
-                website=str(getattr(site, "website", "") or ""),
-                phone=str(getattr(site, "phone", "") or ""),
-                summary=str(getattr(site, "summary", "") or ""),
+                accessibility_url=site.accessibility_url,
+                website=site.website,
+                phone=site.phone,
+                summary=site.summary,
                 distance_m=distance_m(near, where) if near and where else None,
             )
         )
@@ -365,13 +364,13 @@ def offers_of(site: Site, kinds: set[DeviceKind]) -> tuple[Offer, ...]:
     """What a resident finds at ``site``: what its devices show (PCs, a hotspot, a kiosk) and
     what it declares (its services, its modes of accompaniment)."""
     declared = set(site.services or ())
-    modes = set(getattr(site, "support_modes", None) or ())
+    modes = set(site.support_modes or ())
     found = set()
     if DeviceKind.PC in kinds or FREE_ACCESS_SERVICE in declared:
         found.add(Offer.FREE_PCS)
     if declared & ACCOMPANIED_SERVICES or modes & ACCOMPANIED_MODES:
         found.add(Offer.ACCOMPANIED)
-    if DeviceKind.HOTSPOT in kinds or WIFI_SERVICE in declared:
+    if DeviceKind.HOTSPOT in kinds:  # wifi is a hotspot of ours, never a declared word
         found.add(Offer.WIFI)
     if DeviceKind.KIOSK in kinds:
         found.add(Offer.CHARGING)
