@@ -127,14 +127,22 @@ class EventHandlers:
 
     def __init__(self) -> None:
         self._by_type: dict[type, EventHandler] = {}
+        self._followers: dict[type, list[EventHandler]] = {}
 
     def add(self, event_type: type, handler: EventHandler) -> None:
         if event_type in self._by_type:
             raise ValueError(f"{event_type.__name__} events already have a handler")
         self._by_type[event_type] = handler
 
-    def for_event(self, event: AgentEvent) -> EventHandler | None:
-        return self._by_type.get(type(event))
+    def follow(self, event_type: type, handler: EventHandler) -> None:
+        """Pass events of ``event_type`` to ``handler`` too, after their own domain's, in the
+        order added: for a domain that derives figures from another's events (statistics)."""
+        self._followers.setdefault(event_type, []).append(handler)
+
+    def for_event(self, event: AgentEvent) -> list[EventHandler]:
+        """The handlers of ``event``, in order: its domain's, then those that follow it."""
+        own = self._by_type.get(type(event))
+        return ([own] if own is not None else []) + self._followers.get(type(event), [])
 
 
 @dataclass
@@ -381,8 +389,7 @@ def write_events(
             last_seq[pending.device_id] = event.seq
             stored += 1
             _apply(change, event, now)
-            handler = handlers.for_event(event)
-            if handler is not None:
+            for handler in handlers.for_event(event):
                 handled.append((pending.device_id, handler, event))
             if isinstance(event, Heartbeat) and not history.keep(pending.device_id, event.at):
                 continue

@@ -37,6 +37,7 @@ class NavItem:
     action: Action
     order: int
     also_current_on: tuple[str, ...] = ()  # endpoints of pages below this entry
+    roles: frozenset[Role] | None = None  # only these roles (None: every role allowed ``action``)
 
 
 def set_home(app: Flask, endpoint: str) -> None:
@@ -72,6 +73,7 @@ def layout_context() -> dict[str, Any]:
                 item
                 for item in current_app.extensions.get(NAVIGATION, [])
                 if access.can(user, item.action)
+                and (item.roles is None or Role(user.role) in item.roles)
             ]
     except SQLAlchemyError:  # an error page must render even when the database is down
         user = None
