@@ -310,3 +310,24 @@ def starting_settings(session: Session, device: Device) -> dict[str, Any] | None
     for layer, _name in _layers_of(session, device):
         values.update(layer.settings)
     return values or None
+
+
+def inherited(session: Session, target: Target, settings: ControllerSettings) -> dict[str, Any]:
+    """What ``target``'s devices would run without its layer: the defaults and the wider layers
+    (shown on the layer's form, so that a blank field says what it falls back to)."""
+    values = catalogue.defaults(settings)
+    wider: list[tuple[LayerScope, str]] = []
+    if target.scope is not LayerScope.ORGANISATION and target.sites:
+        site = target.sites[0]
+        wider.append((LayerScope.ORGANISATION, str(site.organisation_id)))
+        if target.scope is LayerScope.DEVICE:
+            wider.append((LayerScope.SITE, str(site.id)))
+    for scope, target_id in wider:
+        layer = session.scalar(
+            select(ConfigLayer).where(
+                ConfigLayer.scope == scope, ConfigLayer.target_id == target_id
+            )
+        )
+        if layer is not None:
+            values.update(layer.settings)
+    return values

@@ -221,6 +221,13 @@ def _layer_page(
     status: int = 200,
 ) -> Page:
     me = signed_in()
+    fallback = layers.inherited(db_session(), target, settings_of(current_app))
+    for name, value in fallback.items():
+        field = form[name]
+        field.render_kw = {
+            **(field.render_kw or {}),
+            "placeholder": _("%(value)s if blank", value=value),
+        }
     recent = (
         db_session()
         .scalars(

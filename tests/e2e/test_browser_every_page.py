@@ -27,7 +27,7 @@ DESKTOP = {"width": 1280, "height": 900}
 SITE = "grenoble-mdh-teisseire"
 # Not pages: downloads, the API, signing out.
 NOT_PAGES = re.compile(r"^/(api/|static/|logout|metrics|healthz)|\.csv(\?|$)")
-MOST_PAGES = 40  # the crawl stops there: a page that links to endless others is a bug too
+MOST_PAGES = 60  # the crawl stops there: a page that links to endless others is a bug too
 # One page of each kind: /sites/12 stands for every site's page, /devices/<uuid> for devices'.
 AN_ID = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27})(?=/|$)")
 

@@ -85,3 +85,18 @@ def test_a_mediator_may_not_open_the_layer_form(client, db):
     page = client.get(f"/configuration/site/{site.id}", headers=FRENCH)
 
     assert page.status_code == 200 and "heartbeat_interval_s" not in page.get_data(as_text=True)
+
+
+def test_a_blank_field_says_what_it_falls_back_to(client, db):
+    organisation = make_organisation(db)
+    site = make_site(db, organisation)
+    sign_in(client, make_user(db, Role.ADMIN))
+    client.put(
+        f"/api/v1/config/organisation/{organisation.id}",
+        json={"settings": {"heartbeat_interval_s": 30}},
+    )
+
+    page = client.get(f"/configuration/site/{site.id}", headers=FRENCH).get_data(as_text=True)
+
+    assert 'placeholder="30 si vide"' in page
+    assert 'placeholder="86400 si vide"' in page
