@@ -125,6 +125,10 @@ def test_devices_are_hosts_grouped_by_kind_site_and_organisation(tmp_path, fleet
     assert hostvars["borne_agent_version"] == "0.1.0"
     assert hostvars["borne_status"] == "new"  # enrolled, no heartbeat yet
     assert hostvars["ansible_host"] == "pc-accueil-1.bib.example.org"
+    assert "hotspot_client_subnet" not in hostvars
+    # The hotspot's client network from the city's address plan, for the hotspot role.
+    wifi = listing["_meta"]["hostvars"]["wifi-neruda"]
+    assert wifi["hotspot_client_subnet"] == "10.64.0.0/22"
 
 
 def test_playbooks_reach_the_devices_of_their_kind(tmp_path, fleet, ansible_env):

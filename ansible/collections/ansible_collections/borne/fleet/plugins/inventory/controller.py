@@ -5,7 +5,9 @@ or the environment, one request per kind of object, hosts grouped by what the co
 of them, ``Constructable`` for the city's own groups and variables, ``Cacheable`` so that a run
 over fifty PCs asks the controller once. It reads two endpoints of the staff API, both
 unpaginated lists of what the token's owner covers: ``GET /api/v1/devices`` and
-``GET /api/v1/sites`` (which names each site's organisation).
+``GET /api/v1/sites`` (which names each site's organisation); and, for each hotspot, its client
+network in the city's address plan (``GET /api/v1/devices/<id>/subnet``), which becomes its
+``hotspot_client_subnet`` for the ``hotspot`` role.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ DOCUMENTATION = r"""
       - The public PCs, charging kiosks and wifi hotspots a borne controller knows, as hosts.
       - Reads C(GET /api/v1/devices) and C(GET /api/v1/sites) with a personal API token (its
         owner's places only; a read-only token is enough).
+      - Gives each hotspot its client network from the city's address plan
+        (C(GET /api/v1/devices/<id>/subnet)) as C(hotspot_client_subnet), which the C(hotspot)
+        role writes into the portal's settings.
       - Groups hosts by kind (C(kind_pc), C(kind_kiosk), C(kind_hotspot)), site
         (C(site_<slug>)) and organisation (C(organisation_<name>), whose children are its
         sites' groups). Names are folded to lower-case ASCII letters, digits and underscores.
@@ -109,6 +114,7 @@ keyed_groups:
 KINDS = ("pc", "kiosk", "hotspot")
 DEVICES_PATH = "/api/v1/devices"
 SITES_PATH = "/api/v1/sites"
+SUBNET_PATH = "/api/v1/devices/{device_id}/subnet"
 MAKING_ONE = (
     "make one with: borne controller api-token create USER --name 'ansible inventory' --read-only"
 )
@@ -148,10 +154,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # A cache filled from another controller (the file's url changed) is not this one's.
             if isinstance(cached, dict) and cached.get("url") == url:
                 return cached
+        devices = self._get_list(url, DEVICES_PATH)
         fleet = {
             "url": url,
-            "devices": self._get_list(url, DEVICES_PATH),
+            "devices": devices,
             "sites": self._get_list(url, SITES_PATH),
+            # Each hotspot's client network from the city's address plan: the hotspot role
+            # writes it into the portal's settings (hotspot_client_subnet).
+            "subnets": {
+                device["id"]: self._get_json(url, SUBNET_PATH.format(device_id=device["id"]))
+                for device in devices
+                if device.get("kind") == "hotspot"
+            },
         }
         if wants_cache:
             self._cache[cache_key] = fleet
@@ -173,6 +187,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _get_list(self, url: str, path: str) -> list[dict[str, Any]]:
         """GET ``url + path``: a JSON list, or an AnsibleParserError saying what to fix."""
+        answer = self._get_json(url, path)
+        if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+            raise AnsibleParserError(
+                f"borne.fleet.controller: {url}{path} did not answer as a borne controller does "
+                "(a JSON list): is the address the controller's?"
+            )
+        return answer
+
+    def _get_json(self, url: str, path: str) -> Any:
+        """GET ``url + path``: its JSON, or an AnsibleParserError saying what to fix."""
         token = (self.get_option("token") or "").strip()
         if not token:
             raise AnsibleParserError(
@@ -197,15 +221,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "check its address (option url, or BORNE_CONTROLLER_URL)"
             ) from error
         try:
-            answer = json.loads(body)
+            return json.loads(body)
         except ValueError:
-            answer = None
-        if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
             raise AnsibleParserError(
-                f"borne.fleet.controller: {url}{path} did not answer as a borne controller does "
-                "(a JSON list): is the address the controller's?"
-            )
-        return answer
+                f"borne.fleet.controller: {url}{path} did not answer JSON as a borne controller "
+                "does: is the address the controller's?"
+            ) from None
 
     # -- hosts, groups, variables ---------------------------------------------------------------
 
@@ -223,6 +244,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             site = sites_by_id.get(device.get("site_id"), {})
             host = self.inventory.add_host(names[device["id"]])
             variables = self._host_variables(device, site)
+            subnet = fleet.get("subnets", {}).get(device["id"])
+            if isinstance(subnet, dict) and subnet.get("client_subnet"):
+                variables["hotspot_client_subnet"] = subnet["client_subnet"]
             for name, value in variables.items():
                 self.inventory.set_variable(host, name, value)
             self._add_to_groups(host, device, site)
