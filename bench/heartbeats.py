@@ -1,4 +1,5 @@
-"""Heartbeat ingest on one controller process: throughput and latency for 1,000 and 5,000 agents.
+"""Heartbeat ingest on one controller process: throughput and latency for 1,000, 5,000 and 10,000
+agents.
 
 For each fleet size it starts a real ``borne controller run`` (gevent, one process), connects N
 simulated agents over Socket.IO, then measures two things:
@@ -12,7 +13,12 @@ Target (DESIGN.md): >= 2,000 heartbeats/s with p99 < 100 ms. Reference, printed 
 same fleet against the same server with one transaction per heartbeat is what the design avoids
 (about 1,600/s on PostgreSQL here); ``--database-url`` runs it on PostgreSQL instead of SQLite.
 
-Usage: python bench/heartbeats.py [--agents 1000 5000] [--seconds 15] [--rate 2000]
+Each connected agent costs the controller one open file and the simulator one (controller/
+serve.py): past the limit, the controller answers the next agent's WebSocket with HTTP 500. The
+bench raises the limit as the controller role's systemd unit does (LimitNOFILE=65536) when it
+may, its soft limit to the hard one otherwise, and says so when that is too few.
+
+Usage: python bench/heartbeats.py [--agents 1000 5000 10000] [--seconds 15] [--rate 2000]
 """
 
 from __future__ import annotations
@@ -35,14 +41,26 @@ from bench.fleet_simulator import connect_all, make_devices, percentile
 from tests.e2e.controller_process import ControllerProcess
 from tests.postgres import create_database, postgres_server
 
+FILES = 65536  # the controller role's LimitNOFILE
 
-def raise_file_limit() -> None:
+
+def raise_file_limit() -> int:
+    """The open-files limit this bench and the controllers it starts get: FILES as root (who
+    may raise the hard limit), the hard limit otherwise."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(FILES, hard), max(FILES, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 async def offered_load(agents, rate: float, seconds: float) -> tuple[int, list[float], int]:
-    """Each agent sends every len(agents)/rate seconds, phases spread at random."""
+    """Each agent sends every len(agents)/rate seconds, phases spread at random.
+
+    Its first heartbeat goes at its phase, within the first period: with 10,000 agents at
+    2,000/s each sends every 5 s, and a phase skipped first would leave a 15 s run a third short.
+    """
     period = len(agents) / rate
     latencies: list[float] = []
     errors = 0
@@ -50,18 +68,15 @@ async def offered_load(agents, rate: float, seconds: float) -> tuple[int, list[f
 
     async def run(agent) -> None:
         nonlocal errors
-        await asyncio.sleep(random.uniform(0, period))
-        next_at = time.perf_counter()
-        while True:
-            next_at += period
-            if next_at > deadline:
-                return
+        next_at = time.perf_counter() + random.uniform(0, period)
+        while next_at < deadline:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             started = time.perf_counter()
             ack = await agent.send_heartbeat()
             latencies.append(time.perf_counter() - started)
             if "acked_seq" not in ack:
                 errors += 1
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += period
 
     await asyncio.gather(*(run(agent) for agent in agents))
     return len(latencies), latencies, errors
@@ -91,8 +106,16 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 
 def report(
-    label: str, count: int, latencies: list[float], errors: int, seconds: float, cpu_s: float
+    label: str,
+    count: int,
+    latencies: list[float],
+    errors: int,
+    seconds: float,
+    cpu_s: float,
+    simulator_cpu_s: float,
 ) -> None:
+    """One phase's line. The simulator's CPU is beside the controller's: near 100 %, the
+    simulator (one asyncio process) is what limits the figures, not the controller."""
     ordered = sorted(latencies)
     print(
         f"  {label:<18} {count / seconds:7.0f} heartbeats/s  "
@@ -100,7 +123,8 @@ def report(
         f"p99 {percentile(ordered, 0.99) * 1000:6.1f} ms  "
         f"max {(ordered[-1] if ordered else 0) * 1000:6.1f} ms  errors {errors}  "
         f"controller CPU {cpu_s / seconds * 100:3.0f} % = "
-        f"{cpu_s / max(count, 1) * 1e6:4.0f} us/heartbeat"
+        f"{cpu_s / max(count, 1) * 1e6:4.0f} us/heartbeat  "
+        f"simulator CPU {simulator_cpu_s / seconds * 100:3.0f} %"
     )
 
 
@@ -116,14 +140,20 @@ async def bench_fleet(size: int, rate: float, seconds: float, database_url: str)
         try:
             rss_idle = process.memory_info().rss
             started = time.perf_counter()
-            agents = await connect_all(controller.url, credentials)
+            try:
+                agents = await connect_all(controller.url, credentials)
+            except Exception as exc:
+                log = controller.log_path.read_text(errors="replace")
+                message = f"{size} agents could not all connect: {exc}\n{log[-3000:]}"
+                raise SystemExit(message) from exc
             connect_s = time.perf_counter() - started
             rss_connected = process.memory_info().rss
             print(
                 f"\n{size} agents connected in {connect_s:.1f} s; controller RSS "
                 f"{rss_idle / 2**20:.0f} MiB idle, {rss_connected / 2**20:.0f} MiB connected"
             )
-            cpu = cpu_seconds(process)
+            simulator = psutil.Process()
+            cpu, own = cpu_seconds(process), cpu_seconds(simulator)
             count, latencies, errors = await offered_load(agents, rate, seconds)
             report(
                 f"offered {rate:.0f}/s",
@@ -132,10 +162,19 @@ async def bench_fleet(size: int, rate: float, seconds: float, database_url: str)
                 errors,
                 seconds,
                 cpu_seconds(process) - cpu,
+                cpu_seconds(simulator) - own,
             )
-            cpu = cpu_seconds(process)
+            cpu, own = cpu_seconds(process), cpu_seconds(simulator)
             count, latencies, errors = await saturation(agents, seconds)
-            report("saturation", count, latencies, errors, seconds, cpu_seconds(process) - cpu)
+            report(
+                "saturation",
+                count,
+                latencies,
+                errors,
+                seconds,
+                cpu_seconds(process) - cpu,
+                cpu_seconds(simulator) - own,
+            )
             print(f"  controller RSS after load {process.memory_info().rss / 2**20:.0f} MiB")
             await asyncio.gather(*(agent.close() for agent in agents))
         finally:
@@ -185,7 +224,7 @@ def writer_side_by_side(database_url: str, count: int = 3000, group: int = 200) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--agents", type=int, nargs="+", default=[1000, 5000, 10000])
     parser.add_argument("--rate", type=float, default=2000.0, help="offered heartbeats/s in all")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
@@ -193,13 +232,18 @@ def main() -> None:
         "--postgres", action="store_true", help="start a private PostgreSQL server and use it"
     )
     args = parser.parse_args()
-    raise_file_limit()
+    files = raise_file_limit()
+    if files < max(args.agents) + 1000:
+        print(
+            f"warning: {files} open files allow about {files - 1000} agents; "
+            "raise the hard limit (ulimit -Hn) for more"
+        )
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(postgres_server(durable=True)) if args.postgres else ""
         backend = "PostgreSQL" if base or args.database_url else "SQLite (WAL, synchronous=NORMAL)"
         print(
             f"heartbeat ingest, one controller process (gevent), {backend}, "
-            f"{psutil.cpu_count()} cores shared with the simulator"
+            f"{psutil.cpu_count()} cores shared with the simulator, {files} open files"
         )
         print("target: >= 2,000 heartbeats/s, p99 < 100 ms (DESIGN.md)")
         with tempfile.TemporaryDirectory(prefix="borne-writer-") as tmp:

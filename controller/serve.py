@@ -13,6 +13,7 @@ monkey.patch_all()
 import argparse
 import gc
 import logging
+import resource
 import signal
 import threading
 
@@ -21,8 +22,24 @@ import gevent
 from borne.settings import ImproperlyConfigured
 from controller.app import create_app
 from controller.jobs import run_jobs
+from controller.websocket_files import OneFilePerWebSocket
 
 log = logging.getLogger("borne.controller")
+# Each agent's WebSocket holds one open file here (controller/websocket_files.py). Past the
+# limit, the next agent's upgrade fails (an HTTP 500, "Too many open files" in this log) while
+# those connected stay; some files stay in reserve for the database, Redis, logs and browsers.
+FILES_PER_AGENT = 1
+FILES_IN_RESERVE = 200
+
+
+def open_files_for_agents() -> tuple[int, int]:
+    """Raise this process's open-files limit to the most it may have (``ulimit -Hn``, systemd's
+    ``LimitNOFILE=``): the limit, and about how many agents it lets this process hold."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:  # Linux bounds both by fs.nr_open: never infinite
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft, max(0, (soft - FILES_IN_RESERVE) // FILES_PER_AGENT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,12 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImproperlyConfigured as exc:
         log.error("configuration: %s", exc)
         return 2
+    app.wsgi_app = OneFilePerWebSocket(app.wsgi_app)  # type: ignore[method-assign]
     hub = app.extensions["socketio"]
     # What exists now lives as long as the process: keep the collector from rescanning it, and
     # collect less often. Thousands of connections allocate fast, and the default thresholds
     # spent a fifth of the heartbeat path in the collector.
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
+    files, agents = open_files_for_agents()
+    log.info("open files limit %d: room for about %d connected agents", files, agents)
     ingest = app.extensions["borne.ingest"]
     stop = threading.Event()
     jobs = gevent.spawn(run_jobs, app, stop)  # each domain's periodic jobs

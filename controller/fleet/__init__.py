@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
     from controller.fleet.ingest import EventIngest, HeartbeatHistory, prune_events_job
     from controller.fleet.limits import DeviceLimits
     from controller.fleet.live import LiveChannel, live_updates_sender
-    from controller.fleet.metrics import FleetCollector
+    from controller.fleet.metrics import ConnectionsCollector, FleetCollector
     from controller.fleet.presence import mark_offline_job
 
     settings = app.extensions["borne.settings"]
@@ -46,7 +46,8 @@ def init_app(app: Flask) -> None:
         linger_s=settings.flush_linger_ms / 1000,
     )
     app.extensions["borne.ingest"] = ingest
-    app.extensions["borne.agent_channel"] = attach_agent_channel(hub, database, ingest)
+    channel = attach_agent_channel(hub, database, ingest)
+    app.extensions["borne.agent_channel"] = channel
     hub.on_namespace(LiveChannel(LIVE_NAMESPACE))
 
     app.register_blueprint(web.fleet_web)
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
     set_home(app, "fleet.index")
     add_api(app, fleet_api)
     add_collector(app, FleetCollector(database))
+    add_collector(app, ConnectionsCollector(channel))
     add_navigation(
         app,
         NavItem(

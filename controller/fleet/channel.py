@@ -86,6 +86,11 @@ class AgentChannel(socketio.Namespace):
             with self._database.session() as session:
                 return authenticate_device(session, device_id, secret).id
 
+    @property
+    def connections(self) -> int:
+        """How many agents hold a connection to this process (each process counts its own)."""
+        return len(self._device_of_sid)
+
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._device_of_sid.pop(sid, None)
         self._features_of_sid.pop(sid, None)

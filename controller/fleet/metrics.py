@@ -1,8 +1,10 @@
-"""The fleet's figures at ``/metrics``, read from the database at scrape time."""
+"""The fleet's figures at ``/metrics``, read from the database at scrape time, and the agents
+connected to this process."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -11,6 +13,9 @@ from sqlalchemy import case, func, literal, select
 from controller.db import Database, utcnow
 from controller.fleet.models import Device
 from controller.places.models import Site
+
+if TYPE_CHECKING:
+    from controller.fleet.channel import AgentChannel
 
 
 class FleetCollector(Collector):
@@ -49,3 +54,18 @@ class FleetCollector(Collector):
                 age.add_metric([device_id, name, slug, kind], (now - last_seen).total_seconds())
         yield devices
         yield age
+
+
+class ConnectionsCollector(Collector):
+    """Agents holding a Socket.IO connection to this process. Each process counts its own:
+    behind nginx, the figures of all processes show how agents are spread among them."""
+
+    def __init__(self, channel: AgentChannel) -> None:
+        self._channel = channel
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "borne_agent_connections",
+            "Agents connected to this controller process over Socket.IO",
+            value=self._channel.connections,
+        )
