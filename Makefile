@@ -84,10 +84,10 @@ translations: install ## extract the staff pages' messages, update the French ca
 	    -o $$dir/translations/messages.pot $$sources; \
 	  if grep -q '^msgid "[^"]' $$dir/translations/messages.pot; then \
 	    if [ -f $$dir/translations/fr/LC_MESSAGES/messages.po ]; then \
-	      $(PYBABEL) update --no-fuzzy-matching --ignore-obsolete -i $$dir/translations/messages.pot -d $$dir/translations -l fr; \
+	      $(PYBABEL) update --no-fuzzy-matching --ignore-obsolete -i $$dir/translations/messages.pot -d $$dir/translations; \
 	    else $(PYBABEL) init -i $$dir/translations/messages.pot -d $$dir/translations -l fr; \
 	      sed -i '0,/^#, fuzzy$$/{/^#, fuzzy$$/d}' $$dir/translations/fr/LC_MESSAGES/messages.po; fi; \
-	    $(PYBABEL) compile -d $$dir/translations -l fr; \
+	    $(PYBABEL) compile -d $$dir/translations; \
 	  else rm -rf $$dir/translations; fi; \
 	done
 
@@ -104,6 +104,8 @@ bench: install install-test-services ## benchmarks: print their figures (about 2
 	$(BIN)/python bench/portal.py
 	$(BIN)/python bench/portal_refresh.py
 	$(BIN)/python bench/password_storm.py
+	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/rollout.py
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache

@@ -15,6 +15,7 @@ from flask import Flask
 from controller import (
     accounts,
     commands,
+    configuration,
     fleet,
     hotspots,
     lockers,
@@ -22,6 +23,8 @@ from controller import (
     metrics,
     places,
     public_pcs,
+    public_places,
+    statistics,
 )
 from controller.api import init_api, register_api
 from controller.config import load_controller_settings, private_data_dir, secret_key_for
@@ -38,7 +41,19 @@ from controller.web.pages import init_pages
 
 # Every domain of the controller, once. Their tables share one metadata (one Alembic history),
 # and ``borne controller`` gathers their command-line groups from here.
-DOMAINS = (places, accounts, fleet, commands, maintenance, public_pcs, hotspots, lockers)
+DOMAINS = (
+    places,
+    accounts,
+    fleet,
+    commands,
+    maintenance,
+    public_pcs,
+    hotspots,
+    lockers,
+    configuration,
+    statistics,
+    public_places,
+)
 
 
 def load_models() -> None:

@@ -53,6 +53,9 @@ class ControllerSettings:
     alert_rules_interval_s: float = 60.0
     # How often each process sends the e-mails that are due (new tickets, solved ones).
     mail_interval_s: float = 30.0
+    # How often each process sends the settings of rollouts that are due (a scheduled one's
+    # spread, a second wave once the first passed its check).
+    rollout_interval_s: float = 5.0
     # Wake PCs before opening, shut them down after closing, maintenance at night.
     schedules: bool = True
     timezone: str = "Europe/Paris"  # of the sites' opening hours
@@ -71,6 +74,11 @@ class ControllerSettings:
     # The address devices and people reach the controller at ("https://borne.example.org"):
     # what pages print in commands to run. Empty: the address the request came to.
     public_url: str = ""
+    # The public map of places (/places): its tile server, a URL template with {z}, {x} and {y}
+    # ({s} for subdomains), and the attribution its licence asks for. Empty: no map, the list
+    # alone (it is complete without one).
+    public_map_tiles: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    public_map_attribution: str = "© OpenStreetMap contributors"
     # Staff e-mail (a new ticket to its team, a solved one to its reporter) goes through this
     # SMTP server. Empty: mails wait in the outbox, and the log says so once.
     smtp_host: str = ""
@@ -103,6 +111,11 @@ class ControllerSettings:
     reconditioning_min_memory_gib: int = 4
     reconditioning_min_disk_gib: int = 50
     reconditioning_max_age_years: int = 8
+    # Every hotspot's client network is cut from this private range, each one this size and
+    # none overlapping another (a /22 holds about a thousand phones: a busy square's evening).
+    # controller/hotspots/address_plan.py allocates them; the hotspot's portal is set from it.
+    hotspot_supernet: str = "10.64.0.0/12"
+    hotspot_subnet_prefixlen: int = 22
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -123,7 +136,7 @@ class ControllerSettings:
         ):
             if getattr(self, name) < 1:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")
-        for name in ("alert_rules_interval_s", "mail_interval_s"):
+        for name in ("alert_rules_interval_s", "mail_interval_s", "rollout_interval_s"):
             if not 0.1 <= getattr(self, name) <= 3600:
                 raise ImproperlyConfigured(
                     f"setting {name} must be between 0.1 and 3600 seconds, "
@@ -159,10 +172,47 @@ class ControllerSettings:
             raise ImproperlyConfigured(
                 f"setting public_url must start with https:// (or http://), got {self.public_url!r}"
             )
+        self._check_map_tiles()
         self._check_smtp()
+        self._check_address_plan()
         if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
             raise ImproperlyConfigured(
                 "setting database_url must be a sqlite:/// or postgresql+psycopg:// URL"
+            )
+
+    def _check_address_plan(self) -> None:
+        try:
+            supernet = ipaddress.IPv4Network(self.hotspot_supernet)
+        except ValueError:
+            raise ImproperlyConfigured(
+                "setting hotspot_supernet must be an IPv4 network such as 10.64.0.0/12 "
+                f"(its first address, then the prefix length), got {self.hotspot_supernet!r}"
+            ) from None
+        if not supernet.is_private:
+            raise ImproperlyConfigured(
+                f"setting hotspot_supernet must be a private range (RFC 1918), got {supernet}"
+            )
+        if not supernet.prefixlen <= self.hotspot_subnet_prefixlen <= 29:
+            raise ImproperlyConfigured(
+                f"setting hotspot_subnet_prefixlen must be between {supernet.prefixlen} (the "
+                f"whole of hotspot_supernet) and 29, got {self.hotspot_subnet_prefixlen!r}"
+            )
+
+    def _check_map_tiles(self) -> None:
+        tiles = self.public_map_tiles
+        if not tiles:
+            return
+        web = tiles.startswith(("https://", "http://")) and not any(c.isspace() for c in tiles)
+        if not web or not all(part in tiles for part in ("{z}", "{x}", "{y}")):
+            raise ImproperlyConfigured(
+                "setting public_map_tiles must be a tile URL template such as "
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png (empty: no map), "
+                f"got {tiles!r}"
+            )
+        if not self.public_map_attribution.strip():
+            raise ImproperlyConfigured(
+                "setting public_map_attribution must say whose tiles the map shows (their "
+                "licence asks for it), such as © OpenStreetMap contributors"
             )
 
     def _check_smtp(self) -> None:

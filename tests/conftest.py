@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.db import make_engine
 from tests.postgres import create_database, postgres_server
+from tests.ssh_server import SshServer, running_sshd
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -39,6 +40,8 @@ MACHINE_WIDE = (
     "tests/e2e/test_pc_reset.py",
     "tests/e2e/test_portal_lab.py",
     "tests/e2e/test_maintenance_flow.py",
+    # Over a real sshd as root: they install into /opt and /etc of this machine.
+    "tests/provisioning/test_live_",
 )
 
 
@@ -54,6 +57,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def postgres_base_url() -> Iterator[str]:
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """A real OpenSSH server on 127.0.0.1 that lets root in with ``sshd.client_key``."""
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
 
 
 def migrated_url(
