@@ -20,7 +20,7 @@ def _network(db):
 
 
 def test_an_admin_previews_then_rolls_out_in_waves_and_follows_each_device(client, db):
-    organisation, sites, devices = _network(db)
+    organisation, _sites, devices = _network(db)
     sign_in(client, make_user(db, Role.ADMIN))
     url = f"/api/v1/config/organisation/{organisation.id}"
 
@@ -66,7 +66,7 @@ def test_a_preview_saves_nothing(client, db):
 
 
 def test_bad_input_is_a_clear_4xx_and_nothing_is_saved(client, db):
-    organisation, sites, _devices = _network(db)
+    organisation, _sites, _devices = _network(db)
     sign_in(client, make_user(db, Role.ADMIN))
     url = f"/api/v1/config/organisation/{organisation.id}"
 

@@ -126,7 +126,7 @@ def test_rollback_goes_back_to_an_earlier_version_as_a_new_one(db, network, answ
     rollouts.change(db, "cli", target, {"heartbeat_interval_s": 30}, SETTINGS)
     rollouts.change(db, "cli", target, {"heartbeat_interval_s": 60}, SETTINGS)
 
-    rollout, issued = rollouts.rollback(db, "cli", target, 1, SETTINGS)
+    _rollout, issued = rollouts.rollback(db, "cli", target, 1, SETTINGS)
 
     layer = layers.layer_of(db, target)
     assert layer.version == 3 and layer.settings == {"heartbeat_interval_s": 30}
