@@ -50,6 +50,7 @@ from controller.statistics.models import (
     DeviceHour,
     SiteDay,
     SiteHour,
+    SiteWeekHour,
     StatisticsClock,
 )
 
@@ -108,42 +109,63 @@ class LocalTime:
         local = hour.astimezone(self.zone)
         return local.weekday() * 24 + local.hour
 
+    def place(self, hour: datetime) -> tuple[date, int]:
+        """The hour's local day and hour of the week, for one conversion."""
+        local = hour.astimezone(self.zone)
+        return local.date(), local.weekday() * 24 + local.hour
+
     def midnight(self, day: date) -> datetime:
         """The UTC instant a local day starts."""
         return datetime.combine(day, time(0), self.zone).astimezone(UTC)
 
 
+def month_of(day: date) -> date:
+    """The first day of ``day``'s month: the key of the site's hours of the week."""
+    return day.replace(day=1)
+
+
 @dataclass
 class Tally:
-    """Measures added up in memory by device-hour, site-hour and site-day, then written in one
-    upsert per table (each row adds to what is there)."""
+    """Measures added up in memory by device-hour, site-hour, site-month-hour-of-the-week and
+    site-day, then written in one upsert per table (each row adds to what is there)."""
 
     local: LocalTime
     devices: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
     site_hours: dict[tuple[int, datetime], dict[str, Any]] = field(default_factory=dict)
+    week_hours: dict[tuple[int, date, int], dict[str, Any]] = field(default_factory=dict)
     site_days: dict[tuple[int, date], dict[str, Any]] = field(default_factory=dict)
+    # Where each hour falls locally, worked out once (a rebuild adds to an hour many times).
+    _places: dict[datetime, tuple[date, int]] = field(default_factory=dict, repr=False)
 
     def add(self, device: Device | DeviceRef, hour: datetime, **measures: int) -> None:
-        weekhour = self.local.weekhour(hour)
+        place = self._places.get(hour)
+        if place is None:
+            place = self._places[hour] = self.local.place(hour)
+        day, weekhour = place
+        site_id = device.site_id
         rows = (
-            self.devices.setdefault(
+            self.devices.get((device.id, hour))
+            or self.devices.setdefault(
                 (device.id, hour),
                 {
                     "device_id": device.id,
                     "hour": hour,
-                    "site_id": device.site_id,
+                    "site_id": site_id,
                     "kind": device.kind,
                     "weekhour": weekhour,
                 },
             ),
-            self.site_hours.setdefault(
-                (device.site_id, hour),
-                {"site_id": device.site_id, "hour": hour, "weekhour": weekhour},
+            self.site_hours.get((site_id, hour))
+            or self.site_hours.setdefault(
+                (site_id, hour), {"site_id": site_id, "hour": hour, "weekhour": weekhour}
             ),
-            self.site_days.setdefault(
-                (device.site_id, self.local.day(hour)),
-                {"site_id": device.site_id, "day": self.local.day(hour)},
+            self.week_hours.get((site_id, month_of(day), weekhour))
+            or self.week_hours.setdefault(
+                (site_id, month_of(day), weekhour),
+                {"site_id": site_id, "month": month_of(day), "weekhour": weekhour},
             ),
+            self.site_days.get((site_id, day))
+            or self.site_days.setdefault((site_id, day), {"site_id": site_id, "day": day}),
         )
         for row in rows:
             for name, value in measures.items():
@@ -199,6 +221,7 @@ class Tally:
         for model, rows, keys in (
             (DeviceHour, self.devices, ("device_id", "hour")),
             (SiteHour, self.site_hours, ("site_id", "hour")),
+            (SiteWeekHour, self.week_hours, ("site_id", "month", "weekhour")),
             (SiteDay, self.site_days, ("site_id", "day")),
         ):
             if rows:
@@ -208,7 +231,10 @@ class Tally:
                 )
         self.devices.clear()
         self.site_hours.clear()
+        self.week_hours.clear()
         self.site_days.clear()
+        if len(self._places) > CHUNK:
+            self._places.clear()
 
 
 @dataclass(frozen=True)
@@ -487,8 +513,8 @@ def rebuild(
     (availability) cannot be recomputed and stays as it was."""
     now = now or utcnow()
     start = local.midnight(since) if since is not None else None
-    _zero_derived(session, start, since)
     tally = Tally(local)
+    _zero_derived(session, tally, start, since)
     devices = {
         row.id: DeviceRef(row.id, row.site_id, row.kind)
         for row in session.execute(select(Device.id, Device.site_id, Device.kind))
@@ -548,14 +574,39 @@ def rebuild(
     return Rebuilt(start, counted, phones, wifi)
 
 
-def _zero_derived(session: Session, start: datetime | None, since: date | None) -> None:
+def _zero_derived(
+    session: Session, tally: Tally, start: datetime | None, since: date | None
+) -> None:
+    """Zero the raw-derived measures from ``start`` (local day ``since``) on. A month's hours
+    of the week mix the days before ``since`` with those after: zeroed whole, the days before
+    are added back to ``tally`` from the site-hours, which keep them."""
     zero = dict.fromkeys(DERIVED, 0)
+    month = month_of(since) if since is not None else None
     for model, column, bound in (
         (DeviceHour, DeviceHour.hour, start),
         (SiteHour, SiteHour.hour, start),
+        (SiteWeekHour, SiteWeekHour.month, month),
         (SiteDay, SiteDay.day, since),
     ):
         statement = update(model).values(zero).execution_options(synchronize_session=False)
         if bound is not None:
             statement = statement.where(column >= bound)
         session.execute(statement)
+    if start is None or month is None:
+        return
+    kept = session.execute(
+        select(SiteHour.site_id, SiteHour.hour, SiteHour.weekhour, *_derived(SiteHour)).where(
+            SiteHour.hour >= tally.local.midnight(month), SiteHour.hour < start
+        )
+    )
+    for row in kept:
+        key = (row.site_id, month, row.weekhour)
+        added = tally.week_hours.setdefault(
+            key, {"site_id": row.site_id, "month": month, "weekhour": row.weekhour}
+        )
+        for name in DERIVED:
+            added[name] = added.get(name, 0) + getattr(row, name)
+
+
+def _derived(model: Any) -> list[Any]:
+    return [getattr(model, name) for name in DERIVED]
