@@ -60,7 +60,7 @@ def get_statistics() -> Response:
 @statistics_api.get("/statistics/sites")
 @documented(
     f"Sites side by side over {QUERY}, ranked: the busiest public PCs first",
-    response=list[stats.SiteFigures],
+    response=list[stats.SiteUsage],
     auth="staff",
     errors=ERRORS,
 )
@@ -94,7 +94,7 @@ def get_week() -> Response:
 @statistics_api.get("/statistics/devices")
 @documented(
     f"One site's devices over {QUERY} (give ?site=; counts under 5 null)",
-    response=list[stats.DeviceFigures],
+    response=list[stats.DeviceUsage],
     auth="staff",
     errors=ERRORS,
 )

@@ -200,7 +200,7 @@ def _ratio(part: float, whole: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class SiteFigures:
+class SiteUsage:
     """One site over the period. Occupancy: the share of its public PCs' opening hours spent in
     a session; availability: the share of its devices' opening hours (as watched) they could
     be used."""
@@ -344,7 +344,7 @@ def site_ranking(
     selection: Selection,
     period: Period,
     sums: dict[int, Any] | None = None,
-) -> list[SiteFigures]:
+) -> list[SiteUsage]:
     """Every selected site over the period, ranked: the busiest public PCs first (saturated
     places at the top, unused ones at the bottom), sites without public PCs after them by
     phones charged and wifi connections. ``sums``: the site-days already added up."""
@@ -366,7 +366,7 @@ def site_ranking(
         site_wifi = wifi.get(site.id)
         site_tickets = tickets.get(site.id, _Tickets(0, 0, None))
         figures.append(
-            SiteFigures(
+            SiteUsage(
                 site_id=site.id,
                 site=site.name,
                 organisation=site.organisation.name,
@@ -567,7 +567,7 @@ def week_grid(session: Session, selection: Selection, period: Period) -> WeekGri
 
 
 @dataclass(frozen=True)
-class DeviceFigures:
+class DeviceUsage:
     """One device of a site over the period; counts null: fewer than 5, hidden."""
 
     device_id: str
@@ -581,7 +581,7 @@ class DeviceFigures:
     availability: float | None
 
 
-def device_table(session: Session, selection: Selection, period: Period) -> list[DeviceFigures]:
+def device_table(session: Session, selection: Selection, period: Period) -> list[DeviceUsage]:
     """The devices of the selected site (its current ones, and any that served there in the
     period), by name; nothing for several sites at once."""
     if selection.site is None:
@@ -634,7 +634,7 @@ def device_table(session: Session, selection: Selection, period: Period) -> list
         shown_sessions = sessions.get(device.id)
         hidden = device.kind == DeviceKind.PC and shown_sessions is None
         figures.append(
-            DeviceFigures(
+            DeviceUsage(
                 device_id=device.id,
                 name=device.name,
                 kind=DeviceKind(device.kind),
@@ -678,7 +678,7 @@ class Totals:
     ended_by: dict[str, int]  # how the sessions ended, by SessionEnd
 
 
-def totals(selection: Selection, sums: dict[int, Any], ranking: Sequence[SiteFigures]) -> Totals:
+def totals(selection: Selection, sums: dict[int, Any], ranking: Sequence[SiteUsage]) -> Totals:
     """The sites' figures added up (``sums``: their site-days added up, as for the ranking)."""
 
     def add(name: str) -> int:
@@ -709,10 +709,10 @@ class Dashboard:
     organisation_id: int | None
     site_id: int | None
     totals: Totals
-    sites: list[SiteFigures]
+    sites: list[SiteUsage]
     days: list[DayFigures]
     week: WeekGrid
-    devices: list[DeviceFigures]
+    devices: list[DeviceUsage]
 
 
 def dashboard(
