@@ -54,11 +54,18 @@ class SimulatedAgent:
     commands: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     reader: asyncio.Task[None] | None = None
 
-    async def connect(self, base_url: str) -> None:
+    async def connect(self, base_url: str, source: str | None = None) -> None:
+        """Connect to ``base_url``, from the loopback address ``source`` if given (behind nginx,
+        whose sticky sessions hash the client's address, agents come from many addresses)."""
         url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         # No permessage-deflate: the agent's websocket-client does not compress either.
         self.ws = await websockets.connect(
-            url, max_size=None, ping_interval=None, open_timeout=60, compression=None
+            url,
+            max_size=None,
+            ping_interval=None,
+            open_timeout=60,
+            compression=None,
+            **({"local_addr": (source, 0)} if source else {}),
         )
         opening = await self.ws.recv()
         if not opening.startswith("0"):
@@ -148,16 +155,20 @@ def make_devices(database_url: str, count: int) -> list[tuple[str, str]]:
 
 
 async def connect_all(
-    base_url: str, credentials: list[tuple[str, str]], concurrency: int = 200
+    base_url: str,
+    credentials: list[tuple[str, str]],
+    concurrency: int = 200,
+    sources: list[str] | None = None,
 ) -> list[SimulatedAgent]:
+    """Connect an agent per (id, secret), each from one of ``sources`` in turn if given."""
     agents = [SimulatedAgent(device_id, secret) for device_id, secret in credentials]
     gate = asyncio.Semaphore(concurrency)
 
-    async def connect(agent: SimulatedAgent) -> None:
+    async def connect(n: int, agent: SimulatedAgent) -> None:
         async with gate:
-            await agent.connect(base_url)
+            await agent.connect(base_url, sources[n % len(sources)] if sources else None)
 
-    await asyncio.gather(*(connect(agent) for agent in agents))
+    await asyncio.gather(*(connect(n, agent) for n, agent in enumerate(agents)))
     return agents
 
 

@@ -22,8 +22,9 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log;
 # The test runs as root; the workers stay root so that they can write the prefix's buffers.
 user root root;
+worker_rlimit_nofile {files};
 events {{
-    worker_connections 1024;
+    worker_connections {connections};
 }}
 http {{
     default_type application/octet-stream;
@@ -39,7 +40,7 @@ http {{
 
 
 @contextmanager
-def nginx_server(site: Path, ports: Iterable[int]) -> Iterator[Path]:
+def nginx_server(site: Path, ports: Iterable[int], *, connections: int = 1024) -> Iterator[Path]:
     """Run nginx with ``site`` (server and upstream blocks, as in sites-enabled) until the block
     ends, once it accepts connections on every one of ``ports``; yield its prefix directory.
 
@@ -49,7 +50,13 @@ def nginx_server(site: Path, ports: Iterable[int]) -> Iterator[Path]:
         raise RuntimeError("nginx is not installed: run 'make install-test-services'")
     prefix = Path(tempfile.mkdtemp(prefix="borne-nginx-"))
     config = prefix / "nginx.conf"
-    config.write_text(MAIN_CONFIG.format(prefix=prefix, site=site))
+    # A proxied connection holds two: the client's and the upstream's (bench/rollout.py runs
+    # thousands of agents through it).
+    config.write_text(
+        MAIN_CONFIG.format(
+            prefix=prefix, site=site, connections=connections, files=2 * connections + 64
+        )
+    )
     # -e: the error log before the configuration is read stays here too (not /var/log/nginx).
     command = [binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(config)]
     checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
