@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,12 +126,6 @@ def effective(
     return values
 
 
-def effective_values(
-    session: Session, device: Device, settings: ControllerSettings
-) -> dict[str, Any]:
-    return {name: value for name, (value, _source) in effective(session, device, settings).items()}
-
-
 def preview(
     session: Session,
     actor: audit.Actor,
@@ -145,9 +139,14 @@ def preview(
     layer = layer_of(session, target)
     before_layer = dict(layer.settings) if layer is not None else {}
     result = Preview(target, before_layer, checked)
-    for device in reached_devices(session, target):
-        before = effective_values(session, device, settings)
-        after = _with_layer(session, device, target, checked, settings)
+    devices = reached_devices(session, target)
+    # Every layer over these devices in one query: an organisation of 5,000 PCs is previewed in
+    # one round trip, not two per device.
+    found = _layers_over(session, devices)
+    defaults = catalogue.defaults(settings)
+    for device in devices:
+        before = _merged(defaults, found, device)
+        after = _merged(defaults, found, device, (target.scope, target.target_id, checked))
         change = DeviceChange(
             device.id, device.name, device.site_id, device.site.name, before, after
         )
@@ -283,19 +282,55 @@ def _layers_of(session: Session, device: Device) -> list[tuple[ConfigLayer, str]
     ]
 
 
-def _with_layer(
-    session: Session,
+def _keys_of(device: Device) -> list[tuple[LayerScope, str]]:
+    """The layers over ``device``, widest first."""
+    return [
+        (LayerScope.ORGANISATION, str(device.site.organisation_id)),
+        (LayerScope.SITE, str(device.site_id)),
+        (LayerScope.DEVICE, device.id),
+    ]
+
+
+def _layers_over(
+    session: Session, devices: list[Device]
+) -> dict[tuple[LayerScope, str], dict[str, Any]]:
+    """The settings of every layer over ``devices``, by (scope, target id)."""
+    site_ids = {d.site_id for d in devices}
+    organisation_ids = {d.site.organisation_id for d in devices}
+    device_layers = (
+        select(ConfigLayer)
+        .join(Device, Device.id == ConfigLayer.target_id)
+        .where(ConfigLayer.scope == LayerScope.DEVICE, Device.site_id.in_(site_ids))
+    )
+    wider = select(ConfigLayer).where(
+        or_(
+            (ConfigLayer.scope == LayerScope.ORGANISATION)
+            & ConfigLayer.target_id.in_([str(i) for i in organisation_ids]),
+            (ConfigLayer.scope == LayerScope.SITE)
+            & ConfigLayer.target_id.in_([str(i) for i in site_ids]),
+        )
+    )
+    found: dict[tuple[LayerScope, str], dict[str, Any]] = {}
+    for query in (wider, device_layers):
+        for layer in session.scalars(query):
+            found[(LayerScope(layer.scope), layer.target_id)] = layer.settings
+    return found
+
+
+def _merged(
+    defaults: dict[str, Any],
+    found: dict[tuple[LayerScope, str], dict[str, Any]],
     device: Device,
-    target: Target,
-    new_settings: dict[str, Any],
-    settings: ControllerSettings,
+    replaced: tuple[LayerScope, str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``device``'s values were ``target``'s layer ``new_settings``."""
-    by_scope = {LayerScope(layer.scope): layer.settings for layer, _ in _layers_of(session, device)}
-    by_scope[target.scope] = new_settings
-    values = catalogue.defaults(settings)
-    for scope in LayerScope:  # widest first: the narrower wins
-        values.update(by_scope.get(scope, {}))
+    """``device``'s values from the defaults and the layers in ``found`` (one of them replaced
+    by new settings: what a change would make of it)."""
+    values = dict(defaults)
+    for key in _keys_of(device):
+        if replaced is not None and key == replaced[:2]:
+            values.update(replaced[2])
+        else:
+            values.update(found.get(key, {}))
     return values
 
 
