@@ -93,6 +93,12 @@ class SettingsNotApplied(Exception):
     message says so, for the controller's page of the rollout)."""
 
 
+class AnswerLater(Exception):
+    """The command's answer comes after a restart (an agent upgrade, :mod:`agent.upgrade`):
+    it is recorded as run, and the version that starts next answers it (:meth:`CommandRunner.
+    answer`)."""
+
+
 class CommandRunner:
     """Queues received commands and runs them one at a time on its own thread.
 
@@ -121,6 +127,8 @@ class CommandRunner:
         self._queue: queue.Queue[object] = queue.Queue()
         self._dropped: OrderedDict[str, str] = OrderedDict()  # id -> why (refused, expired)
         self._thread: threading.Thread | None = None
+        # The command being run, for what must know it (an upgrade answers it after a restart).
+        self.running_command_id = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -185,9 +193,16 @@ class CommandRunner:
         self.spool.remember_executed(command.id)
         log.info("running command %s (%s)", command.id, command.name)
         started = time.monotonic()
-        outcome = self._run(command)
+        self.running_command_id = command.id
+        try:
+            outcome = self._run(command)
+        finally:
+            self.running_command_id = ""
         duration_ms = int((time.monotonic() - started) * 1000)
-        result = self._report(command, outcome, duration_ms)
+        if outcome is None:
+            log.info("command %s (%s) is answered after the restart", command.id, command.name)
+            return None
+        result = self.answer(command.id, outcome, duration_ms)
         log.info(
             "command %s (%s) %s in %d ms",
             command.id,
@@ -225,7 +240,24 @@ class CommandRunner:
         while len(self._dropped) > _MAX_DROPPED_IDS:
             self._dropped.popitem(last=False)
 
-    def _run(self, command: CommandMessage) -> Outcome:
+    def answer(self, command_id: str, outcome: Outcome, duration_ms: int = 0) -> CommandResult:
+        """Spool the result of command ``command_id`` and wake the agent to send it."""
+        output = truncate_output(outcome.output)
+        event = self.spool.append(
+            lambda seq: CommandResult(
+                seq=seq,
+                at=self._now(),
+                command_id=command_id,
+                ok=outcome.ok,
+                output=output,
+                duration_ms=duration_ms,
+            )
+        )
+        assert isinstance(event, CommandResult)
+        self.on_result()
+        return event
+
+    def _run(self, command: CommandMessage) -> Outcome | None:
         if command.name not in self.role.commands:
             return Outcome(False, f"{command.name} is not supported on a {self.role.name}")
         try:
@@ -238,7 +270,7 @@ class CommandRunner:
             log.exception("command %s (%s) raised", command.id, command.name)
             return Outcome(False, f"the agent failed to run it: {type(exc).__name__}: {exc}")
 
-    def _dispatch(self, name: CommandName, args: object) -> Outcome:
+    def _dispatch(self, name: CommandName, args: object) -> Outcome | None:
         actions = self.actions
         match name:
             case CommandName.RESET_SESSION:
@@ -266,6 +298,8 @@ class CommandRunner:
                     return Outcome(True, self.apply_config(args))
                 except SettingsNotApplied as exc:
                     return Outcome(False, str(exc))
+                except AnswerLater:
+                    return None
             case CommandName.COLLECT_LOGS:
                 assert isinstance(args, CollectLogsArgs)
                 return actions.logs.collect(args.since_hours)
@@ -282,22 +316,6 @@ class CommandRunner:
                         return role.open_locker(args)
                 return Outcome(False, "this device has no lockers")
         return Outcome(False, f"{name} is not implemented by this agent")
-
-    def _report(self, command: CommandMessage, outcome: Outcome, duration_ms: int) -> CommandResult:
-        output = truncate_output(outcome.output)
-        event = self.spool.append(
-            lambda seq: CommandResult(
-                seq=seq,
-                at=self._now(),
-                command_id=command.id,
-                ok=outcome.ok,
-                output=output,
-                duration_ms=duration_ms,
-            )
-        )
-        assert isinstance(event, CommandResult)
-        self.on_result()
-        return event
 
 
 def truncate_output(output: str, limit: int = MAX_OUTPUT) -> str:

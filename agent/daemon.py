@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.actions import RecentLog, actions_for
-from agent.commands import CommandRunner, SettingsNotApplied
+from agent import upgrade
+from agent.actions import Outcome, RecentLog, actions_for
+from agent.commands import AnswerLater, CommandRunner, SettingsNotApplied
 from agent.credentials import Credentials, ensure_state_dir, replace_secret
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
@@ -78,6 +79,7 @@ class Agent:
         self._stopping = threading.Event()
         self._heartbeat_now = threading.Event()
         self._inventory_now = threading.Event()
+        self.restart_requested = False  # an upgrade installed a new version (agent/upgrade.py)
 
     def run(self) -> None:
         """Loop until :meth:`stop`; never sleeps past the next thing due."""
@@ -126,6 +128,14 @@ class Agent:
         """Ask :meth:`run` to return (safe from a signal handler or another thread)."""
         self._stopping.set()
         self._wake.set()
+
+    def restart_after_upgrade(self) -> None:
+        """Stop, then :func:`run` re-executes the agent: the new version is installed."""
+        self.restart_requested = True
+        self.stop()
+
+    def running_command_id(self) -> str:
+        return self.commands.running_command_id if self.commands is not None else ""
 
     def wake(self) -> None:
         """Run the loop now (the Socket.IO connection dropped, a command arrived …)."""
@@ -234,6 +244,11 @@ def build_agent(
     roles = roles_for(settings.roles_of(credentials.kind))
     state_dir = Path(settings.state_dir)
     ensure_state_dir(state_dir)
+    running_version = agent_version()
+    # Before the settings are read: a rolled-back upgrade puts back the ones it came with.
+    settled = upgrade.settle(state_dir, running_version)
+    if settled is not None and settled.restore is not None:
+        write_private_json(remote_settings_path(state_dir), settled.restore)
     remote = load_remote_settings(state_dir)
     settings = with_remote_settings(settings, remote)
     controller_url = settings.controller_url or credentials.controller_url
@@ -259,6 +274,9 @@ def build_agent(
         backoff_max_s=settings.backoff_max_s,
         keep_secret=functools.partial(replace_secret, state_dir),  # a rotation's new secret
     )
+    upgrades = upgrade.AgentUpgrade(
+        state_dir, http, running_version=running_version, timeout_s=settings.upgrade_timeout_s
+    )
     interval = (
         settings.heartbeat_interval_s
         or _valid_interval(credentials.heartbeat_interval_s)
@@ -268,7 +286,7 @@ def build_agent(
         spool=spool,
         link=link,
         metrics=MetricsCollector(),
-        inventory=InventoryCollector(agent_version=agent_version(), name=settings.device_name),
+        inventory=InventoryCollector(agent_version=running_version, name=settings.device_name),
         roles=roles,
         heartbeat_interval_s=interval,
         inventory_interval_s=settings.inventory_interval_s,
@@ -277,6 +295,8 @@ def build_agent(
     def apply_config(update: UpdateConfigArgs) -> str:
         previous = load_remote_settings(state_dir)
         update, refused = roles.screen_update(update, previous=previous)
+        if upgrades.wanted(update):
+            upgrade_to(update, previous)
         in_force = save_remote_settings(state_dir, update)  # first: it survives a restart
         try:
             applied = agent.apply_remote_settings(update, previous, in_force)
@@ -287,6 +307,19 @@ def build_agent(
                 "the previous ones are kept"
             ) from exc
         return "; ".join([applied, *refused])
+
+    def upgrade_to(update: UpdateConfigArgs, previous: UpdateConfigArgs) -> None:
+        """Another release: its settings saved for the new version to start with (nothing
+        applied live: this process is about to become that version), then the upgrade."""
+        assert update.agent_version is not None
+        save_remote_settings(state_dir, update)
+        try:
+            upgrades.start(update.agent_version, agent.running_command_id(), previous)
+        except upgrade.UpgradeFailed as exc:
+            write_private_json(remote_settings_path(state_dir), previous)
+            raise SettingsNotApplied(f"{exc}; the previous settings are kept") from exc
+        agent.restart_after_upgrade()
+        raise AnswerLater
 
     actions = actions_for(
         settings.actions,
@@ -316,7 +349,21 @@ def build_agent(
     socket.on_disconnect = agent.wake
     socket.on(COMMAND_EVENT, agent.commands.receive)
     link.on_command = agent.commands.receive
+    if settled is not None:  # the upgrade's command, answered by the version that runs now
+        agent.commands.answer(settled.command_id, Outcome(settled.ok, settled.output))
+    if upgrade.needs_confirmation(state_dir, running_version):
+        confirm = functools.partial(_confirm_upgrade, agent, state_dir, running_version)
+        link.on_acknowledged = confirm
     return agent
+
+
+def _confirm_upgrade(agent: Agent, state_dir: Path, running_version: str) -> None:
+    """The controller acknowledged this (new) version's events: the upgrade is done."""
+    agent.link.on_acknowledged = None
+    done = upgrade.confirm(state_dir, running_version)
+    if done is not None and agent.commands is not None:
+        log.info("upgrade confirmed: %s", done.output)
+        agent.commands.answer(done.command_id, Outcome(done.ok, done.output))
 
 
 def redact_logs_of(roles: Role, handlers: Sequence[logging.Handler]) -> Callable[[], None]:
@@ -331,7 +378,9 @@ def redact_logs_of(roles: Role, handlers: Sequence[logging.Handler]) -> Callable
 
 
 def run(settings: AgentSettings, credentials: Credentials) -> int:
-    """Run the agent until SIGTERM or SIGINT; close the connection and the spool; return 0."""
+    """Run the agent until SIGTERM or SIGINT; close the connection and the spool; return 0.
+
+    After an upgrade installed a new version, it re-executes itself instead of returning."""
     recent_log = RecentLog()
     logging.getLogger("agent").addHandler(recent_log)
     agent = build_agent(settings, credentials, recent_log=recent_log)
@@ -360,6 +409,9 @@ def run(settings: AgentSettings, credentials: Credentials) -> int:
             signal.signal(sig, handler)
         logging.getLogger("agent").removeHandler(recent_log)
         stop_redacting()
+    if agent.restart_requested:
+        log.info("restarting into the new version")
+        upgrade.reexec()
     log.info("agent stopped")
     return 0
 

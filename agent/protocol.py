@@ -27,6 +27,9 @@ Channels
   saves the new secret durably and uses it from then on. Until the new secret is first used the
   old one still works (a crash before saving loses nothing: the agent asks again); its first use
   makes it the only one.
+* Agent upgrades: an ``update_config`` whose ``agent_version`` is not the agent's own; the agent
+  reads ``GET /api/v1/agent/releases/<version>`` (HTTP Basic) -> :class:`AgentRelease`, then
+  downloads ``…/<version>/wheel`` and checks its SHA-256 against it.
 
 Features: a message from the controller gains a field only for agents that said they read it,
 since agents decode strictly and an older one would refuse the whole message. An agent lists what
@@ -259,6 +262,12 @@ class NearbyPlace(_Strict):
 PORTAL_READS_NEARBY = "portal_nearby"
 
 
+# A release of borne as agents and the controller name it (PEP 440's public versions, plainly:
+# "0.2.0", "1.0.1", "1.1.0rc1", "0.2.0.dev3").
+AGENT_VERSION_PATTERN = r"^\d+(\.\d+){1,3}((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$"
+AgentVersion = Annotated[str, msgspec.Meta(pattern=AGENT_VERSION_PATTERN, max_length=32)]
+
+
 class UpdateConfigArgs(_Strict):
     """Settings the controller may change remotely; the agent keeps them across restarts."""
 
@@ -302,6 +311,12 @@ class UpdateConfigArgs(_Strict):
     kiosk_help_text: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     kiosk_forgotten_text: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     kiosk_opening_hours: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    # The release of borne this device must run (a layered setting). An agent running another
+    # one downloads it from the controller (GET /api/v1/agent/releases/<version>/wheel), installs
+    # it into its own virtual environment and restarts; it answers this command once the new
+    # version is connected, or, when it did not come back in time, after its guard put the
+    # previous version back (agent/upgrade.py).
+    agent_version: AgentVersion | None = None
     kiosk_staff_pins: (
         Annotated[
             dict[
@@ -591,6 +606,16 @@ class EnrolResponse(_Strict):
     # Settings of the site the device starts with (a public PC: its session limits), kept like
     # those of a later ``update_config``.
     remote_settings: UpdateConfigArgs | None = None
+
+
+class AgentRelease(_Strict):
+    """A wheel of borne the controller serves to agents: ``GET /api/v1/agent/releases/<version>``
+    (HTTP Basic, the device's credentials); the wheel itself at ``…/<version>/wheel``."""
+
+    version: AgentVersion
+    filename: Annotated[str, msgspec.Meta(max_length=200)]  # borne-0.2.0-py3-none-any.whl
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    size: NonNegInt
 
 
 class NewSecret(_Strict):

@@ -86,6 +86,9 @@ class AgentSettings:
     backoff_min_s: float = 1.0
     backoff_max_s: float = 60.0
     http_timeout_s: float = 10.0
+    # After an upgrade (agent_version, agent/upgrade.py), how long the new version has to reach
+    # the controller before its guard puts the previous one back.
+    upgrade_timeout_s: int = 300
     # "system" runs real commands (loginctl, systemctl, apt-get …); "simulated" only records them.
     actions: str = ActionsMode.SYSTEM.value
     # Where wake-on-LAN magic packets go (UDP); a subnet's directed broadcast also works.
@@ -197,6 +200,11 @@ class AgentSettings:
             ) from exc
         if not self.guest_user or self.guest_user == "root":
             raise ImproperlyConfigured(f"setting guest_user cannot be {self.guest_user!r}")
+        if not 10 <= self.upgrade_timeout_s <= 3600:
+            raise ImproperlyConfigured(
+                f"setting upgrade_timeout_s must be between 10 and 3600 seconds, "
+                f"got {self.upgrade_timeout_s!r}"
+            )
         if self.spool_max_events < 100:
             raise ImproperlyConfigured(
                 f"setting spool_max_events must be at least 100, got {self.spool_max_events!r}"

@@ -14,6 +14,7 @@ import base64
 import http.client
 import logging
 import math
+import shutil
 import threading
 import time
 import urllib.error
@@ -21,6 +22,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -34,6 +36,7 @@ from agent.protocol import (
     FEATURES_AUTH_KEY,
     FEATURES_HEADER,
     PROTOCOL_VERSION,
+    AgentRelease,
     ClaimAnswer,
     ClaimRequest,
     EventAck,
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/api/v1/agent/events"
 COMMANDS_PATH = "/api/v1/agent/commands"
 SECRET_PATH = "/api/v1/agent/secret"  # noqa: S105 (a path, not a secret)
+RELEASES_PATH = "/api/v1/agent/releases"
 # Answers of POST .../commands/<id>/claim that are a refusal (do not run), not a transport failure.
 CLAIM_REFUSALS = {404: "unknown", 409: "claimed", 410: "expired"}
 POISON_ERROR = "invalid_event"
@@ -154,6 +158,7 @@ class HttpChannel:
         self.url = controller_url.rstrip("/") + EVENTS_PATH
         self.commands_url = controller_url.rstrip("/") + COMMANDS_PATH
         self.secret_url = controller_url.rstrip("/") + SECRET_PATH
+        self.releases_url = controller_url.rstrip("/") + RELEASES_PATH
         self._auth = (device_id, secret)
         self._timeout_s = timeout_s
 
@@ -202,6 +207,38 @@ class HttpChannel:
         if not isinstance(commands, list):
             raise TransportError(f"{self.commands_url} did not answer a list")
         return commands
+
+    def release(self, version: str) -> AgentRelease:
+        """``GET …/agent/releases/<version>``: the wheel the controller serves for it."""
+        url = f"{self.releases_url}/{urllib.parse.quote(version)}"
+        answer = get_json(url, timeout_s=self._timeout_s, basic_auth=self._auth)
+        if answer.status != 200:
+            code, message = answer.error()
+            raise TransportError(f"{url} answered {answer.status} {code}: {message}")
+        try:
+            return msgspec.json.decode(answer.body, type=AgentRelease)
+        except msgspec.DecodeError as exc:
+            raise TransportError(f"unreadable release from {url}: {exc}") from exc
+
+    def download_release(self, version: str, target: Path) -> None:
+        """``GET …/agent/releases/<version>/wheel`` into ``target``, streamed (the caller checks
+        its digest against :meth:`release`)."""
+        url = f"{self.releases_url}/{urllib.parse.quote(version)}/wheel"
+        pair = f"{self._auth[0]}:{self._auth[1]}".encode()
+        request = urllib.request.Request(  # noqa: S310 (checked: the controller's http(s) URL)
+            url, headers={"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        )
+        try:
+            with (
+                urllib.request.urlopen(request, timeout=self._timeout_s) as response,  # noqa: S310
+                target.open("wb") as out,
+            ):
+                shutil.copyfileobj(response, out, 1 << 20)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise TransportError(f"{url} answered {exc.code}") from exc
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise TransportError(f"cannot download {url}: {getattr(exc, 'reason', exc)}") from exc
 
     def new_secret(self) -> str | None:
         """``POST …/agent/secret``: the device's next secret, or None if nobody asks for one
@@ -415,6 +452,7 @@ class ControllerLink:
         command_poll_s: float = 10.0,
         on_command: Callable[[Any], None] | None = None,
         keep_secret: Callable[[str], object] | None = None,
+        on_acknowledged: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._spool = spool
@@ -424,6 +462,9 @@ class ControllerLink:
         self.command_poll_s = command_poll_s
         self.on_command = on_command
         self.keep_secret = keep_secret
+        # Called after each batch the controller acknowledged: it has accepted this device and
+        # stored what it sent (an upgraded agent's proof that it came back, agent/upgrade.py).
+        self.on_acknowledged = on_acknowledged
         self._poll_at = 0.0
         self._new_secret_asked = False
         self._new_secret_at = 0.0
@@ -640,6 +681,8 @@ class ControllerLink:
                 ack.duplicates,
             )
             self._refused = False
+            if self.on_acknowledged is not None:
+                self.on_acknowledged()
             if ack.rotate_secret:
                 self._new_secret_asked = True
             if removed == 0:  # the controller acknowledged nothing we hold: do not spin
