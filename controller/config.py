@@ -116,6 +116,9 @@ class ControllerSettings:
     # controller/hotspots/address_plan.py allocates them; the hotspot's portal is set from it.
     hotspot_supernet: str = "10.64.0.0/12"
     hotspot_subnet_prefixlen: int = 22
+    # The wheels of borne the controller serves its agents to upgrade them (``borne controller
+    # agent-release add``; controller/configuration/releases.py). Empty: data_dir/agent-releases.
+    agent_releases_dir: Path | None = None
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -175,6 +178,7 @@ class ControllerSettings:
         self._check_map_tiles()
         self._check_smtp()
         self._check_address_plan()
+        self._check_releases_dir()
         if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
             raise ImproperlyConfigured(
                 "setting database_url must be a sqlite:/// or postgresql+psycopg:// URL"
@@ -196,6 +200,20 @@ class ControllerSettings:
             raise ImproperlyConfigured(
                 f"setting hotspot_subnet_prefixlen must be between {supernet.prefixlen} (the "
                 f"whole of hotspot_supernet) and 29, got {self.hotspot_subnet_prefixlen!r}"
+            )
+
+    def _check_releases_dir(self) -> None:
+        path = self.agent_releases_dir
+        if path is None:
+            return
+        if not path.is_absolute():
+            raise ImproperlyConfigured(
+                "setting agent_releases_dir must be an absolute path such as "
+                f"/var/lib/borne/agent-releases (empty: in data_dir), got {str(path)!r}"
+            )
+        if path.exists() and not path.is_dir():
+            raise ImproperlyConfigured(
+                f"setting agent_releases_dir must be a directory; {path} is a file"
             )
 
     def _check_map_tiles(self) -> None:
@@ -250,6 +268,11 @@ class ControllerSettings:
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'borne.sqlite3'}"
+
+    @property
+    def releases_dir(self) -> Path:
+        """Where the agents' wheels are kept (made by the first ``agent-release add``)."""
+        return self.agent_releases_dir or self.data_dir / "agent-releases"
 
 
 def _is_ip(host: str) -> bool:

@@ -62,6 +62,8 @@ OWNED_SETTINGS = {
     "kiosk_forgotten_text": _l("the site's page (charging kiosks)"),
     "kiosk_opening_hours": _l("the site's opening hours"),
     "kiosk_staff_pins": _l("each member of staff's own page (My account, kiosk PIN)"),
+    # A plain command would upgrade past the waves that stop at the first agent that fails.
+    "agent_version": _l("the configuration layers (agent version, rolled out in waves)"),
 }
 
 

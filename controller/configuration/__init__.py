@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
-from controller import audit
+from controller import audit, signals
 from controller.api import add_api
 from controller.i18n import _l
 
@@ -39,6 +39,24 @@ def rollouts_job(app: Flask) -> None:
         push_commands(hub_of(app), issued)
 
 
+def upgrade_enrolled_device(sender: str, **_ignored: object) -> None:
+    """A device just enrolled (``signals.device_enrolled``, heard once committed) whose layers
+    name another release of borne than the one it runs is sent its settings at once; it gets
+    them when it first connects."""
+    if not has_app_context():
+        return
+    from controller.commands.delivery import push_commands
+    from controller.configuration import rollouts
+    from controller.context import database_of, settings_of
+    from controller.realtime import hub_of
+
+    with database_of(current_app).session() as session:
+        issued = rollouts.upgrade_enrolled(session, sender, settings_of(current_app))
+    if issued:
+        log.info("enrolment: %s sent the release of borne its layers name", sender)
+        push_commands(hub_of(current_app), issued)
+
+
 def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: the command line and the
     # migrations use the models and services without the pages and the API.
@@ -57,3 +75,4 @@ def init_app(app: Flask) -> None:
     add_starting_settings(app, layers.starting_settings)
     add_job(app, "rollouts", settings_of(app).rollout_interval_s, rollouts_job)
     audit.describe_actions(app, AUDIT_WORDS)
+    signals.device_enrolled.connect(upgrade_enrolled_device)

@@ -1,22 +1,28 @@
 """Staff API for configuration in layers: read a layer and its versions, preview a change as the
 difference on each device, apply it in a rollout (at once, in waves, at a set time), roll back,
-follow a rollout device by device, and read a device's settings in force with their origin."""
+follow a rollout device by device, and read a device's settings in force with their origin.
+
+And the releases of borne the controller serves: agents told to run one (``agent_version``)
+read it and download its wheel with their own credentials; staff list them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, send_file
 
+from agent.protocol import AgentRelease
 from controller.accounts.current import signed_in
-from controller.api.io import documented, json_response, parse_body
+from controller.api.io import basic_credentials, documented, json_response, parse_body
 from controller.commands.delivery import send_now
-from controller.configuration import catalogue, layers, rollouts
+from controller.configuration import catalogue, layers, releases, rollouts
 from controller.configuration.models import Rollout, RolloutState, RolloutStrategy
 from controller.context import db_session, settings_of
 from controller.fleet import service as fleet
+from controller.fleet.enrolment import authenticate_device
 
 configuration_api = Blueprint("configuration", __name__)
 
@@ -88,6 +94,7 @@ class RolloutOut(msgspec.Struct):
     version: int
     strategy: RolloutStrategy
     state: RolloutState
+    upgrades_agent: bool  # it changes the release of borne devices run: any failure halts it
     starts_at: datetime
     spread_s: int
     created_by: str
@@ -129,6 +136,7 @@ def _rollout_out(rollout: Rollout, issued: list[str] | None = None) -> RolloutOu
         rollout.version,
         RolloutStrategy(rollout.strategy),
         RolloutState(rollout.state),
+        rollout.upgrades_agent,
         rollout.starts_at,
         rollout.spread_s,
         rollout.created_by,
@@ -271,4 +279,65 @@ def get_device_settings(device_id: str) -> Response:
             name: SettingOut(value, source.scope, source.name, source.version)
             for name, (value, source) in values.items()
         }
+    )
+
+
+RELEASE_ERRORS = {
+    401: "unknown device or wrong secret",
+    404: "the controller has no wheel of this version",
+}
+
+
+def _releases_dir() -> Path:
+    return settings_of(current_app).releases_dir
+
+
+def _authenticated_device() -> None:
+    device_id, secret = basic_credentials()
+    session = db_session()
+    authenticate_device(session, device_id, secret)
+    session.commit()  # a new secret's first use promotes it
+
+
+@configuration_api.get("/agent/releases")
+@documented(
+    "The releases of borne the controller serves its agents, oldest version first",
+    response=list[AgentRelease],
+    auth="staff",
+)
+def list_agent_releases() -> Response:
+    signed_in()
+    return json_response(releases.list_releases(_releases_dir()))
+
+
+@configuration_api.get("/agent/releases/<version>")
+@documented(
+    "A release of borne this device may be told to run: its wheel's name, size and SHA-256",
+    response=AgentRelease,
+    auth="device",
+    errors=RELEASE_ERRORS,
+)
+def get_agent_release(version: str) -> Response:
+    _authenticated_device()
+    return json_response(releases.find(_releases_dir(), version))
+
+
+@configuration_api.get("/agent/releases/<version>/wheel")
+@documented(
+    "The wheel of a release of borne (application/octet-stream): the agent checks its SHA-256 "
+    "against the release's before installing it",
+    auth="device",
+    errors=RELEASE_ERRORS,
+)
+def get_agent_wheel(version: str) -> Response:
+    _authenticated_device()
+    folder = _releases_dir()
+    release = releases.find(folder, version)
+    return send_file(
+        releases.wheel_path(folder, release),
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=release.filename,
+        conditional=False,
+        etag=release.sha256,
     )

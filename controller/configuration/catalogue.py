@@ -26,11 +26,18 @@ from controller.i18n import _, _l
 class LayeredSetting:
     label: str | LazyString  # for people, on pages
     unit: str | LazyString
+    number: bool = True  # a whole number; else a text the page offers choices for
 
+
+# The release of borne a device runs: set by a layer to upgrade (or downgrade) its devices, a
+# rollout carrying it like any setting (controller/configuration/releases.py keeps the wheels).
+# No default: a device keeps what it runs until a layer names a version.
+AGENT_VERSION = "agent_version"
 
 LAYERED: Mapping[str, LayeredSetting] = {
     "heartbeat_interval_s": LayeredSetting(_l("Heartbeat every"), _l("seconds")),
     "inventory_interval_s": LayeredSetting(_l("Inventory every"), _l("seconds")),
+    AGENT_VERSION: LayeredSetting(_l("Agent version"), "", number=False),
 }
 
 # The agent's own default when nothing is set (agent/settings.py); the heartbeat's is the
@@ -39,7 +46,8 @@ AGENT_INVENTORY_INTERVAL_S = 86_400
 
 
 def defaults(settings: ControllerSettings) -> dict[str, Any]:
-    """What a device runs with when no layer sets a value."""
+    """What a device runs with when no layer sets a value (``agent_version`` has none: it is
+    left out, not sent as null, so that a device keeps the release it runs)."""
     return {
         "heartbeat_interval_s": settings.heartbeat_interval_s,
         "inventory_interval_s": AGENT_INVENTORY_INTERVAL_S,

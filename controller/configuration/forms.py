@@ -30,22 +30,41 @@ STRATEGIES = {
 
 
 class LayerForm(FlaskForm):
-    """One optional whole number per layered setting; the domain checks the bounds."""
+    """One optional field per layered setting: a whole number, or a choice among what the
+    controller has (the agent's release); the domain checks the bounds and the choice."""
 
     submit = SubmitField(_l("Preview the change"))
 
     @classmethod
     def with_settings(cls) -> type[LayerForm]:
         fields: dict[str, Field] = {
-            name: IntegerField(
-                setting.label,
-                validators=[Optional()],
-                render_kw={"inputmode": "numeric"},
-                description=setting.unit,
-            )
-            for name, setting in catalogue.LAYERED.items()
+            name: _field(setting) for name, setting in catalogue.LAYERED.items()
         }
         return type("SettingsLayerForm", (cls,), fields)
+
+
+def _field(setting: catalogue.LayeredSetting) -> Field:
+    if setting.number:
+        return IntegerField(
+            setting.label,
+            validators=[Optional()],
+            render_kw={"inputmode": "numeric"},
+            description=setting.unit,
+        )
+    # The choices are the page's (the releases kept); blank: the layer does not set it.
+    return SelectField(
+        setting.label,
+        validate_choice=False,
+        filters=[_blank_is_unset],
+        description=_l(
+            "Its devices install this release of borne and restart; one that does not come back "
+            "within a few minutes goes back to its own, and the rollout stops."
+        ),
+    )
+
+
+def _blank_is_unset(value: object) -> object:
+    return value or None
 
 
 class RolloutForm(FlaskForm):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from controller import access, audit
 from controller.access import Action
 from controller.config import ControllerSettings
-from controller.configuration import catalogue
+from controller.configuration import catalogue, releases
 from controller.configuration.models import ConfigLayer, ConfigVersion, LayerScope
 from controller.errors import DomainError, NotFound
 from controller.fleet.models import Device
@@ -136,6 +136,9 @@ def preview(
     """What changing ``target``'s layer to ``new_settings`` would do, device by device."""
     _require_change(actor, target)
     checked = catalogue.check_layer(new_settings)
+    if catalogue.AGENT_VERSION in checked:
+        # Before anything is written: a version no wheel is kept of would fail on every device.
+        releases.require(settings.releases_dir, checked[catalogue.AGENT_VERSION])
     layer = layer_of(session, target)
     before_layer = dict(layer.settings) if layer is not None else {}
     result = Preview(target, before_layer, checked)
@@ -340,10 +343,14 @@ def _number(text: str) -> int | None:
 
 def starting_settings(session: Session, device: Device) -> dict[str, Any] | None:
     """What the layers over a new device set (enrolment sends it with the answer), so that a
-    PC enrolled into a library network runs that network's settings from its first minute."""
+    PC enrolled into a library network runs that network's settings from its first minute.
+
+    Not ``agent_version``: an upgrade is a command the device answers once the new release is
+    connected (rollouts.upgrade_enrolled sends it), not a setting taken with the identity."""
     values: dict[str, Any] = {}
     for layer, _name in _layers_of(session, device):
         values.update(layer.settings)
+    values.pop(catalogue.AGENT_VERSION, None)
     return values or None
 
 

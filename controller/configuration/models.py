@@ -7,7 +7,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from controller.commands.models import Command
@@ -30,7 +39,9 @@ class RolloutStrategy(enum.StrEnum):
 
 class RolloutState(enum.StrEnum):
     RUNNING = "running"  # commands on their way, or due later
-    HALTED = "halted"  # the first wave had a device that failed: the rest waits for a person
+    # The first wave had a device that failed, or (an agent upgrade) any device did: the rest
+    # waits for a person.
+    HALTED = "halted"
     DONE = "done"  # every device was sent its settings (some may have failed: see targets)
     SUPERSEDED = "superseded"  # a newer change of the same layer took its place
 
@@ -86,6 +97,11 @@ class Rollout(Base):
     first_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     spread_s: Mapped[int] = mapped_column(Integer, default=0)
+    # It changes the release of borne some device runs: any device that fails halts it, since
+    # an upgrade that fails on one PC (its guard rolled it back) will likely fail on the next.
+    upgrades_agent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Failed devices a person saw when resuming it: only a failure beyond these halts it again.
+    failures_accepted: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,6 +8,10 @@ Three ways, as city IT runs changes on a fleet of public places:
 - **scheduled**: at a set time, each device a random number of seconds later (``spread_s``), so
   that a thousand PCs do not act in the same second.
 
+Whichever way, a rollout that changes the release of borne a device runs (``agent_version``,
+``upgrades_agent``) halts at the first device that fails: its agent did not come back on the new
+release and put the previous one back, and the next PCs would likely do the same.
+
 Each device's state is its command's: pending (not sent yet), sent, applied, or failed with the
 agent's answer (an agent that cannot apply settings keeps its previous ones and says why).
 Every controller process runs :func:`advance` periodically; a target is claimed by setting its
@@ -32,7 +36,7 @@ from controller import audit
 from controller.commands import service as commands
 from controller.commands.models import Command, CommandState
 from controller.config import ControllerSettings
-from controller.configuration import layers
+from controller.configuration import catalogue, layers, releases
 from controller.configuration.models import (
     ConfigLayer,
     Rollout,
@@ -42,11 +46,14 @@ from controller.configuration.models import (
 )
 from controller.db import utcnow
 from controller.errors import Conflict, DomainError, NotFound
+from controller.fleet.models import Device
 from controller.i18n import _
 
 # The actor the periodic job issues later waves and scheduled targets as (the audit log says
 # who started the rollout).
 ROLLOUT_ACTOR = "rollout"
+# The actor a newly enrolled device is sent the release its layers name as.
+ENROLMENT_ACTOR = "system"
 # Longest random spread of a scheduled rollout: a day.
 MAX_SPREAD_S = 86_400
 # Targets a process sends in one run of the job (the next run takes the rest). Measured with
@@ -127,6 +134,7 @@ def change(
         layer=layer,
         version=layer.version,
         strategy=how,
+        upgrades_agent=any(_upgrades_agent(c) for c in plan.devices),
         first_site_id=first_site_id if how is RolloutStrategy.WAVES else None,
         starts_at=at if how is RolloutStrategy.SCHEDULED and at else now,
         spread_s=spread_s if how is RolloutStrategy.SCHEDULED else 0,
@@ -208,27 +216,27 @@ def advance(session: Session, now: datetime | None = None) -> list[Command]:
         .order_by(Rollout.id)
     ).all()
     for rollout in running:
-        if rollout.strategy == RolloutStrategy.WAVES:
-            first = [t for t in rollout.targets if t.wave == 1]
-            states = [target_state(t)[0] for t in first]
-            if TargetState.FAILED in states:
-                rollout.state = RolloutState.HALTED
-                audit.record(
-                    session,
-                    ROLLOUT_ACTOR,
-                    "config.rollout_halted",
-                    "rollout",
-                    rollout.id,
-                    f"rollout {rollout.id} halted: a device of the first site failed to apply",
-                )
-                continue
+        reason = _halt_reason(rollout)
+        if reason is not None:
+            rollout.state = RolloutState.HALTED
+            audit.record(
+                session,
+                ROLLOUT_ACTOR,
+                "config.rollout_halted",
+                "rollout",
+                rollout.id,
+                f"rollout {rollout.id} halted: {reason}",
+                reason=reason,
+            )
+            continue
         issued += _dispatch(session, ROLLOUT_ACTOR, rollout, now)
         _finish_if_over(rollout)
     return issued
 
 
 def resume(session: Session, actor: audit.Actor, rollout_id: int) -> list[Command]:
-    """Send the rest of a halted rollout anyway (a person looked at the first wave's failures)."""
+    """Send the rest of a halted rollout anyway (a person looked at the failures so far: only
+    a further one halts it again)."""
     rollout = get_rollout(session, actor, rollout_id)
     if rollout.state != RolloutState.HALTED:
         raise Conflict(
@@ -237,6 +245,7 @@ def resume(session: Session, actor: audit.Actor, rollout_id: int) -> list[Comman
     layers.find_target(session, actor, rollout.layer.scope, rollout.layer.target_id)
     rollout.state = RolloutState.RUNNING
     rollout.first_site_id = None  # the check is passed over: every wave is open
+    rollout.failures_accepted = len(_failed(rollout))
     audit.record(
         session,
         actor,
@@ -263,7 +272,7 @@ def targets_of(rollout: Rollout) -> list[TargetView]:
     views = []
     for target in rollout.targets:
         state, answer = target_state(target)
-        device = target.command.device if target.command else _device(target)
+        device = _device(target)
         views.append(
             TargetView(
                 target.device_id,
@@ -276,6 +285,39 @@ def targets_of(rollout: Rollout) -> list[TargetView]:
             )
         )
     return views
+
+
+def agent_versions(rollout: Rollout) -> list[str]:
+    """The releases of borne an upgrading rollout sends (one, unless device layers differ)."""
+    found = {t.args[catalogue.AGENT_VERSION] for t in rollout.targets if _version_in(t.args)}
+    return sorted(found)
+
+
+def upgrade_enrolled(
+    session: Session, device_id: str, settings: ControllerSettings
+) -> list[Command]:
+    """A device just enrolled whose layers name another release of borne than the one its
+    inventory says it runs is sent its layered settings at once, as a rollout would, so that
+    a PC added to a site pinned to a release converges (enrolment itself gives no release:
+    an upgrade is a command the device answers once the new release is connected)."""
+    device = session.get(Device, device_id)
+    if device is None or device.retired_at is not None:
+        return []
+    in_force = layers.effective(session, device, settings)
+    values = {name: value for name, (value, _source) in in_force.items()}
+    wanted = values.get(catalogue.AGENT_VERSION)
+    runs = str((device.inventory or {}).get("agent_version") or "")
+    if wanted is None or releases.same_version(wanted, runs):
+        return []
+    return commands.issue(
+        session,
+        ENROLMENT_ACTOR,
+        CommandName.UPDATE_CONFIG,
+        device_ids=[device.id],
+        args=_layered_args(values),
+        pushed=True,
+        owned_settings=True,  # agent_version: only layers send it
+    )
 
 
 def counts(rollout: Rollout) -> dict[TargetState, int]:
@@ -322,6 +364,7 @@ def _dispatch(
             device_ids=[t.device_id for t in group],
             args=group[0].args,
             pushed=True,
+            owned_settings=True,  # agent_version: only layers send it
         )
         by_device = {c.device_id: c for c in sent}
         for target in group:
@@ -329,6 +372,62 @@ def _dispatch(
         issued += sent
     session.flush()
     return issued
+
+
+def _halt_reason(rollout: Rollout) -> str | None:
+    """Why a running rollout must wait for a person now, or None.
+
+    An agent upgrade: any failed device beyond those a person resumed past. Settings in waves:
+    a failed device of the first site, until a person resumes (the check is then over)."""
+    failed = _failed(rollout)
+    if rollout.upgrades_agent:
+        if len(failed) > rollout.failures_accepted:
+            newest = failed[rollout.failures_accepted]
+            return f"an agent upgrade failed on {_device(newest).name}"
+        return None
+    first_wave_checked = (
+        rollout.strategy == RolloutStrategy.WAVES and rollout.first_site_id is not None
+    )
+    if first_wave_checked and any(t.wave == 1 for t in failed):
+        return "a device of the first site failed to apply"
+    return None
+
+
+def _failed(rollout: Rollout) -> list[RolloutTarget]:
+    """The rollout's failures that count against it, in the order they happened.
+
+    For an agent upgrade, not a device that was away until its command expired without ever
+    taking it (a PC switched off for the weekend says nothing of the release), but one that
+    took it and never answered (it died installing, guard and all) counts."""
+    failed = [
+        t
+        for t in rollout.targets
+        if target_state(t)[0] is TargetState.FAILED
+        and not (rollout.upgrades_agent and _never_taken(t))
+    ]
+    return sorted(failed, key=_failed_at)
+
+
+def _never_taken(target: RolloutTarget) -> bool:
+    command = target.command
+    return command is not None and command.state == CommandState.EXPIRED and not command.started_at
+
+
+def _failed_at(target: RolloutTarget) -> datetime:
+    command = target.command
+    assert command is not None  # a failed target was sent
+    return command.finished_at or command.expires_at
+
+
+def _upgrades_agent(change: layers.DeviceChange) -> bool:
+    """Whether the change sends a device another release (one that stops naming a release
+    sends none: the device keeps what it runs)."""
+    after = change.after.get(catalogue.AGENT_VERSION)
+    return after is not None and after != change.before.get(catalogue.AGENT_VERSION)
+
+
+def _version_in(args: dict[str, Any]) -> bool:
+    return args.get(catalogue.AGENT_VERSION) is not None
 
 
 def _first_wave_pending(rollout: Rollout) -> bool:
@@ -414,9 +513,9 @@ def _key(args: dict[str, Any]) -> str:
     return repr(sorted(args.items()))
 
 
-def _device(target: RolloutTarget) -> Any:
-    from controller.fleet.models import Device
-
+def _device(target: RolloutTarget) -> Device:
+    if target.command is not None:
+        return target.command.device
     session = Session.object_session(target)
     assert session is not None
     device = session.get(Device, target.device_id)

@@ -17,7 +17,7 @@ from controller import access
 from controller.access import Action
 from controller.accounts.current import signed_in
 from controller.commands.delivery import send_now
-from controller.configuration import catalogue, layers, rollouts
+from controller.configuration import catalogue, layers, releases, rollouts
 from controller.configuration.forms import STRATEGIES, ConfirmForm, LayerForm, RolloutForm
 from controller.configuration.models import ConfigLayer, LayerScope, Rollout, RolloutState
 from controller.context import db_session, settings_of
@@ -48,6 +48,7 @@ ROLLOUT_STATES = {
     RolloutState.DONE: _l("finished"),
     RolloutState.SUPERSEDED: _l("replaced by a newer version"),
 }
+UPGRADE_HALTED = _l("halted: an agent upgrade failed")
 
 
 def device_panel(found: Device, refused: Refused | None) -> dict[str, Any] | None:
@@ -57,11 +58,18 @@ def device_panel(found: Device, refused: Refused | None) -> dict[str, Any] | Non
     me = signed_in()
     values = layers.effective(session, found, settings_of(current_app))
     may_change = access.can(me, Action.MANAGE_PLACES) and access.covers_site(me, found.site)
+    wanted = values.get(catalogue.AGENT_VERSION, (None, None))[0]
+    runs = str((found.inventory or {}).get("agent_version") or "")
     return {
         "device": found,
         "values": [
             (catalogue.LAYERED[name], value, source) for name, (value, source) in values.items()
         ],
+        # The release it reports, when its layers name another one (an upgrade on its way,
+        # or one that failed and was rolled back).
+        "agent_runs": runs
+        if wanted is not None and not releases.same_version(wanted, runs)
+        else None,
         "SCOPE_WORDS": SCOPE_WORDS,
         "layer_links": [
             (_("its organisation"), LayerScope.ORGANISATION, found.site.organisation_id),
@@ -80,7 +88,7 @@ def layer(scope: str, target_id: str) -> Page:
     me = signed_in()
     target = layers.find_target(session, me, scope, target_id)
     found = layers.layers_for_read(session, me, target)
-    form = LayerForm.with_settings()(formdata=None, data=found.settings if found else {})
+    form = _layer_form(formdata=None, data=found.settings if found else {})
     return _layer_page(target, found, form)
 
 
@@ -91,7 +99,7 @@ def preview(scope: str, target_id: str) -> Page:
     me = signed_in()
     target = layers.find_target(session, me, scope, target_id)
     found = layers.layers_for_read(session, me, target)
-    form = LayerForm.with_settings()()
+    form = _layer_form()
     if not form.validate():
         return _layer_page(
             target, found, form, _("Give each setting as a whole number, or leave it blank."), 400
@@ -139,7 +147,7 @@ def apply(scope: str, target_id: str) -> Page | Response:
         session.rollback()
         if plan is None:
             found = layers.layers_for_read(session, me, target)
-            blank = LayerForm.with_settings()(formdata=None, data=found.settings if found else {})
+            blank = _layer_form(formdata=None, data=found.settings if found else {})
             return _layer_page(target, found, blank, exc.message, exc.status)
         return _preview_page(target, plan, form, exc.message, exc.status)
     session.commit()
@@ -184,8 +192,10 @@ def rollout(rollout_id: int) -> Page:
         target=target,
         targets=rollouts.targets_of(found),
         counts=rollouts.counts(found),
+        agent_versions=rollouts.agent_versions(found) if found.upgrades_agent else [],
         TARGET_STATES=TARGET_STATES,
         ROLLOUT_STATES=ROLLOUT_STATES,
+        UPGRADE_HALTED=UPGRADE_HALTED,
         STRATEGIES=STRATEGIES,
         SCOPE_WORDS=SCOPE_WORDS,
         may_resume=found.state == RolloutState.HALTED and access.can(me, Action.MANAGE_PLACES),
@@ -213,6 +223,19 @@ def resume(rollout_id: int) -> Response:
     return redirect(url_for("configuration.rollout", rollout_id=rollout_id))
 
 
+def _layer_form(**kwargs: Any) -> LayerForm:
+    """The layer's form, its release field offering the releases the controller keeps."""
+    form = LayerForm.with_settings()(**kwargs)
+    field = form[catalogue.AGENT_VERSION]
+    kept = releases.versions(settings_of(current_app).releases_dir)
+    if field.data and field.data not in kept:
+        kept.append(field.data)  # set earlier, its wheel gone since: shown, and refused
+    field.choices = [SelectChoice("", _("not set (each keeps its own)"))] + [
+        SelectChoice(version, version) for version in kept
+    ]
+    return form
+
+
 def _layer_page(
     target: layers.Target,
     found: ConfigLayer | None,
@@ -221,13 +244,21 @@ def _layer_page(
     status: int = 200,
 ) -> Page:
     me = signed_in()
-    fallback = layers.inherited(db_session(), target, settings_of(current_app))
+    settings = settings_of(current_app)
+    fallback = layers.inherited(db_session(), target, settings)
     for name, value in fallback.items():
         field = form[name]
+        if not catalogue.LAYERED[name].number:
+            field.choices[0] = SelectChoice("", _("%(value)s if blank", value=value))
+            continue
         field.render_kw = {
             **(field.render_kw or {}),
             "placeholder": _("%(value)s if blank", value=value),
         }
+    kept = [
+        (release, releases.added_on(settings.releases_dir, release))
+        for release in releases.list_releases(settings.releases_dir)
+    ]
     recent = (
         db_session()
         .scalars(
@@ -247,8 +278,10 @@ def _layer_page(
         form=form,
         error=error,
         recent=recent,
+        releases=kept,
         SCOPE_WORDS=SCOPE_WORDS,
         ROLLOUT_STATES=ROLLOUT_STATES,
+        UPGRADE_HALTED=UPGRADE_HALTED,
         LAYERED=catalogue.LAYERED,
         may_change=access.can(me, Action.MANAGE_PLACES),
         confirm=ConfirmForm(formdata=None),

@@ -1,11 +1,16 @@
 """The configuration API (controller/configuration/api.py): preview, change in waves, follow,
-roll back; bad input answered with a clear 4xx and nothing saved."""
+roll back; bad input answered with a clear 4xx and nothing saved; the releases of borne agents
+download with their own credentials."""
 
 from __future__ import annotations
+
+import base64
+import hashlib
 
 from sqlalchemy import select
 
 from controller.access import Role
+from controller.accounts import api_tokens
 from controller.commands.models import Command
 from controller.configuration.models import ConfigLayer
 from tests.controller.testkit import sign_in
@@ -123,3 +128,89 @@ def test_a_technician_reads_their_layers_but_changes_none(client, db):
     assert read.status_code == 200 and read.get_json()["version"] == 0
     assert put.status_code == 403
     assert outside.status_code == 403
+
+
+def _basic(device_id: str, secret: str) -> dict[str, str]:
+    token = base64.b64encode(f"{device_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def test_a_device_reads_a_release_and_downloads_its_wheel(client, db, release, releases_dir):
+    pc = make_device(db, secret="pc-secret")
+    kept = release("0.2.0")
+    auth = _basic(pc.id, "pc-secret")
+
+    described = client.get("/api/v1/agent/releases/0.2.0", headers=auth)
+    wheel = client.get("/api/v1/agent/releases/0.2.0/wheel", headers=auth)
+
+    assert described.status_code == 200
+    assert described.get_json() == {
+        "version": "0.2.0",
+        "filename": "borne-0.2.0-py3-none-any.whl",
+        "sha256": kept.sha256,
+        "size": kept.size,
+    }
+    assert wheel.status_code == 200
+    assert wheel.mimetype == "application/octet-stream"
+    assert "borne-0.2.0-py3-none-any.whl" in wheel.headers["Content-Disposition"]
+    assert hashlib.sha256(wheel.data).hexdigest() == kept.sha256
+    assert wheel.data == (releases_dir / kept.filename).read_bytes()
+
+
+def test_a_release_the_controller_lacks_is_a_404_that_says_what_it_has(client, db, release):
+    pc = make_device(db, secret="pc-secret")
+    release("0.2.0")
+    auth = _basic(pc.id, "pc-secret")
+
+    missing = client.get("/api/v1/agent/releases/0.3.0", headers=auth)
+    missing_wheel = client.get("/api/v1/agent/releases/0.3.0/wheel", headers=auth)
+    not_a_version = client.get("/api/v1/agent/releases/..%2F..%2Fsecret_key/wheel", headers=auth)
+
+    assert missing.status_code == 404
+    assert missing.get_json()["error"] == "no_release"
+    assert "it has 0.2.0" in missing.get_json()["message"]
+    assert missing_wheel.status_code == 404 and missing_wheel.is_json
+    assert not_a_version.status_code == 404
+
+
+def test_releases_are_for_enrolled_devices_and_staff_only(client, db, release):
+    pc = make_device(db, secret="pc-secret")
+    release("0.2.0")
+
+    anonymous = client.get("/api/v1/agent/releases/0.2.0/wheel")
+    wrong_secret = client.get("/api/v1/agent/releases/0.2.0", headers=_basic(pc.id, "guess"))
+    as_device_list = client.get("/api/v1/agent/releases", headers=_basic(pc.id, "pc-secret"))
+
+    assert anonymous.status_code == 401 and wrong_secret.status_code == 401
+    assert as_device_list.status_code == 401
+
+
+def test_staff_list_the_releases_with_a_read_only_token(client, db, release):
+    technician = make_user(db, Role.TECHNICIAN)
+    _, secret = api_tokens.create_token(db, technician, technician, name="ro", read_only=True)
+    for version in ("0.10.0", "0.9.0"):
+        release(version)
+
+    listed = client.get("/api/v1/agent/releases", headers={"Authorization": f"Bearer {secret}"})
+
+    assert listed.status_code == 200
+    assert [r["version"] for r in listed.get_json()] == ["0.9.0", "0.10.0"]
+
+
+def test_a_layer_naming_a_release_the_controller_lacks_is_refused(client, db, release):
+    organisation, _sites, _devices = _network(db)
+    release("0.2.0")
+    sign_in(client, make_user(db, Role.ADMIN))
+    url = f"/api/v1/config/organisation/{organisation.id}"
+
+    preview = client.post(f"{url}/preview", json={"settings": {"agent_version": "0.3.0"}})
+    put = client.put(url, json={"settings": {"agent_version": "0.3.0"}, "strategy": "waves"})
+    bad = client.put(url, json={"settings": {"agent_version": "latest"}})
+    good = client.put(url, json={"settings": {"agent_version": "0.2.0"}, "strategy": "waves"})
+
+    assert preview.status_code == 422 and put.status_code == 422
+    message = put.get_json()["message"]
+    assert "0.3.0" in message and "it has 0.2.0" in message and "agent-release add" in message
+    assert bad.status_code == 422 and "agent_version" in bad.get_json()["message"]
+    assert good.status_code == 201 and good.get_json()["upgrades_agent"] is True
+    assert db.scalar(select(ConfigLayer)).version == 1  # only the good one was saved

@@ -81,6 +81,8 @@ def test_every_version_is_kept_whole(db):
         ({"heartbeat_interval_s": 0}, "setting heartbeat_interval_s"),
         ({"heartbeat_interval_s": True}, "setting heartbeat_interval_s"),
         ({"portal_mode": "closed"}, "unknown setting"),  # the hotspot's page sets it
+        ({"agent_version": "latest"}, "setting agent_version"),
+        ({"agent_version": 2}, "setting agent_version: Expected `str"),
         (["heartbeat_interval_s"], "object of setting: value"),
     ],
 )
@@ -119,3 +121,37 @@ def test_a_new_device_starts_with_the_layers_over_it(db):
 
     assert layers.starting_settings(db, make_device(db, site)) == {"inventory_interval_s": 3600}
     assert layers.starting_settings(db, make_device(db)) is None
+
+
+def test_the_catalogue_names_every_layered_setting():
+    assert list(catalogue.LAYERED) == [
+        "heartbeat_interval_s",
+        "inventory_interval_s",
+        "agent_version",
+    ]
+    assert "agent_version" not in catalogue.defaults(SETTINGS)  # a device keeps its release
+
+
+def test_a_layer_naming_a_release_the_controller_lacks_is_refused_before_anything_is_written(
+    db, settings, release
+):
+    site = make_site(db)
+    make_device(db, site)
+    release("0.2.0")
+    target = layers.find_target(db, "cli", "site", str(site.id))
+
+    with pytest.raises(DomainError, match=r"no wheel of borne 0\.3\.0 \(it has 0\.2\.0\)") as no:
+        layers.preview(db, "cli", target, {"agent_version": "0.3.0"}, settings)
+    plan = layers.preview(db, "cli", target, {"agent_version": "0.2.0"}, settings)
+
+    assert no.value.status == 422 and "agent-release add" in no.value.message
+    assert plan.devices[0].changed == {"agent_version": (None, "0.2.0")}
+    assert layers.layer_of(db, target) is None
+
+
+def test_a_new_device_is_not_given_a_release_with_its_identity(db, settings, release):
+    site = make_site(db)
+    release("0.2.0")
+    _set(db, LayerScope.SITE, site.id, {"agent_version": "0.2.0", "heartbeat_interval_s": 20})
+
+    assert layers.starting_settings(db, make_device(db, site)) == {"heartbeat_interval_s": 20}

@@ -1,23 +1,29 @@
 """Rollouts (controller/configuration/rollouts.py): at once, in waves with a check between them,
-at a set time with a random spread; each device's state; rollback; on SQLite and PostgreSQL."""
+at a set time with a random spread; each device's state; rollback; agent upgrades that stop at
+the first failure, and a new device sent the release its layers name; on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
 
+import msgspec
 import pytest
 from sqlalchemy import select
 
+from agent.protocol import EnrolResponse
 from controller.audit import AuditLog
+from controller.commands import service as commands
 from controller.commands.models import Command, CommandState
 from controller.config import load_controller_settings
-from controller.configuration import layers, rollouts
+from controller.configuration import catalogue, layers, rollouts
 from controller.configuration.models import RolloutState, RolloutStrategy
 from controller.configuration.rollouts import TargetState
 from controller.db import utcnow
 from controller.errors import Conflict, DomainError
-from tests.factories import make_device, make_organisation, make_site
+from controller.fleet import enrolment
+from tests.factories import INVENTORY, enrol_request, make_device, make_organisation, make_site
 
 SETTINGS = load_controller_settings(overrides={"heartbeat_interval_s": 10})
 
@@ -195,3 +201,196 @@ def test_only_a_halted_rollout_resumes(db, network):
 
     with pytest.raises(Conflict):
         rollouts.resume(db, "cli", rollout.id)
+
+
+UPGRADE_FAILED = "borne 0.2.0 did not come back within 300 s: rolled back to 0.1.1"
+
+
+def test_settings_sent_carry_no_agent_version_until_a_layer_names_one(db, network, settings):
+    target, *_rest = network
+
+    _rollout, issued = rollouts.change(db, "cli", target, {"heartbeat_interval_s": 30}, settings)
+
+    assert all("agent_version" not in c.args for c in issued)
+
+
+def test_a_rollout_naming_a_release_upgrades_agents_and_one_that_does_not_does_not(
+    db, network, settings, release
+):
+    target, *_rest = network
+    release("0.2.0")
+
+    upgrade, issued = rollouts.change(db, "cli", target, {"agent_version": "0.2.0"}, settings)
+    plain, _sent = rollouts.change(
+        db, "cli", target, {"agent_version": "0.2.0", "heartbeat_interval_s": 30}, settings
+    )
+    unpinned, _sent = rollouts.change(db, "cli", target, {"heartbeat_interval_s": 30}, settings)
+
+    assert upgrade.upgrades_agent and rollouts.agent_versions(upgrade) == ["0.2.0"]
+    assert {c.args["agent_version"] for c in issued} == {"0.2.0"}
+    assert not plain.upgrades_agent  # the release is the same as before: settings only
+    assert not unpinned.upgrades_agent  # devices keep the release they run
+    assert all("agent_version" not in t.args for t in unpinned.targets)
+
+
+def test_a_scheduled_agent_upgrade_halts_at_its_first_failed_device(
+    db, network, settings, release, answer
+):
+    target, _first, _second, devices = network
+    release("0.2.0")
+    start = utcnow() + timedelta(minutes=5)
+    rollout, _issued = rollouts.change(
+        db,
+        "cli",
+        target,
+        {"agent_version": "0.2.0"},
+        settings,
+        strategy="scheduled",
+        at=start,
+        spread_s=3600,
+        rng=random.Random(7),
+    )
+    dues = sorted(t.due_at for t in rollout.targets)
+    first = rollouts.advance(db, now=dues[0] + timedelta(microseconds=1))
+    assert len(first) == 1
+
+    answer(first[0], ok=False, output=UPGRADE_FAILED)
+    later = rollouts.advance(db, now=dues[-1] + timedelta(seconds=1))
+
+    assert later == []  # the three others keep their release
+    assert rollout.state == RolloutState.HALTED
+    assert list(_states(rollout).values()).count(TargetState.PENDING) == 3
+    halted = db.scalar(select(AuditLog).where(AuditLog.action == "config.rollout_halted"))
+    assert f"an agent upgrade failed on {first[0].device.name}" in halted.summary
+    failed = [v for v in rollouts.targets_of(rollout) if v.state is TargetState.FAILED]
+    assert [v.answer for v in failed] == [UPGRADE_FAILED]
+    assert {v.device_id for v in rollouts.targets_of(rollout)} == {d.id for d in devices}
+
+
+def test_an_agent_upgrade_at_once_halts_on_any_failure_and_resumes_past_it(
+    db, network, settings, release, answer, monkeypatch
+):
+    target, *_rest = network
+    release("0.2.0")
+    monkeypatch.setattr(rollouts, "BATCH", 2)  # a big fleet: sent over several runs of the job
+    rollout, issued = rollouts.change(db, "cli", target, {"agent_version": "0.2.0"}, settings)
+    assert len(issued) == 2
+
+    answer(issued[0])
+    answer(issued[1], ok=False, output=UPGRADE_FAILED)
+    assert rollouts.advance(db) == []
+    assert rollout.state == RolloutState.HALTED
+
+    resumed = rollouts.resume(db, "cli", rollout.id)
+    assert len(resumed) == 2 and rollout.state == RolloutState.RUNNING
+    answer(resumed[0])
+    assert rollouts.advance(db) == []  # the failure a person saw does not halt it again
+    assert rollout.state == RolloutState.RUNNING
+
+    answer(resumed[1], ok=False, output=UPGRADE_FAILED)
+    rollouts.advance(db)
+    assert rollout.state == RolloutState.HALTED  # a new one does
+
+
+def test_an_upgrade_halts_for_a_device_that_took_it_and_vanished_not_for_one_away(
+    db, network, settings, release, monkeypatch
+):
+    target, *_rest = network
+    release("0.2.0")
+    monkeypatch.setattr(rollouts, "BATCH", 2)
+    rollout, issued = rollouts.change(db, "cli", target, {"agent_version": "0.2.0"}, settings)
+    away, vanished = issued
+    assert commands.claim(db, vanished.runner_id, vanished.id).ok
+
+    away.state = CommandState.EXPIRED  # switched off until its command expired
+    db.flush()
+    assert len(rollouts.advance(db)) == 2  # not halted: the rest is sent
+    assert rollout.state == RolloutState.RUNNING
+
+    vanished.state = CommandState.EXPIRED  # took it, and neither it nor its guard answered
+    db.flush()
+    rollouts.advance(db)
+    assert rollout.state == RolloutState.HALTED
+
+
+def test_a_settings_rollout_at_once_goes_on_past_a_failed_device(db, network, answer, settings):
+    target, *_rest = network
+    rollout, issued = rollouts.change(db, "cli", target, {"heartbeat_interval_s": 30}, settings)
+
+    answer(issued[0], ok=False, output="could not apply these settings")
+    for command in issued[1:]:
+        answer(command)
+    rollouts.advance(db)
+
+    assert not rollout.upgrades_agent
+    assert rollout.state == RolloutState.DONE
+
+
+def test_a_resumed_wave_rollout_is_not_halted_again_by_the_failure_it_passed(
+    db, network, answer, settings
+):
+    target, *_rest = network
+    rollout, issued = rollouts.change(
+        db, "cli", target, {"heartbeat_interval_s": 30}, settings, strategy="waves"
+    )
+    answer(issued[0], ok=False, output="could not apply these settings")
+    answer(issued[1])
+    rollouts.advance(db)
+    for command in rollouts.resume(db, "cli", rollout.id):
+        answer(command)
+
+    rollouts.advance(db)
+
+    assert rollout.state == RolloutState.DONE
+
+
+def _pin(db, scope, target_id, version, **others):
+    target = layers.find_target(db, "cli", scope, str(target_id))
+    values = catalogue.check_layer({"agent_version": version, **others})
+    layers.save_version(db, "cli", target, values)
+
+
+def _enrol(client, db, site, agent_version=""):
+    issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
+    db.commit()
+    request = msgspec.structs.replace(
+        enrol_request(issued.token),
+        inventory=msgspec.structs.replace(INVENTORY, agent_version=agent_version),
+    )
+    answer = client.post("/api/v1/enrol", json=msgspec.to_builtins(request))
+    assert answer.status_code == 201, answer.get_json()
+    return msgspec.convert(answer.get_json(), EnrolResponse)
+
+
+def test_a_pc_enrolled_into_a_pinned_site_is_sent_its_release_at_once(client, db, release):
+    site = make_site(db)
+    release("0.2.0")
+    _pin(db, "site", site.id, "0.2.0", heartbeat_interval_s=20)
+    db.commit()
+
+    enrolled = _enrol(client, db, site, agent_version="0.1.1")
+
+    sent = db.scalars(select(Command).where(Command.device_id == enrolled.device_id)).all()
+    # The identity's settings: the layers' values, but no release (that is a command).
+    assert enrolled.remote_settings is not None
+    assert enrolled.remote_settings.heartbeat_interval_s == 20
+    assert enrolled.remote_settings.agent_version is None
+    assert [c.name for c in sent] == ["update_config"]
+    assert sent[0].args == {
+        "agent_version": "0.2.0",
+        "heartbeat_interval_s": 20,
+        "inventory_interval_s": catalogue.AGENT_INVENTORY_INTERVAL_S,
+    }
+
+
+def test_a_pc_enrolled_already_on_its_release_or_unpinned_is_sent_nothing(client, db, release):
+    pinned, free = make_site(db), make_site(db)
+    release("0.2.0")
+    _pin(db, "site", pinned.id, "0.2.0")
+    db.commit()
+
+    on_it = _enrol(client, db, pinned, agent_version="0.2.0")
+    unpinned = _enrol(client, db, free, agent_version="0.1.1")
+
+    sent = db.scalars(select(Command.device_id)).all()
+    assert on_it.device_id not in sent and unpinned.device_id not in sent

@@ -1,6 +1,7 @@
 """Configuration on the staff pages (controller/configuration/web.py): a device's settings in
 force with their origin, a layer's form, the difference shown before anything is sent, the
-rollout followed device by device, a rollback; in French as staff read them."""
+rollout followed device by device, a rollback, the releases of borne an agent upgrade chooses
+from; in French as staff read them."""
 
 from __future__ import annotations
 
@@ -100,3 +101,84 @@ def test_a_blank_field_says_what_it_falls_back_to(client, db):
 
     assert 'placeholder="30 si vide"' in page
     assert 'placeholder="86400 si vide"' in page
+
+
+def test_the_layer_page_shows_the_releases_and_offers_them_to_choose(client, db, release):
+    site = make_site(db)
+    kept = release("0.2.0")
+    release("0.10.0")
+    sign_in(client, make_user(db, Role.ADMIN))
+
+    page = client.get(f"/configuration/site/{site.id}", headers=FRENCH)
+    html = page.get_data(as_text=True)
+
+    assert "Versions de borne dont dispose le contrôleur" in words(page)
+    assert f"sha256 {kept.sha256[:12]}" in words(page) and "ajoutée" in words(page)
+    assert "Version de l'agent" in html.replace("&#39;", "'")
+    assert '<option value="0.2.0">0.2.0</option>' in html
+    assert html.index('value="0.2.0"') < html.index('value="0.10.0"')  # in version order
+    assert "non définie (chacun la sienne)" in words(page)
+
+
+def test_an_agent_upgrade_is_previewed_rolled_out_and_shown_as_such(client, db, release):
+    site = make_site(db, name="Médiathèque")
+    pc = make_device(db, site, name="pc-1", inventory={"agent_version": "0.1.1"})
+    release("0.2.0")
+    sign_in(client, make_user(db, Role.ADMIN))
+    layer_url = f"/configuration/site/{site.id}"
+
+    preview = client.post(
+        f"{layer_url}/preview",
+        data={"agent_version": "0.2.0", "csrf_token": csrf_token(client, layer_url)},
+        headers=FRENCH,
+    )
+    applied = client.post(
+        f"{layer_url}/apply",
+        data={
+            "settings": '{"agent_version": "0.2.0"}',
+            "strategy": "now",
+            "spread_min": "5",
+            "csrf_token": csrf_token(client, layer_url),
+        },
+        headers=FRENCH,
+        follow_redirects=True,
+    )
+    device_page = client.get(f"/devices/{pc.id}", headers=FRENCH)
+
+    assert "non défini → 0.2.0" in words(preview).replace("&#39;", "'")
+    assert "Mise à jour de l'agent vers 0.2.0" in words(applied).replace("&#39;", "'")
+    assert db.scalar(select(Command)).args["agent_version"] == "0.2.0"
+    device_words = words(device_page).replace("&#39;", "'")
+    assert "Version de l'agent 0.2.0 — réglé par le niveau lieu Médiathèque" in device_words
+    assert "Version de l'agent qu'il indique 0.1.1 — pas encore la version" in device_words
+
+
+def test_a_version_without_a_wheel_is_refused_on_the_page(client, db, release):
+    site = make_site(db)
+    make_device(db, site)
+    release("0.2.0")
+    sign_in(client, make_user(db, Role.ADMIN))
+    layer_url = f"/configuration/site/{site.id}"
+
+    refused = client.post(
+        f"{layer_url}/preview",
+        data={"agent_version": "0.3.0", "csrf_token": csrf_token(client, layer_url)},
+        headers=FRENCH,
+    )
+
+    assert refused.status_code == 422
+    assert "pas de wheel de borne 0.3.0 (il a 0.2.0)" in words(refused)
+    assert db.scalars(select(ConfigLayer)).all() == []
+
+
+def test_a_device_on_the_release_its_layers_name_shows_no_difference(client, db, release):
+    site = make_site(db)
+    pc = make_device(db, site, inventory={"agent_version": "0.2.0"})
+    release("0.2.0")
+    sign_in(client, make_user(db, Role.ADMIN))
+    client.put(f"/api/v1/config/site/{site.id}", json={"settings": {"agent_version": "0.2.0"}})
+
+    page = words(client.get(f"/devices/{pc.id}", headers=FRENCH)).replace("&#39;", "'")
+
+    assert "Version de l'agent 0.2.0" in page
+    assert "qu'il indique" not in page
