@@ -144,10 +144,13 @@ class AgentUpgrade:
         self._write_marker(version, command_id, previous)
         try:
             self.start_guard(self.marker_path, where)
-        except OSError as exc:
+        except (OSError, subprocess.CalledProcessError) as exc:
             self._restore_snapshot()
             self.marker_path.unlink(missing_ok=True)
-            raise UpgradeFailed(f"could not start the upgrade's guard: {exc}") from exc
+            said = getattr(exc, "stderr", b"") or b""
+            raise UpgradeFailed(
+                f"could not start the upgrade's guard: {exc} {said.decode(errors='replace')}"
+            ) from exc
         log.info("borne %s installed; restarting into it", version)
 
     # -- steps --------------------------------------------------------------------------------

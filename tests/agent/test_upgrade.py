@@ -452,3 +452,19 @@ def test_an_upgrade_that_cannot_start_fails_the_command_and_keeps_the_previous_s
     finally:
         agent.link.close()
         agent.spool.close()
+
+
+def test_a_guard_that_cannot_start_undoes_the_install(
+    upgrader: Callable[..., upgrade.AgentUpgrade], venv: Path
+) -> None:
+    def refused(marker: Path, where: upgrade.Installation) -> None:
+        raise subprocess.CalledProcessError(1, ["systemd-run"], stderr=b"Unit already exists")
+
+    upgrading = upgrader(start_guard=refused)
+
+    with pytest.raises(upgrade.UpgradeFailed, match="Unit already exists"):
+        upgrading.start("1.1.0", "cmd-6", UpdateConfigArgs())
+
+    assert installed_version(venv) == "1.0.0"
+    assert not upgrading.marker_path.exists()
+    assert not upgrading.installation.previous_venv.exists()
