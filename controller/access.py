@@ -35,6 +35,7 @@ class Action(enum.StrEnum):
     MANAGE_PLACES = "manage_places"
     VIEW_AUDIT = "view_audit"
     SEND_COMMANDS = "send_commands"  # which commands, on which sites: may_command
+    VIEW_STATISTICS = "view_statistics"  # how the places are used, to decide where to invest
 
 
 class Scope(Protocol):
@@ -94,6 +95,7 @@ ACTION_WORDS = {
     Action.MANAGE_PLACES: _l("manage places"),
     Action.VIEW_AUDIT: _l("read the audit log"),
     Action.SEND_COMMANDS: _l("send commands"),
+    Action.VIEW_STATISTICS: _l("read the statistics"),
 }
 
 ALLOWED: dict[Role, frozenset[Action]] = {
@@ -102,7 +104,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
         {Action.VIEW_FLEET, Action.ENROL_DEVICE, Action.VIEW_AUDIT, Action.SEND_COMMANDS}
     ),
     Role.MEDIATOR: frozenset({Action.VIEW_FLEET, Action.SEND_COMMANDS}),
-    Role.MANAGER: frozenset({Action.VIEW_FLEET}),
+    Role.MANAGER: frozenset({Action.VIEW_FLEET, Action.VIEW_STATISTICS}),
 }
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from agent.protocol import DeviceKind, SessionEnd
 from controller import access
-from controller.access import Action, Role, StaffMember
+from controller.access import Action, StaffMember
 from controller.errors import DomainError, NotFound, PermissionDenied
 from controller.fleet.models import Device
 from controller.hotspots.models import PortalDay
@@ -44,8 +44,6 @@ from controller.statistics.models import (
 )
 from controller.statistics.rollups import LocalTime
 
-READERS = frozenset({Role.ADMIN, Role.MANAGER})
-READ_ACTION = Action.VIEW_FLEET  # what the navigation asks besides the role (both have it)
 DEFAULT_DAYS = 30
 LONGEST_PERIOD_DAYS = 3 * 366  # three years at once: the rollups' reach, and a page's
 # Occupancy of a site's public PCs over their opening hours that makes it stand out.
@@ -56,7 +54,7 @@ HOUR_S = 3600
 
 def may_read(viewer: StaffMember) -> bool:
     """Whether ``viewer``'s role reads usage statistics: admins and managers."""
-    return viewer.active and Role(viewer.role) in READERS
+    return access.can(viewer, Action.VIEW_STATISTICS)
 
 
 def require_reader(viewer: StaffMember) -> None:

@@ -20,6 +20,7 @@ from flask_babel import format_date
 from flask_login import login_required
 
 from agent.protocol import DeviceKind, SessionEnd
+from controller.access import Action
 from controller.accounts.current import signed_in
 from controller.context import db_session, settings_of
 from controller.db import utcnow
@@ -425,9 +426,8 @@ def init_web(app: Flask) -> None:
             "statistics.dashboard",
             _l("Statistics"),
             "chart-column",
-            stats.READ_ACTION,
+            Action.VIEW_STATISTICS,
             25,
-            roles=stats.READERS,
         ),
     )
     add_panel(app, "site", Panel("statistics", "statistics/_site_panel.html", site_panel, 60))

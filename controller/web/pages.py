@@ -29,7 +29,7 @@ HOME = "borne.home"
 
 @dataclass(frozen=True)
 class NavItem:
-    """An entry of the main navigation, shown to the roles that may do ``action``."""
+    """An entry of the main navigation, shown to the staff whose role may do ``action``."""
 
     endpoint: str
     label: str | LazyString  # _l("…"): shown in the reader's language
@@ -37,7 +37,6 @@ class NavItem:
     action: Action
     order: int
     also_current_on: tuple[str, ...] = ()  # endpoints of pages below this entry
-    roles: frozenset[Role] | None = None  # only these roles (None: every role allowed ``action``)
 
 
 def set_home(app: Flask, endpoint: str) -> None:
@@ -73,7 +72,6 @@ def layout_context() -> dict[str, Any]:
                 item
                 for item in current_app.extensions.get(NAVIGATION, [])
                 if access.can(user, item.action)
-                and (item.roles is None or Role(user.role) in item.roles)
             ]
     except SQLAlchemyError:  # an error page must render even when the database is down
         user = None

@@ -17,7 +17,7 @@ EXPECTED = {
         Action.SEND_COMMANDS,
     },
     Role.MEDIATOR: {Action.VIEW_FLEET, Action.SEND_COMMANDS},
-    Role.MANAGER: {Action.VIEW_FLEET},
+    Role.MANAGER: {Action.VIEW_FLEET, Action.VIEW_STATISTICS},
 }
 
 
