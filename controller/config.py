@@ -45,6 +45,8 @@ class ControllerSettings:
     enrolment_token_ttl_hours: float = 24.0
     max_request_bytes: int = 1024 * 1024
     event_retention_days: int = 30
+    # Staff e-mails the outbox sent (or gave up on) this long ago are forgotten.
+    mail_retention_days: int = 90
     # How often each process marks silent devices offline, expires commands and pushes the
     # commands other processes stored for the devices connected to it.
     housekeeping_interval_s: float = 2.0
@@ -136,6 +138,8 @@ class ControllerSettings:
             "sign_in_failures_per_address",
             "device_events_per_s",
             "device_bytes_per_day",
+            "event_retention_days",
+            "mail_retention_days",
         ):
             if getattr(self, name) < 1:
                 raise ImproperlyConfigured(f"setting {name} must be at least 1")

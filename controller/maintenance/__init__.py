@@ -42,6 +42,8 @@ def devices_out_of_service(session: Session, devices: Sequence[Device]) -> set[s
     return {d.id for d in devices if d.out_of_service_since is not None}
 
 
+PRUNE_OUTBOX_EVERY_S = 86_400  # once a day: what goes is months old
+
 AUDIT_WORDS = {
     "ticket.open": _l("Ticket opened"),
     "ticket.status": _l("Ticket moved along"),
@@ -62,7 +64,7 @@ def init_app(app: Flask) -> None:
     from controller.fleet.condition import Concern, add_concern
     from controller.maintenance.api import maintenance_api
     from controller.maintenance.equipment_web import equipment_panel, equipment_web
-    from controller.maintenance.mail import mail_job
+    from controller.maintenance.mail import mail_job, prune_outbox_job
     from controller.maintenance.metrics import AlertCollector
     from controller.maintenance.rules import ACTION_WORDS as RULE_WORDS
     from controller.maintenance.rules import alert_rules_job
@@ -100,3 +102,4 @@ def init_app(app: Flask) -> None:
     audit.describe_actions(app, RULE_WORDS)
     add_job(app, "alert-rules", settings_of(app).alert_rules_interval_s, alert_rules_job)
     add_job(app, "mail", settings_of(app).mail_interval_s, mail_job)
+    add_job(app, "prune-outbox", PRUNE_OUTBOX_EVERY_S, prune_outbox_job)

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import String, func, select
+from sqlalchemy import String, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -341,6 +341,36 @@ def _describe(exc: BaseException) -> str:
 def _text(reply: bytes | str) -> str:
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
     return " ".join(text.split())
+
+
+def prune_outbox(session: Session, older_than: timedelta, now: datetime) -> int:
+    """Forget mails sent, or given up on, before ``now - older_than``; return how many went.
+
+    A mail still to send is kept whatever its age: it waits for an SMTP server. Its ``key`` goes
+    with it, which is safe: the events a key names ("ticket 12 new") do not happen twice."""
+    cutoff = now - older_than
+    result = session.execute(
+        delete(Mail).where(
+            or_(
+                Mail.sent_at < cutoff,
+                and_(
+                    Mail.sent_at.is_(None),
+                    Mail.attempts >= MAX_ATTEMPTS,
+                    Mail.created_at < cutoff,
+                ),
+            )
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_outbox_job(app: Flask) -> None:
+    """The periodic job: forget the outbox's old mails (``mail_retention_days``)."""
+    days = settings_of(app).mail_retention_days
+    with database_of(app).session() as session:
+        gone = prune_outbox(session, timedelta(days=days), utcnow())
+    if gone:
+        log.info("forgot %d e-mails of the outbox older than %d days", gone, days)
 
 
 def mail_job(app: Flask) -> None:

@@ -455,3 +455,28 @@ def test_a_relay_on_this_machine_may_take_a_password_without_tls():
     assert settings.smtp_security == "none"
     with pytest.raises(ImproperlyConfigured, match="SMTP_PORT must be a number"):
         load_controller_settings(env={"BORNE_SMTP_PORT": "submission"})
+
+
+def test_the_outbox_forgets_old_sent_and_given_up_mails_but_keeps_those_still_to_send(db):
+    now = utcnow()
+    long_ago = now - timedelta(days=120)
+    for key, fields in {
+        "old sent": {"created_at": long_ago, "sent_at": long_ago},
+        "old given up": {"created_at": long_ago, "attempts": mail.MAX_ATTEMPTS},
+        "old waiting": {"created_at": long_ago},  # no server for months: it still waits
+        "recent sent": {"created_at": now, "sent_at": now - timedelta(days=2)},
+    }.items():
+        queued = queue(db, key)
+        for name, value in fields.items():
+            setattr(queued, name, value)
+    db.commit()
+
+    gone = mail.prune_outbox(db, timedelta(days=90), now)
+
+    assert gone == 2
+    assert sorted(db.scalars(select(Mail.key))) == ["old waiting", "recent sent"]
+
+
+def test_a_retention_below_a_day_stops_the_start_naming_it():
+    with pytest.raises(ImproperlyConfigured, match="mail_retention_days"):
+        ControllerSettings(mail_retention_days=0)
