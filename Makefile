@@ -15,6 +15,7 @@ PORTAL_AUDIO_PACKAGES := espeak-ng lame
 TEST_PACKAGES := postgresql redis-server chromium fonts-dejavu-core iproute2 procps \
   cups cups-client cups-bsd cron at firefox-esr e2fsprogs \
   nftables dnsmasq-base curl openssl prometheus openssh-server nginx weasyprint \
+  lightdm unattended-upgrades x11-xserver-utils python3-apt python3-pkg-resources \
   $(PORTAL_AUDIO_PACKAGES)
 SYSTEM_PACKAGES := python3-venv python3-dev gcc
 

@@ -42,6 +42,8 @@ MACHINE_WIDE = (
     "tests/e2e/test_maintenance_flow.py",
     # Over a real sshd as root: they install into /opt and /etc of this machine.
     "tests/provisioning/test_live_",
+    # The pc and kiosk playbooks create accounts on this machine (the guest, the kiosk's).
+    "tests/ansible/test_device_roles_over_ssh.py",
 )
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from tests.e2e.controller_process import DEMO_PLACES, ControllerProcess
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = ROOT / "ansible"
 BIN = Path(sys.executable).parent
+EXTRAS = "[kiosk,portal]"  # the devices' extras: a hotspot's portal, a kiosk's locker drivers
 # What a wheel of borne is built from (pyproject.toml's packages and readme).
 SOURCES = ("pyproject.toml", "README.md", "borne", "agent", "controller", "captive_portal",
            "provisioning")  # fmt: skip
@@ -68,7 +71,8 @@ def live_controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contro
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheels an admin builds for the devices (``pip wheel``), from a copy of this checkout
-    (so no build folder is left in it): borne's and its dependencies', the portal's included."""
+    (so no build folder is left in it): borne's and its dependencies', the portal's and the kiosk's
+    (its locker drivers) included."""
     work = tmp_path_factory.mktemp("wheelhouse")
     source = work / "source"
     source.mkdir()
@@ -81,9 +85,53 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(path, source / name)
     wheels = work / "wheels"
     subprocess.run(
-        [str(BIN / "pip"), "wheel", "--quiet", "--wheel-dir", str(wheels), f"{source}[portal]"],
+        [
+            str(BIN / "pip"),
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(wheels),
+            f"{source}[kiosk,portal]",
+        ],
         check=True,
         capture_output=True,
         timeout=300,
     )
     return wheels
+
+
+def device_inventory(tmp_path: Path, sshd, group: str = "ungrouped") -> Path:
+    """One host, ``device``, in ``group``: this machine through the test's sshd, as root."""
+    inventory = tmp_path / "hosts.json"
+    host = {
+        "ansible_host": sshd.host,
+        "ansible_port": sshd.port,
+        "ansible_user": sshd.user,
+        "ansible_ssh_private_key_file": str(sshd.client_key),
+        "ansible_ssh_common_args": (
+            f"-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes"
+        ),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_become": False,  # root already; the machine has no sudo
+    }
+    inventory.write_text(json.dumps({"all": {"children": {group: {"hosts": {"device": host}}}}}))
+    return inventory
+
+
+def play_recap(output: str) -> dict[str, int]:
+    """The device's line of ansible-playbook's PLAY RECAP: ok, changed, failed …"""
+    line = re.search(r"^device\s*:\s*(.*)$", output, re.MULTILINE)
+    assert line, output
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+
+
+def agent_paths(device: Path) -> dict[str, str]:
+    """The borne_agent role's paths, under ``device`` (the device's / as far as the roles are
+    concerned)."""
+    return {
+        "borne_agent_venv": str(device / "opt/borne-agent"),
+        "borne_agent_wheelhouse_dir": str(device / "var/cache/borne-agent/wheelhouse"),
+        "borne_agent_config_dir": str(device / "etc/borne"),
+        "borne_agent_state_dir": str(device / "var/lib/borne-agent"),
+        "borne_agent_unit_dir": str(device / "etc/systemd/system"),
+    }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible.conftest import ROOT, run_ansible
+from tests.ansible.conftest import ROOT, agent_paths, device_inventory, play_recap, run_ansible
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -30,43 +30,6 @@ PLAYBOOK = """\
 """
 
 
-def _write_inventory(tmp_path: Path, sshd, group: str = "ungrouped") -> Path:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
-        json.dumps({
-            "all": {"children": {group: {"hosts": {"device": {
-                "ansible_host": sshd.host,
-                "ansible_port": sshd.port,
-                "ansible_user": sshd.user,
-                "ansible_ssh_private_key_file": str(sshd.client_key),
-                "ansible_ssh_common_args": (
-                    f"-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes"
-                ),
-                "ansible_python_interpreter": "/usr/bin/python3",
-                "ansible_become": False,  # root already; the machine has no sudo
-            }}}}}
-        })
-    )  # fmt: skip
-    return inventory
-
-
-def _recap(output: str) -> dict[str, int]:
-    line = re.search(r"^device\s*:\s*(.*)$", output, re.MULTILINE)
-    assert line, output
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
-
-
-def _agent_paths(device: Path) -> dict[str, str]:
-    """The role's paths, under ``device`` (the device's / as far as the roles are concerned)."""
-    return {
-        "borne_agent_venv": str(device / "opt/borne-agent"),
-        "borne_agent_wheelhouse_dir": str(device / "var/cache/borne-agent/wheelhouse"),
-        "borne_agent_config_dir": str(device / "etc/borne"),
-        "borne_agent_state_dir": str(device / "var/lib/borne-agent"),
-        "borne_agent_unit_dir": str(device / "etc/systemd/system"),
-    }
-
-
 def _devices(controller, api_token: str) -> list[dict]:
     request = urllib.request.Request(
         f"{controller.url}/api/v1/devices", headers={"Authorization": f"Bearer {api_token}"}
@@ -78,7 +41,7 @@ def _devices(controller, api_token: str) -> list[dict]:
 def test_role_installs_configures_and_enrols_an_agent_that_then_heartbeats_and_reruns_clean(
     tmp_path, sshd, live_controller, wheelhouse, ansible_env
 ):
-    paths = _agent_paths(tmp_path / "device")
+    paths = agent_paths(tmp_path / "device")
     variables = {
         **paths,
         "borne_agent_controller_url": live_controller.url,
@@ -94,12 +57,12 @@ def test_role_installs_configures_and_enrols_an_agent_that_then_heartbeats_and_r
     }
     (tmp_path / "vars.json").write_text(json.dumps(variables))
     (tmp_path / "device.yml").write_text(PLAYBOOK)
-    inventory = _write_inventory(tmp_path, sshd)
+    inventory = device_inventory(tmp_path, sshd)
     args = ("-i", str(inventory), "-e", f"@{tmp_path / 'vars.json'}", str(tmp_path / "device.yml"))
 
     first = run_ansible("ansible-playbook", *args, env=ansible_env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert _recap(first.stdout)["changed"] > 0
+    assert play_recap(first.stdout)["changed"] > 0
 
     # On disk: the venv with the agent, its settings, the packaged unit started from the venv.
     venv = Path(paths["borne_agent_venv"])
@@ -144,7 +107,7 @@ def test_role_installs_configures_and_enrols_an_agent_that_then_heartbeats_and_r
         enrolled = len(_devices(live_controller, api_token))
         second = run_ansible("ansible-playbook", *args, env=ansible_env)
         assert second.returncode == 0, second.stdout + second.stderr
-        assert _recap(second.stdout)["changed"] == 0, second.stdout
+        assert play_recap(second.stdout)["changed"] == 0, second.stdout
         assert json.loads((state_dir / "credentials.json").read_text()) == credentials
         assert len(_devices(live_controller, api_token)) == enrolled
 
@@ -168,7 +131,7 @@ def test_hotspot_playbook_sets_up_the_portal_from_its_own_render_and_reruns_clea
     tmp_path, sshd, live_controller, wheelhouse, ansible_env
 ):
     device = tmp_path / "device"
-    paths = _agent_paths(device)
+    paths = agent_paths(device)
     variables = {
         **paths,
         "borne_agent_controller_url": live_controller.url,
@@ -188,7 +151,7 @@ def test_hotspot_playbook_sets_up_the_portal_from_its_own_render_and_reruns_clea
         "hotspot_interfaces_file": str(device / "etc/network/interfaces.d/borne-portal-wlan1"),
     }
     (tmp_path / "vars.json").write_text(json.dumps(variables))
-    inventory = _write_inventory(tmp_path, sshd, group="kind_hotspot")
+    inventory = device_inventory(tmp_path, sshd, group="kind_hotspot")
     args = ("-i", str(inventory), "-e", f"@{tmp_path / 'vars.json'}", "playbooks/hotspot.yml")
 
     first = run_ansible("ansible-playbook", *args, env=ansible_env)
@@ -224,4 +187,4 @@ def test_hotspot_playbook_sets_up_the_portal_from_its_own_render_and_reruns_clea
 
     second = run_ansible("ansible-playbook", *args, env=ansible_env)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert _recap(second.stdout)["changed"] == 0, second.stdout
+    assert play_recap(second.stdout)["changed"] == 0, second.stdout
