@@ -24,6 +24,7 @@ fails cleanly at ``pip`` (re-provision such hosts with ``borne provision bootstr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -88,6 +89,18 @@ class Installation:
         return (self.venv / "pyvenv.cfg").is_file()  # what makes a folder a venv (PEP 405)
 
     @property
+    def from_source_checkout(self) -> bool:
+        """borne is installed in editable mode (``pip install -e``, a developer's or the demo's
+        environment): a wheel would replace the link to the checkout, so it is upgraded with git."""
+        for found in self.venv.glob("lib/python*/site-packages/borne-*.dist-info/direct_url.json"):
+            try:
+                if json.loads(found.read_text()).get("dir_info", {}).get("editable"):
+                    return True
+            except (OSError, ValueError):
+                continue
+        return False
+
+    @property
     def previous_venv(self) -> Path:
         return self.venv.with_name(self.venv.name + ".borne-previous")
 
@@ -129,6 +142,10 @@ class AgentUpgrade:
             raise UpgradeFailed(
                 "this agent does not run from its own virtual environment (as borne provision "
                 "bootstrap installs it): upgrade it the way it was installed"
+            )
+        if where.from_source_checkout:
+            raise UpgradeFailed(
+                "this agent runs from a source checkout (pip install -e): upgrade it with git"
             )
         self.folder.mkdir(mode=0o700, exist_ok=True)
         wheel = self._download(version)

@@ -468,3 +468,17 @@ def test_a_guard_that_cannot_start_undoes_the_install(
     assert installed_version(venv) == "1.0.0"
     assert not upgrading.marker_path.exists()
     assert not upgrading.installation.previous_venv.exists()
+
+
+def test_an_agent_installed_from_a_source_checkout_is_not_replaced_by_a_wheel(
+    upgrader: Callable[..., upgrade.AgentUpgrade], venv: Path
+) -> None:
+    [info] = venv.glob("lib/python*/site-packages/borne-1.0.0.dist-info")
+    (info / "direct_url.json").write_text(
+        json.dumps({"url": "file:///src/borne", "dir_info": {"editable": True}})
+    )
+
+    with pytest.raises(upgrade.UpgradeFailed, match="source checkout"):
+        upgrader().start("1.1.0", "cmd-8", UpdateConfigArgs())
+
+    assert installed_version(venv) == "1.0.0"
