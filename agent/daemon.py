@@ -24,7 +24,13 @@ from agent.credentials import Credentials, ensure_state_dir, replace_secret
 from agent.inventory import InventoryCollector
 from agent.metrics import MetricsCollector
 from agent.private_files import write_private_json
-from agent.protocol import COMMAND_EVENT, Heartbeat, InventoryReport, UpdateConfigArgs
+from agent.protocol import (
+    AGENT_FEATURES,
+    COMMAND_EVENT,
+    Heartbeat,
+    InventoryReport,
+    UpdateConfigArgs,
+)
 from agent.roles import Role, Service, Wiring, roles_for
 from agent.settings import (
     AgentSettings,
@@ -199,6 +205,8 @@ class Agent:
                 interval_s=self.heartbeat_interval_s,
                 metrics=metrics,
                 state=state,
+                # Kept by the controller with the device: it decides which settings it sends.
+                features=list(AGENT_FEATURES),
             )
         )
         assert isinstance(event, Heartbeat)

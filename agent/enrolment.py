@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from agent.protocol import DeviceKind, EnrolRequest, EnrolResponse, Inventory
+from agent.protocol import AGENT_FEATURES, DeviceKind, EnrolRequest, EnrolResponse, Inventory
 from agent.transport import TransportError, post_json
 
 ENROL_PATH = "/api/v1/enrol"
@@ -34,7 +34,10 @@ def enrol(
     """``POST {controller}/api/v1/enrol`` and return the controller's answer (201)."""
     url = controller_url.rstrip("/") + ENROL_PATH
     try:
-        request = EnrolRequest(token=token, kind=kind, inventory=inventory)
+        # What it reads: the controller leaves out of its first settings what it would refuse.
+        request = EnrolRequest(
+            token=token, kind=kind, inventory=inventory, features=list(AGENT_FEATURES)
+        )
         body = msgspec.json.encode(request)
         # Structs are not validated on construction: check the token's length here, not remotely.
         msgspec.json.decode(body, type=EnrolRequest)

@@ -33,8 +33,12 @@ Channels
 
 Features: a message from the controller gains a field only for agents that said they read it,
 since agents decode strictly and an older one would refuse the whole message. An agent lists what
-it reads in ``auth["features"]`` (Socket.IO) or the ``Borne-Agent-Features`` header (HTTP,
-comma-separated); see :data:`AGENT_FEATURES`.
+it reads (:data:`AGENT_FEATURES`) in every heartbeat and in its enrolment request, which the
+controller keeps with the device: that decides which ``update_config`` fields it is sent
+(:data:`UPDATE_CONFIG_FEATURES`; agents older than the list said it with a key of their heartbeat's
+state, :data:`LEGACY_STATE_KEYS`). It also lists them per connection, in ``auth["features"]``
+(Socket.IO) or the ``Borne-Agent-Features`` header (HTTP, comma-separated), for the fields of the
+acknowledgements (:func:`ack_for`).
 
 Delivery is at least once (pushes repeat), execution at most once: the controller grants one
 claim per command, and the agent also remembers the ids it ran, across restarts.
@@ -63,9 +67,17 @@ class AgentFeature(enum.StrEnum):
 
     # EventAck.rotate_secret, then POST /api/v1/agent/secret
     ROTATE_SECRET = "rotate_secret"  # noqa: S105 (a feature's name, not a secret)
+    # UpdateConfigArgs.site_language and site_timezone (a public PC's warnings to residents)
+    SITE_LOCALE = "site_locale"
+    # UpdateConfigArgs.out_of_service (a technician's switch)
+    OUT_OF_SERVICE = "out_of_service"
+    # UpdateConfigArgs.portal_nearby_places and portal_places_url (a portal's "closed" page)
+    PORTAL_NEARBY = "portal_nearby"
+    # UpdateConfigArgs.agent_version: the agent upgrades itself (agent/upgrade.py)
+    AGENT_UPGRADE = "agent_upgrade"
 
 
-AGENT_FEATURES = (AgentFeature.ROTATE_SECRET,)  # what this agent reads
+AGENT_FEATURES = tuple(AgentFeature)  # what this agent reads
 FEATURES_HEADER = "Borne-Agent-Features"
 FEATURES_AUTH_KEY = "features"
 
@@ -82,6 +94,7 @@ Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT64)]
 Moment = Annotated[datetime, msgspec.Meta(tz=True)]  # "2026-11-22T10:00:00Z", never naive
 Id = Annotated[str, msgspec.Meta(max_length=64)]
+Features = Annotated[list[ShortText], msgspec.Meta(max_length=32)]
 
 
 class DeviceKind(enum.StrEnum):
@@ -179,6 +192,9 @@ class Heartbeat(_Strict, tag="heartbeat", tag_field="type"):
     interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)]
     metrics: Metrics
     state: Annotated[dict[ShortText, Text], msgspec.Meta(max_length=32)] = {}
+    # What the agent reads: AgentFeature values, as strings, so that the features of an agent
+    # newer than the controller do not make it refuse the heartbeat. Older agents send none.
+    features: Features = []
 
 
 # A heartbeat's ``state["service"]`` on public PCs and kiosks: whether a technician took the
@@ -290,17 +306,17 @@ class UpdateConfigArgs(_Strict):
     # settings (queued, then delivered after a newer one) must not undo the newer ones.
     portal_revision: Annotated[int, msgspec.Meta(ge=1)] | None = None
     # The public places nearest the hotspot and the controller's page of them, for the portal's
-    # "closed" page (sent only to hotspots whose state has PORTAL_READS_NEARBY).
+    # "closed" page (sent only to agents with AgentFeature.PORTAL_NEARBY).
     portal_nearby_places: Annotated[list[NearbyPlace], msgspec.Meta(max_length=10)] | None = None
     portal_places_url: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     # Public PCs: the site's language and time zone, for what the PC tells residents (the
-    # end-of-session warnings). Sent only to agents whose heartbeats report ``language`` (older
-    # ones would refuse the whole command); an agent told nothing speaks French, Paris time.
+    # end-of-session warnings). Sent only to agents with AgentFeature.SITE_LOCALE (older ones
+    # would refuse the whole command); an agent told nothing speaks French, Paris time.
     site_language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] | None = None
     site_timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     # A technician's switch: a public PC refuses the guest login and shows residents an "out of
     # service" notice, a kiosk's page says so, until the switch is turned back. Sent only to
-    # agents whose heartbeats report ``service`` (older ones would refuse the whole command).
+    # agents with AgentFeature.OUT_OF_SERVICE (older ones would refuse the whole command).
     out_of_service: bool | None = None
     # Charging kiosks, set per site: the longest a phone may charge (past it the locker stays
     # shut and staff are alerted), where to ask for help (shown on the kiosk's screen), what
@@ -315,7 +331,8 @@ class UpdateConfigArgs(_Strict):
     # one downloads it from the controller (GET /api/v1/agent/releases/<version>/wheel), installs
     # it into its own virtual environment and restarts; it answers this command once the new
     # version is connected, or, when it did not come back in time, after its guard put the
-    # previous version back (agent/upgrade.py).
+    # previous version back (agent/upgrade.py). Sent only to agents with
+    # AgentFeature.AGENT_UPGRADE.
     agent_version: AgentVersion | None = None
     kiosk_staff_pins: (
         Annotated[
@@ -332,6 +349,36 @@ class UpdateConfigArgs(_Strict):
 # The update_config settings that are the captive portal's, not the agent's: the hotspot's
 # agent hands them to the portal, and only the controller's hotspot_portal module sends them.
 PORTAL_SETTINGS = tuple(f for f in UpdateConfigArgs.__struct_fields__ if f.startswith("portal_"))
+
+# The update_config fields that came after version 1's first agents, each with the feature an
+# agent lists when it reads it. Any other field every agent reads. The controller sends an
+# agent only the fields it reads (controller/fleet/features.py), since it would refuse the
+# whole command for one it does not know.
+UPDATE_CONFIG_FEATURES: dict[str, AgentFeature] = {
+    "site_language": AgentFeature.SITE_LOCALE,
+    "site_timezone": AgentFeature.SITE_LOCALE,
+    "out_of_service": AgentFeature.OUT_OF_SERVICE,
+    "portal_nearby_places": AgentFeature.PORTAL_NEARBY,
+    "portal_places_url": AgentFeature.PORTAL_NEARBY,
+    "agent_version": AgentFeature.AGENT_UPGRADE,
+}
+# Before agents listed their features, their heartbeat's state said some with a key: each key
+# here, and what the releases that say it read. An agent decodes every field of its release's
+# UpdateConfigArgs, so a key also means the features that came before its own (the site's
+# locale, then out of service, then the nearby places). Upgrades have no key: the first agents
+# that could upgrade themselves list their features.
+LEGACY_STATE_KEYS: dict[str, frozenset[AgentFeature]] = {
+    "language": frozenset({AgentFeature.SITE_LOCALE}),  # public PCs
+    SERVICE_STATE_KEY: frozenset({AgentFeature.SITE_LOCALE, AgentFeature.OUT_OF_SERVICE}),
+    PORTAL_READS_NEARBY: frozenset(  # hotspots
+        {AgentFeature.SITE_LOCALE, AgentFeature.OUT_OF_SERVICE, AgentFeature.PORTAL_NEARBY}
+    ),
+}
+# And what every agent enrolled as a kind reads, said or not: charging kiosks came after the
+# site's locale and out of service (their settings, sent at enrolment, carry the first).
+LEGACY_KIND_FEATURES: dict[DeviceKind, frozenset[AgentFeature]] = {
+    DeviceKind.KIOSK: frozenset({AgentFeature.SITE_LOCALE, AgentFeature.OUT_OF_SERVICE}),
+}
 
 
 class ExtendSessionArgs(_Strict):
@@ -595,6 +642,9 @@ class EnrolRequest(_Strict):
     kind: DeviceKind
     inventory: Inventory
     protocol: Annotated[int, msgspec.Meta(ge=1)] = PROTOCOL_VERSION
+    # What the agent reads, as in its heartbeats: the settings of the answer and of the first
+    # commands, before its first heartbeat, depend on it.
+    features: Features = []
 
 
 class EnrolResponse(_Strict):

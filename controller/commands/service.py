@@ -47,9 +47,10 @@ ALL_KINDS = frozenset(DeviceKind)
 SECRET_ARGS = frozenset({"portal_code_secret", "kiosk_staff_pins"})
 HIDDEN = "(hidden)"
 # update_config settings the controller keeps a record of: only the module that keeps it sends
-# them (``owned_settings=True``). Sent as a plain command they would make the device and the
-# controller's pages disagree (a code of the day the portal refuses), and get round the right
-# to change them (MANAGE_PLACES, which a technician who may send commands does not have).
+# them, through the settings renderer (configuration/render.py, ``owned_settings=True``). Sent
+# as a plain command they would make the device and the controller's pages disagree (a code of
+# the day the portal refuses), and get round the right to change them (MANAGE_PLACES, which a
+# technician who may send commands does not have). Each value says where it is set.
 OWNED_SETTINGS = {
     "idle_timeout_s": _l("the site's page (session limits)"),
     "max_session_s": _l("the site's page (session limits)"),
@@ -172,7 +173,7 @@ def issue(
     ``pushed``: the caller pushes the commands right after its commit (the API, the schedule),
     so those for online devices are stored ``sent`` at once; the others stay ``queued`` until
     their device connects or a process's sweep finds them. ``owned_settings``: the caller is
-    the module that keeps the :data:`OWNED_SETTINGS` it sends.
+    the settings renderer, sending :data:`OWNED_SETTINGS` for the module that keeps them.
     """
     spec = SPECS[name]
     if bool(device_ids) == (site_id is not None):

@@ -1,10 +1,12 @@
 """Configuration in layers: a device's settings = defaults ← organisation ← site ← device, each
 change a version shown as a difference before it is applied, rolled out at once, in waves or at
-a set time, followed device by device, and rolled back."""
+a set time, followed device by device, and rolled back. And the one module that renders and
+sends every device's settings, the layers' and the other domains' (render.py)."""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Flask, current_app, has_app_context
 
@@ -60,10 +62,10 @@ def upgrade_enrolled_device(sender: str, **_ignored: object) -> None:
 def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: the command line and the
     # migrations use the models and services without the pages and the API.
-    from controller.configuration import layers, web
+    from controller.configuration import render, web
     from controller.configuration.api import configuration_api
     from controller.context import settings_of
-    from controller.fleet.enrolment import add_starting_settings
+    from controller.fleet.enrolment import domain_settings_of, set_starting_settings
     from controller.jobs import add_job
     from controller.web.panels import Panel, add_panel
 
@@ -72,7 +74,9 @@ def init_app(app: Flask) -> None:
     add_panel(
         app, "device", Panel("settings", "configuration/_device_panel.html", web.device_panel, 70)
     )
-    add_starting_settings(app, layers.starting_settings)
+    # Enrolment's one provider: the layers' settings and the domains' (their providers, in the
+    # app's list the domains' init_app fill, before or after this one).
+    set_starting_settings(app, partial(render.starting_settings, providers=domain_settings_of(app)))
     add_job(app, "rollouts", settings_of(app).rollout_interval_s, rollouts_job)
     audit.describe_actions(app, AUDIT_WORDS)
     signals.device_enrolled.connect(upgrade_enrolled_device)

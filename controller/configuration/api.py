@@ -18,11 +18,11 @@ from agent.protocol import AgentRelease
 from controller.accounts.current import signed_in
 from controller.api.io import basic_credentials, documented, json_response, parse_body
 from controller.commands.delivery import send_now
-from controller.configuration import catalogue, layers, releases, rollouts
+from controller.configuration import catalogue, layers, releases, render, rollouts
 from controller.configuration.models import Rollout, RolloutState, RolloutStrategy
 from controller.context import db_session, settings_of
 from controller.fleet import service as fleet
-from controller.fleet.enrolment import authenticate_device
+from controller.fleet.enrolment import authenticate_device, domain_settings_of
 
 configuration_api = Blueprint("configuration", __name__)
 
@@ -105,10 +105,13 @@ class RolloutOut(msgspec.Struct):
 
 
 class SettingOut(msgspec.Struct):
-    value: Any
-    source: str  # "default", "organisation", "site" or "device"
-    source_name: str
-    version: int
+    value: Any  # a secret's is "(hidden)"
+    # "default", "organisation", "site" or "device" for a layered setting; for one another
+    # domain keeps, that domain: "public_pcs", "hotspots", "lockers" or "maintenance"
+    source: str
+    source_name: str  # the layer's organisation, site or device; where the domain sets it
+    version: int  # the layer's version; 0 for a default or a domain's value
+    agent_reads: bool = True  # False: its agent is too old for it, and is not sent it
 
 
 def _layer_out(target: layers.Target) -> LayerOut:
@@ -265,7 +268,9 @@ def resume_rollout(rollout_id: int) -> Response:
 
 @configuration_api.get("/devices/<device_id>/settings")
 @documented(
-    "A device's layered settings in force, and the layer (or default) each comes from",
+    "A device's settings: the layered ones in force and those other domains keep (session "
+    "limits, portal, kiosks, out of service), where each comes from, and whether its agent "
+    "reads it",
     response=dict[str, SettingOut],
     auth="staff",
     errors={403: "outside your places", 404: "no such device"},
@@ -273,11 +278,13 @@ def resume_rollout(rollout_id: int) -> Response:
 def get_device_settings(device_id: str) -> Response:
     session = db_session()
     device = fleet.get_device(session, signed_in(), device_id)
-    values = layers.effective(session, device, settings_of(current_app))
+    shown = render.device_settings(
+        session, device, settings_of(current_app), domain_settings_of(current_app)
+    )
     return json_response(
         {
-            name: SettingOut(value, source.scope, source.name, source.version)
-            for name, (value, source) in values.items()
+            name: SettingOut(s.value, s.source, s.source_name, s.version, s.agent_reads)
+            for name, s in shown.items()
         }
     )
 

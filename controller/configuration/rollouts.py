@@ -12,6 +12,14 @@ Whichever way, a rollout that changes the release of borne a device runs (``agen
 ``upgrades_agent``) halts at the first device that fails: its agent did not come back on the new
 release and put the previous one back, and the next PCs would likely do the same.
 
+An agent too old to upgrade itself (it does not list ``AgentFeature.AGENT_UPGRADE``: it would
+refuse the whole command) is not sent the rollout at all and keeps its previous settings; its
+target fails at once with "this agent cannot upgrade itself: re-provision it", which halts the
+rollout like any failed upgrade. That is what a city expects: the devices left behind are named
+(not waiting forever, nor silently skipped while the page says "applied"), the rest waits for a
+person, who re-provisions them (``borne provision bootstrap`` installs the current release) and
+resumes past them. Settings that are not an upgrade go to such an agent without the release.
+
 Each device's state is its command's: pending (not sent yet), sent, applied, or failed with the
 agent's answer (an agent that cannot apply settings keeps its previous ones and says why).
 Every controller process runs :func:`advance` periodically; a target is claimed by setting its
@@ -24,19 +32,18 @@ from __future__ import annotations
 import enum
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, undefer
 
-from agent.protocol import CommandName
 from controller import audit
-from controller.commands import service as commands
 from controller.commands.models import Command, CommandState
 from controller.config import ControllerSettings
-from controller.configuration import catalogue, layers, releases
+from controller.configuration import catalogue, layers, releases, render
 from controller.configuration.models import (
     ConfigLayer,
     Rollout,
@@ -46,6 +53,7 @@ from controller.configuration.models import (
 )
 from controller.db import utcnow
 from controller.errors import Conflict, DomainError, NotFound
+from controller.fleet import features
 from controller.fleet.models import Device
 from controller.i18n import _
 
@@ -56,6 +64,9 @@ ROLLOUT_ACTOR = "rollout"
 ENROLMENT_ACTOR = "system"
 # Longest random spread of a scheduled rollout: a day.
 MAX_SPREAD_S = 86_400
+# The note of a target whose agent is too old to upgrade itself (kept in English, like the
+# notes of skipped targets; shown in the reader's language).
+CANNOT_UPGRADE = "this agent cannot upgrade itself: re-provision it"
 # Targets a process sends in one run of the job (the next run takes the rest). Measured with
 # bench/rollout on 5,000 agents: 2,000 a run had every device applied sooner (27 s) than the
 # whole second wave at once (34 s), whose claims all arrive together.
@@ -84,6 +95,8 @@ class TargetView:
 def target_state(target: RolloutTarget) -> tuple[TargetState, str]:
     command = target.command
     if command is None:
+        if target.note == CANNOT_UPGRADE:
+            return TargetState.FAILED, _("this agent cannot upgrade itself: re-provision it")
         if target.note:
             return TargetState.SKIPPED, target.note
         return TargetState.PENDING, ""
@@ -309,14 +322,15 @@ def upgrade_enrolled(
     runs = str((device.inventory or {}).get("agent_version") or "")
     if wanted is None or releases.same_version(wanted, runs):
         return []
-    return commands.issue(
+    if not features.reads(device, catalogue.AGENT_VERSION):
+        return []  # it would get only what enrolment just gave it
+    return render.send_settings(
         session,
         ENROLMENT_ACTOR,
-        CommandName.UPDATE_CONFIG,
-        device_ids=[device.id],
-        args=_layered_args(values),
+        [device],
+        _layered_args(values),
+        owner=render.Owner.LAYERS,
         pushed=True,
-        owned_settings=True,  # agent_version: only layers send it
     )
 
 
@@ -352,26 +366,53 @@ def _dispatch(
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     ).all()
+    devices = _devices_of(session, due)
     by_args: dict[str, list[RolloutTarget]] = defaultdict(list)
     for target in due:
+        if rollout.upgrades_agent and _cannot_upgrade(devices[target.device_id], target.args):
+            target.note = CANNOT_UPGRADE  # failed: it halts the rollout (_halt_reason)
+            continue
         by_args[_key(target.args)].append(target)
     issued: list[Command] = []
     for group in by_args.values():
-        sent = commands.issue(
+        sent = render.send_settings(
             session,
             actor,
-            CommandName.UPDATE_CONFIG,
-            device_ids=[t.device_id for t in group],
-            args=group[0].args,
+            [devices[t.device_id] for t in group],
+            group[0].args,
+            owner=render.Owner.LAYERS,
             pushed=True,
-            owned_settings=True,  # agent_version: only layers send it
         )
         by_device = {c.device_id: c for c in sent}
         for target in group:
-            target.command = by_device[target.device_id]
+            if target.device_id in by_device:
+                target.command = by_device[target.device_id]
+            else:  # its agent reads none of them: nothing to wait for
+                target.note = "its agent reads none of these settings"
         issued += sent
     session.flush()
     return issued
+
+
+def _devices_of(session: Session, targets: Sequence[RolloutTarget]) -> dict[str, Device]:
+    """The targets' devices with what says which settings they read and which release they
+    run, in one query."""
+    found = session.scalars(
+        select(Device)
+        .where(Device.id.in_([t.device_id for t in targets]))
+        .options(undefer(Device.metrics), undefer(Device.inventory))
+    )
+    return {device.id: device for device in found}
+
+
+def _cannot_upgrade(device: Device, args: dict[str, Any]) -> bool:
+    """Whether ``args`` ask ``device`` to run another release than its own, which its agent
+    cannot do (it would refuse the whole command)."""
+    wanted = args.get(catalogue.AGENT_VERSION)
+    if wanted is None or features.reads(device, catalogue.AGENT_VERSION):
+        return False
+    runs = str((device.inventory or {}).get("agent_version") or "")
+    return not releases.same_version(wanted, runs)
 
 
 def _halt_reason(rollout: Rollout) -> str | None:
@@ -383,6 +424,8 @@ def _halt_reason(rollout: Rollout) -> str | None:
     if rollout.upgrades_agent:
         if len(failed) > rollout.failures_accepted:
             newest = failed[rollout.failures_accepted]
+            if newest.note == CANNOT_UPGRADE:
+                return f"{_device(newest).name} cannot upgrade itself: re-provision it"
             return f"an agent upgrade failed on {_device(newest).name}"
         return None
     first_wave_checked = (
@@ -415,7 +458,8 @@ def _never_taken(target: RolloutTarget) -> bool:
 
 def _failed_at(target: RolloutTarget) -> datetime:
     command = target.command
-    assert command is not None  # a failed target was sent
+    if command is None:  # an agent that cannot upgrade: failed when it was due
+        return target.due_at
     return command.finished_at or command.expires_at
 
 

@@ -26,8 +26,10 @@ from controller.i18n import _
 from controller.places import service as places
 from controller.places.models import Organisation, Site
 
-# What a domain sends a new device with its identity: ``update_config`` arguments, or None.
+# A device's settings as ``update_config`` arguments, or None: what a domain keeps for it (its
+# values of the settings it owns), or what enrolment sends a new device with its identity.
 StartingSettings = Callable[[Session, Device], dict[str, Any] | None]
+DOMAIN_SETTINGS = "borne.domain_settings"
 STARTING_SETTINGS = "borne.starting_settings"
 
 # "bet_" (borne enrolment token): recognisable in logs and by secret scanners.
@@ -114,8 +116,9 @@ def enrol(
 ) -> EnrolResponse:
     """Trade a valid token for a new device id and secret. Refused tokens change nothing.
 
-    ``starting_settings``: what each domain sends a new device of its kind with its identity
-    (a public PC its site's session limits), so it does not wait for a first ``update_config``.
+    ``starting_settings``: what a new device gets with its identity (a public PC its site's
+    session limits), so it does not wait for a first ``update_config``: in the app, the one
+    provider of :func:`starting_settings_of`, which keeps what the agent said it reads.
     """
     now = utcnow()
     record = session.scalar(
@@ -169,6 +172,7 @@ def enrol(
         heartbeat_interval_s=heartbeat_interval_s,
         inventory=msgspec.to_builtins(inventory),
         inventory_at=now,
+        agent_features=sorted(set(request.features)),
     )
     session.add(device)
     session.flush()
@@ -203,7 +207,7 @@ def enrol(
 def _starting_settings(
     session: Session, device: Device, providers: Sequence[StartingSettings]
 ) -> UpdateConfigArgs | None:
-    """The domains' settings for the new device together; None when none has any.
+    """The providers' settings for the new device together; None when none has any.
 
     A hotspot gets nothing: its portal follows its own settings file (the mode or hours city IT
     wrote there) until staff save its portal on the controller, and an agent older than the
@@ -414,10 +418,26 @@ def recent_tokens(session: Session, user: StaffMember, limit: int = 50) -> list[
 
 
 def add_starting_settings(app: Flask, provider: StartingSettings) -> None:
-    """Let a domain give new devices their first settings (its ``init_app`` calls this)."""
-    app.extensions.setdefault(STARTING_SETTINGS, []).append(provider)
+    """Let a domain say what it keeps for a device: its values of the ``update_config``
+    settings it owns (its ``init_app`` calls this). They reach a new device with its identity,
+    and the device's settings page, through the controller's one renderer of settings
+    (controller/configuration/render.py), which keeps what the agent reads."""
+    domain_settings_of(app).append(provider)
+
+
+def domain_settings_of(app: Flask) -> list[StartingSettings]:
+    """The domains' providers: the app's own list, which the domains' ``init_app`` fill."""
+    providers: list[StartingSettings] = app.extensions.setdefault(DOMAIN_SETTINGS, [])
+    return providers
+
+
+def set_starting_settings(app: Flask, renderer: StartingSettings) -> None:
+    """Name what enrolment gives a new device: the settings renderer's one provider, which
+    gathers the domains' (configuration's ``init_app`` calls this)."""
+    app.extensions[STARTING_SETTINGS] = renderer
 
 
 def starting_settings_of(app: Flask) -> list[StartingSettings]:
-    providers: list[StartingSettings] = app.extensions.get(STARTING_SETTINGS, [])
-    return providers
+    """What :func:`enrol` calls for a new device's settings in ``app``."""
+    renderer: StartingSettings | None = app.extensions.get(STARTING_SETTINGS)
+    return [renderer] if renderer is not None else []

@@ -521,6 +521,8 @@ def _apply(change: dict[str, Any], event: AgentEvent, now: datetime) -> None:
             "received_at": now.isoformat(),  # by the controller's: their gap is the clock's error
         }
         change["heartbeat_interval_s"] = event.interval_s
+        # Each heartbeat says it again: a release that reads less (a rollback) says less.
+        change["agent_features"] = sorted(set(event.features))
     elif isinstance(event, InventoryReport):
         change["inventory"] = msgspec.to_builtins(event.inventory)
         change["inventory_at"] = event.at

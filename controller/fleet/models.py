@@ -43,6 +43,9 @@ class Device(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, deferred=True)
     inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, deferred=True)
     inventory_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What its agent said it reads (agent.protocol.AgentFeature values), at enrolment and in its
+    # latest heartbeat: which update_config settings it may be sent (fleet/features.py).
+    agent_features: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # Taken out of service for good: its secret is refused, its history kept.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Secret rotation (enrolment.request_secret_rotation): staff asked for a new secret; the

@@ -68,8 +68,9 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: the command line and the
     # migrations use the models and services without the pages and the API.
     from agent.protocol import PortalStats
+    from controller.fleet.enrolment import add_starting_settings
     from controller.fleet.ingest import ingest_of
-    from controller.hotspots import usage, web
+    from controller.hotspots import service, usage, web
     from controller.hotspots.api import hotspots_api
     from controller.hotspots.metrics import PortalCollector
 
@@ -79,6 +80,11 @@ def init_app(app: Flask) -> None:
     add_panel(app, "device", Panel("portal", "hotspots/_portal_panel.html", web.portal_panel, 60))
     add_row_extra(app, "site_devices", web.day_codes)
     ingest_of(app).handlers.add(PortalStats, usage.stats_event)
+    # What this domain keeps for a hotspot, for the rendered settings (nothing for a new one).
+    timezone = settings_of(app).timezone
+    add_starting_settings(
+        app, lambda session, device: service.hotspot_settings(session, device, timezone=timezone)
+    )
     audit.describe_actions(
         app,
         {

@@ -2,11 +2,12 @@
 code of the day, or not at all), when, and for how long; and the code of the day mediators hand
 out at the desk.
 
-The settings reach the hotspot as an ``update_config`` command (and at enrolment), which its agent
-writes to the file the portal reads. The codes of "code" mode derive from a secret generated here
-and sent along; the controller computes the day's code with the portal's own function, for the
-date in the time zone it sends, so the code on the staff page is the one the portal accepts. The
-secret goes to the hotspot only: never to pages, the API or the audit log.
+The settings reach the hotspot as an ``update_config`` command (sent by the controller's one
+renderer of settings, controller/configuration/render.py), which its agent writes to the file the
+portal reads. The codes of "code" mode derive from a secret generated here and sent along; the
+controller computes the day's code with the portal's own function, for the date in the time zone
+it sends, so the code on the staff page is the one the portal accepts. The secret goes to the
+hotspot only: never to pages, the API or the audit log.
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from agent.protocol import CommandName, DeviceKind, PortalModeName
+from agent.protocol import DeviceKind, PortalModeName
 from captive_portal import codes
 from controller import access, audit
 from controller.access import Action, StaffMember
-from controller.commands import service as commands
 from controller.commands.models import Command, CommandState
+from controller.configuration import render
 from controller.errors import DomainError
 from controller.fleet.models import Device
 from controller.hotspots.models import HotspotPortal
@@ -102,6 +104,19 @@ def portal_args(config: HotspotPortal, site: Site, timezone: str) -> dict[str, s
     }
 
 
+def hotspot_settings(session: Session, device: Device, *, timezone: str) -> dict[str, Any] | None:
+    """What this domain keeps for a hotspot: its portal's settings and the places near it, as
+    sent. Nothing for other kinds, nor for a hotspot never set from the controller (it follows
+    its own settings file): so a new hotspot gets nothing with its identity."""
+    if device.kind != DeviceKind.HOTSPOT:
+        return None
+    config = session.get(HotspotPortal, device.id)
+    if config is None:
+        return None
+    site = device.site
+    return {**portal_args(config, site, timezone), **portal_nearby_args(session, site)}
+
+
 def set_portal(
     session: Session,
     user: StaffMember,
@@ -165,19 +180,19 @@ def _send(
     *,
     pushed: bool = False,
 ) -> list[Command]:
-    """Issue the ``update_config`` carrying ``config`` and remember it, for the pages to say
-    whether the hotspot has them yet."""
-    issued = commands.issue(
+    """Send the hotspot the settings of ``config`` and remember the command, for the pages to
+    say whether the hotspot has them yet."""
+    issued = render.send_settings(
         session,
         actor,
-        CommandName.UPDATE_CONFIG,
-        device_ids=[config.device_id],
-        # With the public places nearest the site, for the portal's "closed" page.
-        args={**portal_args(config, site, timezone), **portal_nearby_args(session, config, site)},
+        [config.device_id],
+        # With the public places nearest the site, for the portal's "closed" page (an agent too
+        # old to read them gets the rest).
+        {**portal_args(config, site, timezone), **portal_nearby_args(session, site)},
+        owner=render.Owner.HOTSPOTS,
         pushed=pushed,
-        owned_settings=True,
     )
-    config.command = issued[0]
+    config.command = issued[0] if issued else None
     return issued
 
 

@@ -32,12 +32,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from agent.protocol import CommandName, DeviceKind
+from agent.protocol import DeviceKind
 from controller import access, audit
 from controller.access import Action, Role, StaffMember
 from controller.accounts.models import User, UserScope
-from controller.commands import service as commands
 from controller.commands.models import Command
+from controller.configuration import render
 from controller.db import utcnow
 from controller.errors import DomainError
 from controller.fleet.models import Device
@@ -269,15 +269,14 @@ def _send(
     for site_id, device_ids in by_site.items():
         site = session.get(Site, site_id)
         assert site is not None  # a device's site
-        issued += commands.issue(
+        issued += render.send_settings(
             session,
             actor,
-            CommandName.UPDATE_CONFIG,
-            device_ids=device_ids,
-            args=args_of(site),
+            device_ids,
+            args_of(site),
+            owner=render.Owner.LOCKERS,
             ttl=SETTINGS_TTL,
             pushed=pushed,
-            owned_settings=True,
         )
     return issued
 

@@ -62,6 +62,8 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: the command line and the
     # migrations use the models and services without the pages and the API.
     from controller.fleet.condition import Concern, add_concern
+    from controller.fleet.enrolment import add_starting_settings
+    from controller.maintenance import out_of_service
     from controller.maintenance.api import maintenance_api
     from controller.maintenance.equipment_web import equipment_panel, equipment_web
     from controller.maintenance.mail import mail_job, prune_outbox_job
@@ -101,5 +103,6 @@ def init_app(app: Flask) -> None:
     audit.describe_actions(app, AUDIT_WORDS)
     audit.describe_actions(app, RULE_WORDS)
     add_job(app, "alert-rules", settings_of(app).alert_rules_interval_s, alert_rules_job)
+    add_starting_settings(app, out_of_service.service_settings)  # the rendered settings show it
     add_job(app, "mail", settings_of(app).mail_interval_s, mail_job)
     add_job(app, "prune-outbox", PRUNE_OUTBOX_EVERY_S, prune_outbox_job)

@@ -5,9 +5,9 @@ a kiosk's page says so; monitoring raises nothing new about the device; availabi
 apart. It returns to service by the same switch, or when its ticket is closed.
 
 The agent keeps the state on disk and says it in every heartbeat (``state["service"]``); the
-setting goes to agents whose heartbeats show they read it (an older agent would refuse the
-whole ``update_config`` for a field it does not know), and the device's page says when the agent
-has not confirmed it yet.
+setting goes to agents that read it (the settings renderer, configuration/render.py, leaves out
+an older agent, which would refuse the whole ``update_config`` for a field it does not know),
+and the device's page says when the agent has not confirmed it yet.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from agent.protocol import SERVICE_STATE_KEY, CommandName, ServiceState
+from agent.protocol import SERVICE_STATE_KEY, ServiceState
 from controller import access, audit
 from controller.access import Role
 from controller.audit import Actor
-from controller.commands import service as commands
+from controller.configuration import render
 from controller.db import utcnow
 from controller.errors import DomainError, PermissionDenied
 from controller.fleet.models import Device
@@ -36,11 +36,6 @@ def may_switch(actor: Actor, device: Device) -> bool:
     return Role(actor.role) in (Role.ADMIN, Role.TECHNICIAN) and access.covers_site(
         actor, device.site
     )
-
-
-def reads_service_setting(device: Device) -> bool:
-    state = (device.metrics or {}).get("state") or {}
-    return isinstance(state, dict) and SERVICE_STATE_KEY in state
 
 
 def reported_out_of_service(device: Device) -> bool | None:
@@ -84,14 +79,18 @@ def set_out_of_service(
         device.id,
         reason,
     )
-    if reads_service_setting(device):
-        commands.issue(
-            session,
-            actor,
-            CommandName.UPDATE_CONFIG,
-            device_ids=[device.id],
-            args={"out_of_service": on},
-            pushed=True,
-            owned_settings=True,
-        )
+    render.send_settings(
+        session,
+        actor,
+        [device],
+        {"out_of_service": on},
+        owner=render.Owner.MAINTENANCE,
+        pushed=True,
+    )
     return device
+
+
+def service_settings(session: Session, device: Device) -> dict[str, bool] | None:
+    """What this domain keeps for a device: that it is out of service (nothing while it is in
+    service, as every device starts)."""
+    return {"out_of_service": True} if device.out_of_service_since is not None else None

@@ -4,6 +4,7 @@ session limits of each site's PCs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: the command line and the
     # migrations use the models and services without the pages and the API.
     from agent.protocol import SessionRecord, WipeReport
+    from controller.context import settings_of
     from controller.fleet.condition import Concern, add_concern
     from controller.fleet.enrolment import add_starting_settings
     from controller.fleet.ingest import ingest_of
@@ -71,6 +73,6 @@ def init_app(app: Flask) -> None:
     handlers = ingest_of(app).handlers
     handlers.add(SessionRecord, service.session_event)
     handlers.add(WipeReport, service.wipe_event)
-    add_starting_settings(app, service.limits_at_enrolment)
+    add_starting_settings(app, partial(service.pc_settings, time_zone=settings_of(app).timezone))
     add_concern(app, Concern.LOGIN_LOCKED, devices_with_login_locked)
     audit.describe_actions(app, {"site.session_limits": _l("Session limits changed")})

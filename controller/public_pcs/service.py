@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from agent import protocol
-from agent.protocol import CommandName, DeviceKind
+from agent.protocol import DeviceKind
 from controller import access, audit, signals
 from controller.access import Action, StaffMember
-from controller.commands import service as commands
 from controller.commands.models import Command
+from controller.configuration import render
 from controller.errors import DomainError
 from controller.fleet.ingest import LiveMessage
 from controller.fleet.models import Device, DeviceStatus
@@ -50,20 +50,15 @@ def site_locale_args(time_zone: str) -> dict[str, str]:
     return {"site_language": DEFAULT_LANGUAGE, "site_timezone": time_zone}
 
 
-def reads_site_locale(device: Device) -> bool:
-    """Whether the PC's agent reads :func:`site_locale_args`: its heartbeats say its language.
-    An older agent would refuse the whole ``update_config`` for a field it does not know."""
-    state = (device.metrics or {}).get("state") or {}
-    return isinstance(state, dict) and "language" in state
-
-
-def limits_at_enrolment(session: Session, device: Device) -> dict[str, int] | None:
-    """What a new public PC starts with: its site's session limits (nothing for other kinds)."""
+def pc_settings(session: Session, device: Device, *, time_zone: str) -> dict[str, int | str] | None:
+    """What this domain keeps for a public PC (nothing for other kinds): its site's session
+    limits, and the language and ``time_zone`` of its warnings. A new PC gets them with its
+    identity, as far as its agent reads them (configuration/render.py)."""
     if device.kind != DeviceKind.PC:
         return None
     site = session.get(Site, device.site_id)
     assert site is not None
-    return session_limits_args(site)
+    return {**session_limits_args(site), **site_locale_args(time_zone)}
 
 
 def set_session_limits(
@@ -76,7 +71,8 @@ def set_session_limits(
     time_zone: str = "Europe/Paris",
 ) -> list[Command]:
     """Change how long residents' sessions may last at ``site``; tell its PCs at once, with the
-    language and ``time_zone`` of their warnings for the agents that read them.
+    language and ``time_zone`` of their warnings (to the agents that read them: the settings
+    renderer leaves them out for the others).
 
     Returns the ``update_config`` commands issued (none when the site has no PC yet: a PC enrolled
     later gets the limits at enrolment).
@@ -109,32 +105,19 @@ def set_session_limits(
         f"longest {f'{max_session_min} min' if max_session_min else 'no limit'}",
         before={"idle_timeout_min": before[0], "max_session_min": before[1]},
     )
-    pcs = list(
-        session.scalars(
-            select(Device)
-            .where(Device.site_id == site.id, Device.kind == DeviceKind.PC)
-            .where(Device.retired_at.is_(None))
-            .options(undefer(Device.metrics))
-        )
+    pcs = session.scalars(
+        select(Device.id)
+        .where(Device.site_id == site.id, Device.kind == DeviceKind.PC)
+        .where(Device.retired_at.is_(None))
+    ).all()
+    return render.send_settings(
+        session,
+        user,
+        pcs,
+        {**session_limits_args(site), **site_locale_args(time_zone)},
+        owner=render.Owner.PUBLIC_PCS,
+        pushed=True,
     )
-    issued: list[Command] = []
-    for reads_locale in (False, True):
-        targets = [d.id for d in pcs if reads_site_locale(d) is reads_locale]
-        if not targets:
-            continue
-        args: dict[str, int | str] = {**session_limits_args(site)}
-        if reads_locale:
-            args.update(site_locale_args(time_zone))
-        issued += commands.issue(
-            session,
-            user,
-            CommandName.UPDATE_CONFIG,
-            device_ids=targets,
-            args=args,
-            pushed=True,
-            owned_settings=True,
-        )
-    return issued
 
 
 def record_session(session: Session, device: Device, event: protocol.SessionRecord) -> PcSession:

@@ -20,7 +20,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from agent.protocol import PORTAL_READS_NEARBY, DeviceKind, PortalModeName
+from agent.protocol import DeviceKind, PortalModeName
 from controller.context import settings_of
 from controller.errors import DomainError, NotFound
 from controller.fleet.models import Device, DeviceStatus
@@ -507,14 +507,11 @@ def nearby_for_portal(
     ]
 
 
-def portal_nearby_args(session: Session, config: HotspotPortal, site: Site) -> dict[str, Any]:
-    """What a hotspot's ``update_config`` carries for its closed page: the places nearest its
+def portal_nearby_args(session: Session, site: Site) -> dict[str, Any]:
+    """What a hotspot of ``site`` is sent for its portal's closed page: the places nearest the
     site, and the address of the list of places when the controller knows its public address
-    (``public_url``: not from the command line). Nothing for an agent that would refuse them
-    (its heartbeats lack ``PORTAL_READS_NEARBY``)."""
-    device = session.get(Device, config.device_id)
-    if device is None or PORTAL_READS_NEARBY not in _state_of(device):
-        return {}
+    (``public_url``: not from the command line). The settings renderer leaves them out for an
+    agent that would refuse them (configuration/render.py)."""
     args: dict[str, Any] = {
         "portal_nearby_places": [
             {

@@ -9,8 +9,13 @@ import msgspec
 import pytest
 
 from agent.protocol import (
+    AGENT_FEATURES,
     COMMAND_ARGS,
+    LEGACY_STATE_KEYS,
+    PORTAL_READS_NEARBY,
     SERVICE_STATE_KEY,
+    UPDATE_CONFIG_FEATURES,
+    AgentFeature,
     CommandName,
     EnrolRequest,
     EnrolResponse,
@@ -107,6 +112,23 @@ V1_MONITORING_EVENTS = b"""{"events": [
    "state": {"role": "pc", "service": "out_of_service", "guest_login": "locked"}}
 ]}"""
 
+# Configuration in layers (issue 13): what an agent reads, listed in its heartbeats and its
+# enrolment request. "later_feature" stands for what an agent newer than the controller reads.
+V1_FEATURES_HEARTBEAT = b"""{"events": [
+  {"type": "heartbeat", "seq": 49, "at": "2026-12-17T08:00:10Z", "interval_s": 10,
+   "metrics": {"cpu_percent": 3.0, "memory_total_bytes": 8254160896,
+               "memory_used_bytes": 2100000000, "memory_percent": 25.4, "uptime_s": 600},
+   "state": {"role": "pc", "service": "in_service", "language": "fr"},
+   "features": ["rotate_secret", "site_locale", "out_of_service", "portal_nearby",
+                "agent_upgrade", "later_feature"]}
+]}"""
+
+V1_FEATURES_ENROL_REQUEST = b"""{"token": "bet_7kq2-mx9p-4hzt-2c8w-jn3e-r5dy", "kind": "pc",
+  "inventory": {"hostname": "pc-bib-centre-04", "os_name": "Debian GNU/Linux",
+    "os_version": "12", "kernel": "6.1.0-18-amd64", "cpu_model": "Intel(R) Core(TM) i3-6100",
+    "cpu_count": 4, "ram_bytes": 8254160896, "agent_version": "0.2.0"},
+  "protocol": 1, "features": ["site_locale", "agent_upgrade"]}"""
+
 V1_EVENT_ACK = b'{"acked_seq": 43, "stored": 2, "duplicates": 1}'
 V1_ERROR = b'{"error": "invalid_event", "message": "events[0].seq: expected >= 1"}'
 
@@ -174,6 +196,30 @@ def test_a_firmware_date_that_is_not_iso_is_refused(date: str) -> None:
     inventory = msgspec.json.decode(V1_MONITORING_EVENTS)["events"][0]["inventory"]
     with pytest.raises(msgspec.ValidationError, match="firmware_date"):
         msgspec.convert({**inventory, "firmware_date": date}, Inventory)
+
+
+def test_agents_list_their_features_and_older_ones_none() -> None:
+    [heartbeat] = msgspec.json.decode(V1_FEATURES_HEARTBEAT, type=EventBatch).events
+    enrol = msgspec.json.decode(V1_FEATURES_ENROL_REQUEST, type=EnrolRequest)
+
+    assert isinstance(heartbeat, Heartbeat)
+    assert set(AGENT_FEATURES) <= set(heartbeat.features)
+    assert "later_feature" in heartbeat.features  # a newer agent's heartbeat still decodes
+    assert enrol.features == ["site_locale", "agent_upgrade"]
+    older = msgspec.json.decode(V1_EVENT_BATCH, type=EventBatch).events[1]
+    assert isinstance(older, Heartbeat) and older.features == []
+    assert msgspec.json.decode(V1_ENROL_REQUEST, type=EnrolRequest).features == []
+    assert b"features" not in msgspec.json.encode(older)  # an older controller reads it too
+
+
+def test_each_later_update_config_field_names_a_feature_this_agent_lists() -> None:
+    fields = set(UpdateConfigArgs.__struct_fields__)
+    assert set(UPDATE_CONFIG_FEATURES) <= fields
+    assert set(UPDATE_CONFIG_FEATURES.values()) <= set(AGENT_FEATURES)
+    # A legacy state key means its own feature and those that came before it.
+    assert LEGACY_STATE_KEYS["language"] < LEGACY_STATE_KEYS[SERVICE_STATE_KEY]
+    assert LEGACY_STATE_KEYS[SERVICE_STATE_KEY] < LEGACY_STATE_KEYS[PORTAL_READS_NEARBY]
+    assert all(AgentFeature.AGENT_UPGRADE not in f for f in LEGACY_STATE_KEYS.values())
 
 
 def test_v1_ack_and_error_decode() -> None:

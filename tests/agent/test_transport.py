@@ -16,6 +16,7 @@ from agent_testkit import (
     wait_for,
 )
 
+from agent.protocol import AGENT_FEATURES
 from agent.spool import Spool
 from agent.transport import (
     BatchRejected,
@@ -49,7 +50,12 @@ def test_socketio_connect_sends_device_auth(socketio_controller: SocketIOControl
     try:
         assert channel.connected
         assert socketio_controller.received.auths == [
-            {"device_id": DEVICE_ID, "secret": SECRET, "protocol": 1, "features": ["rotate_secret"]}
+            {
+                "device_id": DEVICE_ID,
+                "secret": SECRET,
+                "protocol": 1,
+                "features": list(AGENT_FEATURES),
+            }
         ]
     finally:
         channel.close()

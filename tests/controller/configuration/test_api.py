@@ -54,6 +54,7 @@ def test_an_admin_previews_then_rolls_out_in_waves_and_follows_each_device(clien
         "source": "organisation",
         "source_name": organisation.name,
         "version": 1,
+        "agent_reads": True,
     }
 
 

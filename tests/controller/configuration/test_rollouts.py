@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from sqlalchemy import select
 
-from agent.protocol import EnrolResponse
+from agent.protocol import AGENT_FEATURES, EnrolResponse
 from controller.audit import AuditLog
 from controller.commands import service as commands
 from controller.commands.models import Command, CommandState
@@ -30,11 +30,15 @@ SETTINGS = load_controller_settings(overrides={"heartbeat_interval_s": 10})
 
 @pytest.fixture
 def network(db):
-    """A library network: two sites of two PCs, the first site named first."""
+    """A library network: two sites of two PCs, the first site named first, their agents of
+    today's release (they read every setting)."""
     organisation = make_organisation(db, name="Bibliothèques")
     first = make_site(db, organisation, name="A - Centre-Ville")
     second = make_site(db, organisation, name="B - Kateb Yacine")
-    devices = [make_device(db, site) for site in (first, first, second, second)]
+    devices = [
+        make_device(db, site, agent_features=list(AGENT_FEATURES))
+        for site in (first, first, second, second)
+    ]
     target = layers.find_target(db, "cli", "organisation", str(organisation.id))
     return target, first, second, devices
 
@@ -344,18 +348,79 @@ def test_a_resumed_wave_rollout_is_not_halted_again_by_the_failure_it_passed(
     assert rollout.state == RolloutState.DONE
 
 
+def test_an_agent_that_cannot_upgrade_itself_is_failed_at_once_and_halts_the_upgrade(
+    db, network, settings, release, answer
+):
+    target, first, _second, devices = network
+    older = make_device(db, first, name="pc-ancien", inventory={"agent_version": "0.1.0"})
+    release("0.2.0")
+
+    rollout, issued = rollouts.change(
+        db, "cli", target, {"agent_version": "0.2.0"}, settings, strategy="waves"
+    )
+    for command in issued:
+        answer(command)
+    rollouts.advance(db)
+
+    views = {v.device_id: v for v in rollouts.targets_of(rollout)}
+    assert sorted(c.device_id for c in issued) == sorted(d.id for d in devices[:2])
+    assert views[older.id].state is TargetState.FAILED
+    assert views[older.id].answer == "this agent cannot upgrade itself: re-provision it"
+    assert rollout.state == RolloutState.HALTED  # the second site keeps its release
+    assert [views[d.id].state for d in devices[2:]] == [TargetState.PENDING] * 2
+    halted = db.scalar(select(AuditLog).where(AuditLog.action == "config.rollout_halted"))
+    assert "pc-ancien cannot upgrade itself: re-provision it" in halted.summary
+    assert db.scalars(select(Command).where(Command.device_id == older.id)).all() == []
+
+    resumed = rollouts.resume(db, "cli", rollout.id)  # a person saw it: the rest goes
+
+    assert sorted(c.device_id for c in resumed) == sorted(d.id for d in devices[2:])
+    assert _states(rollout)[older.id] is TargetState.FAILED
+
+
+def test_settings_that_upgrade_nobody_reach_an_older_agent_without_the_release(
+    db, network, settings, release
+):
+    target, first, _second, _devices = network
+    older = make_device(db, first, inventory={"agent_version": "0.1.0"})
+    release("0.2.0")
+    rollouts.change(db, "cli", target, {"agent_version": "0.2.0"}, settings)
+
+    rollout, issued = rollouts.change(
+        db, "cli", target, {"agent_version": "0.2.0", "heartbeat_interval_s": 30}, settings
+    )
+
+    [sent] = [c for c in issued if c.device_id == older.id]
+    assert not rollout.upgrades_agent
+    assert sent.args == {"heartbeat_interval_s": 30, "inventory_interval_s": 86400}
+    assert all(c.args["agent_version"] == "0.2.0" for c in issued if c.device_id != older.id)
+
+
+def test_an_older_agent_already_on_the_release_is_not_failed(db, network, settings, release):
+    target, first, *_rest = network
+    on_it = make_device(db, first, inventory={"agent_version": "0.2.0"})
+    release("0.2.0")
+
+    rollout, issued = rollouts.change(db, "cli", target, {"agent_version": "0.2.0"}, settings)
+
+    [sent] = [c for c in issued if c.device_id == on_it.id]
+    assert "agent_version" not in sent.args
+    assert _states(rollout)[on_it.id] is TargetState.SENT
+
+
 def _pin(db, scope, target_id, version, **others):
     target = layers.find_target(db, "cli", scope, str(target_id))
     values = catalogue.check_layer({"agent_version": version, **others})
     layers.save_version(db, "cli", target, values)
 
 
-def _enrol(client, db, site, agent_version=""):
+def _enrol(client, db, site, agent_version="", features=AGENT_FEATURES):
     issued = enrolment.create_token(db, "cli", site, ttl=timedelta(hours=1))
     db.commit()
     request = msgspec.structs.replace(
         enrol_request(issued.token),
         inventory=msgspec.structs.replace(INVENTORY, agent_version=agent_version),
+        features=list(features),
     )
     answer = client.post("/api/v1/enrol", json=msgspec.to_builtins(request))
     assert answer.status_code == 201, answer.get_json()
@@ -394,3 +459,14 @@ def test_a_pc_enrolled_already_on_its_release_or_unpinned_is_sent_nothing(client
 
     sent = db.scalars(select(Command.device_id)).all()
     assert on_it.device_id not in sent and unpinned.device_id not in sent
+
+
+def test_a_pc_enrolled_with_an_agent_that_cannot_upgrade_is_sent_nothing(client, db, release):
+    site = make_site(db)
+    release("0.2.0")
+    _pin(db, "site", site.id, "0.2.0")
+    db.commit()
+
+    older = _enrol(client, db, site, agent_version="0.1.0", features=())
+
+    assert db.scalars(select(Command).where(Command.device_id == older.device_id)).all() == []

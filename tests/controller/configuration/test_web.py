@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from agent.protocol import AGENT_FEATURES
 from controller.access import Role
 from controller.commands.models import Command
 from controller.configuration.models import ConfigLayer
@@ -122,7 +123,13 @@ def test_the_layer_page_shows_the_releases_and_offers_them_to_choose(client, db,
 
 def test_an_agent_upgrade_is_previewed_rolled_out_and_shown_as_such(client, db, release):
     site = make_site(db, name="Médiathèque")
-    pc = make_device(db, site, name="pc-1", inventory={"agent_version": "0.1.1"})
+    pc = make_device(
+        db,
+        site,
+        name="pc-1",
+        inventory={"agent_version": "0.1.1"},
+        agent_features=list(AGENT_FEATURES),
+    )
     release("0.2.0")
     sign_in(client, make_user(db, Role.ADMIN))
     layer_url = f"/configuration/site/{site.id}"

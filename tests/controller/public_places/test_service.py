@@ -261,12 +261,20 @@ def test_only_hotspots_that_read_them_are_sent_the_nearby_places(db, make_live_h
     reads = make_live_hotspot(here)
     older = make_device(db, here, kind=DeviceKind.HOTSPOT, metrics={"state": {"portal": "running"}})
 
-    args = service.portal_nearby_args(db, hotspot_portal.portal_config(db, reads), here)
-    none = service.portal_nearby_args(db, hotspot_portal.portal_config(db, older), here)
+    args = service.portal_nearby_args(db, here)
+    sent = {
+        hotspot.id: hotspot_portal.set_portal(
+            db, make_user(db), hotspot, mode="click", follow_site_hours=False, session_min=60,
+            timezone="Europe/Paris",
+        )[0].args
+        for hotspot in (reads, older)
+    }  # fmt: skip
 
     assert "Nearby library" in [p["name"] for p in args["portal_nearby_places"]]
     assert "portal_places_url" not in args  # no app, no public address known
-    assert none == {}
+    assert "Nearby library" in [p["name"] for p in sent[reads.id]["portal_nearby_places"]]
+    assert "portal_nearby_places" not in sent[older.id]
+    assert sent[older.id]["portal_mode"] == "click"  # the rest of its settings still go
 
 
 def test_the_hotspots_settings_carry_the_nearby_places(db, make_live_hotspot):
