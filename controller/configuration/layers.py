@@ -264,25 +264,11 @@ def _require_change(actor: audit.Actor, target: Target) -> None:
 
 def _layers_of(session: Session, device: Device) -> list[tuple[ConfigLayer, str]]:
     """The layers over ``device``, widest first, with the name of what each is for."""
+    found = _layers_over(session, [device])
     site = device.site
-    keys = [
-        (LayerScope.ORGANISATION, str(site.organisation_id), site.organisation.name),
-        (LayerScope.SITE, str(site.id), site.name),
-        (LayerScope.DEVICE, device.id, device.name),
-    ]
-    found = {
-        (layer.scope, layer.target_id): layer
-        for layer in session.scalars(
-            select(ConfigLayer).where(
-                ConfigLayer.target_id.in_([target_id for _scope, target_id, _name in keys])
-            )
-        )
-    }
-    return [
-        (found[(scope, target_id)], name)
-        for scope, target_id, name in keys
-        if (scope, target_id) in found
-    ]
+    names = (site.organisation.name, site.name, device.name)
+    named = zip(_keys_of(device), names, strict=True)
+    return [(found[key], name) for key, name in named if key in found]
 
 
 def _keys_of(device: Device) -> list[tuple[LayerScope, str]]:
@@ -296,8 +282,9 @@ def _keys_of(device: Device) -> list[tuple[LayerScope, str]]:
 
 def _layers_over(
     session: Session, devices: list[Device]
-) -> dict[tuple[LayerScope, str], dict[str, Any]]:
-    """The settings of every layer over ``devices``, by (scope, target id)."""
+) -> dict[tuple[LayerScope, str], ConfigLayer]:
+    """Every layer over ``devices``, by (scope, target id), in two queries whatever their
+    number: the one way layers are read, for one device or an organisation's thousands."""
     site_ids = {d.site_id for d in devices}
     organisation_ids = {d.site.organisation_id for d in devices}
     device_layers = (
@@ -313,16 +300,16 @@ def _layers_over(
             & ConfigLayer.target_id.in_([str(i) for i in site_ids]),
         )
     )
-    found: dict[tuple[LayerScope, str], dict[str, Any]] = {}
+    found: dict[tuple[LayerScope, str], ConfigLayer] = {}
     for query in (wider, device_layers):
         for layer in session.scalars(query):
-            found[(LayerScope(layer.scope), layer.target_id)] = layer.settings
+            found[(LayerScope(layer.scope), layer.target_id)] = layer
     return found
 
 
 def _merged(
     defaults: dict[str, Any],
-    found: dict[tuple[LayerScope, str], dict[str, Any]],
+    found: dict[tuple[LayerScope, str], ConfigLayer],
     device: Device,
     replaced: tuple[LayerScope, str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -332,8 +319,8 @@ def _merged(
     for key in _keys_of(device):
         if replaced is not None and key == replaced[:2]:
             values.update(replaced[2])
-        else:
-            values.update(found.get(key, {}))
+        elif key in found:
+            values.update(found[key].settings)
     return values
 
 

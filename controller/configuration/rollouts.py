@@ -282,10 +282,14 @@ def get_rollout(session: Session, actor: audit.Actor, rollout_id: int) -> Rollou
 
 
 def targets_of(rollout: Rollout) -> list[TargetView]:
+    session = Session.object_session(rollout)
+    assert session is not None
+    # The devices not sent anything yet in one query (those sent come with their command).
+    unsent = _devices_of(session, [t for t in rollout.targets if t.command is None])
     views = []
     for target in rollout.targets:
         state, answer = target_state(target)
-        device = _device(target)
+        device = target.command.device if target.command else unsent[target.device_id]
         views.append(
             TargetView(
                 target.device_id,
