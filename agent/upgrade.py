@@ -24,6 +24,7 @@ fails cleanly at ``pip`` (re-provision such hosts with ``borne provision bootstr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -416,10 +417,5 @@ def _systemd_unit() -> str:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
     with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(source, "sha256").hexdigest()
