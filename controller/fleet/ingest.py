@@ -365,7 +365,14 @@ def write_events(
                 devices.c.last_seq,
                 devices.c.status,
                 devices.c.secret_rotation_requested_at,
-            ).where(devices.c.id.in_({p.device_id for p in batch}))
+            )
+            .where(devices.c.id.in_({p.device_id for p in batch}))
+            # Locked until the commit (PostgreSQL; SQLite has one writer anyway): a replay that
+            # reaches another process meanwhile (a lost acknowledgement, the HTTP fallback)
+            # waits here and then sees the new last_seq, so no event is handled twice (a
+            # resident's session counted twice). In id order, so two writers never deadlock.
+            .order_by(devices.c.id)
+            .with_for_update()
         )
     }
     last_seq = {device_id: row.last_seq for device_id, row in known.items()}

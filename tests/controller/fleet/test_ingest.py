@@ -4,11 +4,12 @@ order."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from agent.protocol import (
     Heartbeat,
@@ -18,7 +19,7 @@ from agent.protocol import (
     SessionEnd,
     SessionRecord,
 )
-from controller import signals
+from controller import migrate, signals
 from controller.audit import AuditLog
 from controller.db import Database, utcnow
 from controller.fleet.ingest import (
@@ -35,6 +36,8 @@ from controller.fleet.ingest import (
 )
 from controller.fleet.models import DeviceEvent, DeviceStatus
 from tests.factories import make_device, make_site
+from tests.polling import wait_for
+from tests.postgres import create_database
 
 METRICS = Metrics(
     cpu_percent=12.0,
@@ -317,3 +320,67 @@ def test_a_restarted_sequence_is_acknowledged_beyond_it_and_noted(db):
         )
         == 1
     )
+
+
+@pytest.fixture
+def shared_postgres(postgres_base_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of its own, for two 'processes' that commit for real."""
+    url = create_database(postgres_base_url, "borne_ingest_replay")
+    migrate.upgrade(url)
+    yield url
+
+
+@pytest.mark.postgres
+def test_a_replay_reaching_two_processes_at_once_is_handled_once(shared_postgres):
+    first, second = Database(shared_postgres), Database(shared_postgres)
+    observer = create_engine(shared_postgres)
+    try:
+        with first.session() as session:
+            device_id = make_device(session).id
+        at = datetime.now(UTC)
+        record = SessionRecord(
+            seq=2,
+            at=at,
+            started_at=at - timedelta(minutes=5),
+            ended_at=at,
+            ended_by=SessionEnd.IDLE,
+        )
+        handled: list[int] = []
+        handlers = EventHandlers()
+        handlers.add(SessionRecord, lambda session, device, event, now: handled.append(event.seq))
+        # The agent's batch reached one process, whose acknowledgement was lost; it sends the
+        # same batch again, which reaches the other process before the first committed.
+        slow = first.sessions()
+        write_events(slow, [_Pending(device_id, [heartbeat(1), record])], handlers=handlers)
+        replay = _Pending(device_id, [heartbeat(1), record])
+        replaying = threading.Thread(
+            target=lambda: _write_and_commit(second, replay, handlers), daemon=True
+        )
+        replaying.start()
+        wait_for(
+            lambda: _waiting_on_a_lock(observer), what="the second process waiting for the first"
+        )
+
+        slow.commit()
+        slow.close()
+        replaying.join(timeout=30)
+
+        assert handled == [2]  # the resident's session counted once
+        assert replay.ack is not None and replay.ack.duplicates == 2
+    finally:
+        first.dispose()
+        second.dispose()
+        observer.dispose()
+
+
+def _write_and_commit(database: Database, pending: _Pending, handlers: EventHandlers) -> None:
+    with database.session() as session:
+        write_events(session, [pending], handlers=handlers)
+
+
+def _waiting_on_a_lock(engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        ).scalar()
+    return bool(waiting)
