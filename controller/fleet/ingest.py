@@ -31,6 +31,7 @@ from agent.protocol import (
     EventAck,
     Heartbeat,
     InventoryReport,
+    LockersReport,
 )
 from controller import audit, signals
 from controller.context import database_of, settings_of
@@ -157,26 +158,32 @@ class FlushReport:
         return [message.data for message in self.live if message.event == event]
 
 
+# Reports a device sends again and again, whose latest value is what counts.
+PERIODIC_REPORTS = (Heartbeat, LockersReport)
+
+
 class HeartbeatHistory:
-    """Which heartbeats are kept as rows: at most one per device per ``every_s`` seconds.
+    """Which periodic reports are kept as rows: at most one per device and kind (heartbeat, a
+    kiosk's lockers) per ``every_s`` seconds.
 
     Every heartbeat updates its device (last seen, latest metrics, last seq) durably before it
-    is acknowledged; keeping each one as a row as well would cost 400 million rows a month for
-    5,000 devices. Other events (inventory, and those of later issues) are always kept.
-    ``every_s = 0`` keeps every heartbeat.
+    is acknowledged, as every lockers report updates the kiosk's lockers; keeping each one as a
+    row as well would cost 400 million rows a month for 5,000 devices. Other events (inventory,
+    results, sessions, incidents) are always kept. ``every_s = 0`` keeps every report.
     """
 
     def __init__(self, every_s: float) -> None:
         self.every = timedelta(seconds=every_s)
         self._last_kept: dict[str, datetime] = {}
 
-    def keep(self, device_id: str, at: datetime) -> bool:
+    def keep(self, device_id: str, at: datetime, kind: str = "heartbeat") -> bool:
         if not self.every:
             return True
-        last = self._last_kept.get(device_id)
+        key = f"{device_id} {kind}"
+        last = self._last_kept.get(key)
         if last is not None and timedelta(0) <= at - last < self.every:
             return False
-        self._last_kept[device_id] = at
+        self._last_kept[key] = at
         return True
 
 
@@ -398,7 +405,9 @@ def write_events(
             _apply(change, event, now)
             for handler in handlers.for_event(event):
                 handled.append((pending.device_id, handler, event))
-            if isinstance(event, Heartbeat) and not history.keep(pending.device_id, event.at):
+            if isinstance(event, PERIODIC_REPORTS) and not history.keep(
+                pending.device_id, event.at, type(event).__name__
+            ):
                 continue
             rows.append(
                 {

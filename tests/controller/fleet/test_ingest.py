@@ -384,3 +384,26 @@ def _waiting_on_a_lock(engine) -> bool:
             text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
         ).scalar()
     return bool(waiting)
+
+
+def test_a_kiosks_lockers_reports_are_kept_as_heartbeats_are_but_each_one_applies(db):
+    from agent.protocol import DoorState, Locker, LockersReport, LockerState
+
+    device = make_device(db)
+    start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    applied: list[int] = []
+    handlers = EventHandlers()
+    handlers.add(LockersReport, lambda session, owner, event, now: applied.append(event.seq))
+    reports = [
+        LockersReport(
+            seq=n + 1,
+            at=start + timedelta(seconds=10 * n),
+            lockers=[Locker(number=1, state=LockerState.FREE, door=DoorState.CLOSED, since=start)],
+        )
+        for n in range(7)
+    ]  # a minute of reports
+
+    write_events(db, [_Pending(device.id, reports)], HeartbeatHistory(60), handlers)
+
+    assert stored_seqs(db, device.id) == [1, 7]  # one a minute
+    assert applied == [1, 2, 3, 4, 5, 6, 7]  # the kiosk's lockers follow every one
