@@ -58,9 +58,15 @@ def public_pc(
         "BORNE_AGENT_DEVICE_NAME": "pc-accueil",
     }
     with agent_process(live_controller, SITE, "pc", state_dir, settings) as device_id:
-        # The PC starts with its site's session limits, given at enrolment.
+        # The PC starts with its site's session limits and the language and time zone of what
+        # it tells residents, given at enrolment (its agent said it reads them).
         remote = json.loads((state_dir / "remote-settings.json").read_text())
-        assert remote == {"idle_timeout_s": 900, "max_session_s": 0}
+        assert remote == {
+            "idle_timeout_s": 900,
+            "max_session_s": 0,
+            "site_language": "fr",
+            "site_timezone": "Europe/Paris",
+        }
         yield device_id
 
 
