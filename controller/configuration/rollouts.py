@@ -322,9 +322,7 @@ def upgrade_enrolled(
         return []
     in_force = layers.effective(session, device, settings)
     values = {name: value for name, (value, _source) in in_force.items()}
-    wanted = values.get(catalogue.AGENT_VERSION)
-    runs = str((device.inventory or {}).get("agent_version") or "")
-    if wanted is None or releases.same_version(wanted, runs):
+    if not _needs_release(device, values.get(catalogue.AGENT_VERSION)):
         return []
     if not features.reads(device, catalogue.AGENT_VERSION):
         return []  # it would get only what enrolment just gave it
@@ -412,11 +410,15 @@ def _devices_of(session: Session, targets: Sequence[RolloutTarget]) -> dict[str,
 def _cannot_upgrade(device: Device, args: dict[str, Any]) -> bool:
     """Whether ``args`` ask ``device`` to run another release than its own, which its agent
     cannot do (it would refuse the whole command)."""
-    wanted = args.get(catalogue.AGENT_VERSION)
-    if wanted is None or features.reads(device, catalogue.AGENT_VERSION):
-        return False
+    return _needs_release(device, args.get(catalogue.AGENT_VERSION)) and not features.reads(
+        device, catalogue.AGENT_VERSION
+    )
+
+
+def _needs_release(device: Device, wanted: str | None) -> bool:
+    """Whether ``wanted`` names another release of borne than the one ``device`` reports."""
     runs = str((device.inventory or {}).get("agent_version") or "")
-    return not releases.same_version(wanted, runs)
+    return wanted is not None and not releases.same_version(wanted, runs)
 
 
 def _halt_reason(rollout: Rollout) -> str | None:
